@@ -1,0 +1,123 @@
+@_exported import TensorCore
+
+/// A node of the autodiff tape: a tensor value, and — when it depends on something that
+/// requires gradients — the closure that maps its output gradient to its inputs' gradients.
+///
+/// Leaves that require gradients are parameters; their gradients accumulate in `grad`
+/// across `backward()` calls until zeroed. Graphs are per thread of work, so data-parallel
+/// workers can run forward and backward concurrently on shared parameters (`backward(into:)`
+/// collects leaf gradients into a private store instead of `grad`).
+public final class Variable: @unchecked Sendable {
+    public var value: Tensor
+    /// Accumulated gradient of a leaf (nil until the first backward through it).
+    public var grad: Tensor?
+    /// True for parameters and for every result computed from one while recording.
+    public let requiresGrad: Bool
+    /// Display name (parameter name for leaves, op name otherwise).
+    public let name: String
+
+    let inputs: [Variable]
+    let backwardFn: ((Tensor) -> [Tensor?])?
+
+    /// A leaf: a constant (`requiresGrad: false`) or a trainable parameter.
+    public init(_ value: Tensor, requiresGrad: Bool = false, name: String = "") {
+        self.value = value
+        self.requiresGrad = requiresGrad
+        self.name = name
+        inputs = []
+        backwardFn = nil
+    }
+
+    init(value: Tensor, name: String, inputs: [Variable], backward: @escaping (Tensor) -> [Tensor?]) {
+        self.value = value
+        self.name = name
+        self.inputs = inputs
+        self.requiresGrad = true
+        backwardFn = backward
+    }
+
+    public var shape: [Int] { value.shape }
+    public var isLeaf: Bool { backwardFn == nil }
+
+    /// Records an op: when gradients are being recorded and some input requires them, the result
+    /// keeps `backward` (output gradient → one gradient per input, nil where not needed).
+    @inline(__always)
+    public static func record(_ value: Tensor, _ name: String, _ inputs: [Variable],
+                              _ backward: @escaping (Tensor) -> [Tensor?]) -> Variable {
+        if GradMode.isEnabled && inputs.contains(where: \.requiresGrad) {
+            return Variable(value: value, name: name, inputs: inputs, backward: backward)
+        }
+        return Variable(value)
+    }
+}
+
+/// Gradients of leaves collected by one backward pass, keyed by the leaf's identity.
+public final class GradientStore: @unchecked Sendable {
+    public private(set) var gradients: [ObjectIdentifier: Tensor] = [:]
+    public init() {}
+    public subscript(_ v: Variable) -> Tensor? { gradients[ObjectIdentifier(v)] }
+    func accumulate(_ v: Variable, _ g: Tensor) {
+        let key = ObjectIdentifier(v)
+        if var existing = gradients.removeValue(forKey: key) { existing += g; gradients[key] = existing } else { gradients[key] = g }
+    }
+}
+
+extension Variable {
+    /// Back-propagates from this scalar (or with an explicit `seed` gradient of this shape),
+    /// accumulating into each leaf's `grad`.
+    public func backward(seed: Tensor? = nil) {
+        propagate(seed: seed) { leaf, g in
+            if leaf.grad == nil { leaf.grad = g } else { leaf.grad! += g }
+        }
+    }
+
+    /// Back-propagates and collects leaf gradients into `store` (leaves' `grad` untouched).
+    public func backward(seed: Tensor? = nil, into store: GradientStore) {
+        propagate(seed: seed) { leaf, g in store.accumulate(leaf, g) }
+    }
+
+    private func propagate(seed: Tensor?, _ deliver: (Variable, Tensor) -> Void) {
+        guard requiresGrad else { return }
+        let start = seed ?? {
+            precondition(value.count == 1, "backward() without a seed needs a scalar, got shape \(shape)")
+            return Tensor(shape: value.shape, repeating: 1)
+        }()
+        precondition(start.shape == value.shape || start.count == value.count,
+                     "backward seed shape \(start.shape) differs from the value's \(shape)")
+        // Topological order by iterative depth-first search (no recursion limit on deep graphs).
+        var order: [Variable] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(Variable, Bool)] = [(self, false)]
+        while let (node, expanded) = stack.popLast() {
+            if expanded { order.append(node); continue }
+            if !visited.insert(ObjectIdentifier(node)).inserted { continue }
+            stack.append((node, true))
+            for input in node.inputs where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
+            }
+        }
+        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): start.reshaped(value.shape)]
+        for node in order.reversed() {
+            guard let g = grads.removeValue(forKey: ObjectIdentifier(node)) else { continue }
+            guard let fn = node.backwardFn else { deliver(node, g); continue }
+            let inputGrads = fn(g)
+            for (input, ig) in zip(node.inputs, inputGrads) {
+                guard input.requiresGrad, let ig else { continue }
+                precondition(ig.count == input.value.count,
+                             "gradient of \(node.name) for input \(input.name) has shape \(ig.shape), expected \(input.shape)")
+                let key = ObjectIdentifier(input)
+                if var existing = grads.removeValue(forKey: key) { existing += ig; grads[key] = existing } else { grads[key] = ig.reshaped(input.shape) }
+            }
+        }
+    }
+}
+
+/// Whether ops record backward closures. Off inside `GradMode.noGrad { }` (evaluation,
+/// feature caching), per thread of work.
+public enum GradMode {
+    @TaskLocal static var disabled = false
+    public static var isEnabled: Bool { !disabled }
+    public static func noGrad<R>(_ body: () throws -> R) rethrows -> R {
+        try $disabled.withValue(true, operation: body)
+    }
+}

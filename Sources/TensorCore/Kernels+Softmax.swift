@@ -1,0 +1,96 @@
+import Foundation
+
+/// Row-wise softmax, log-softmax and fused softmax cross-entropy over the last axis.
+extension Tensor {
+    /// `exp(x − max) / Σ exp(x − max)` along the last axis.
+    public func softmax() -> Tensor {
+        let n = shape.last ?? 1, rows = count / Swift.max(n, 1)
+        let out = Tensor(uninitializedShape: shape)
+        let src = pointer, dst = out.pointer
+        Parallel.forEachChunk(rows, grain: Swift.max(1, 4096 / Swift.max(n, 1))) { range in
+            for r in range { softmaxRow(src + r * n, dst + r * n, n) }
+        }
+        return out
+    }
+
+    /// `x − logΣexp(x)` along the last axis.
+    public func logSoftmax() -> Tensor {
+        let n = shape.last ?? 1, rows = count / Swift.max(n, 1)
+        let out = Tensor(uninitializedShape: shape)
+        for r in 0..<rows {
+            let x = pointer + r * n, y = out.pointer + r * n
+            var m = -Float.infinity
+            for j in 0..<n { m = Swift.max(m, x[j]) }
+            mapVectorized(x, y, n) { vexp($0 - m) }
+            let lse = Foundation.log(sumVectorized(y, n)) + m
+            mapVectorized(x, y, n) { $0 - lse }
+        }
+        return out
+    }
+
+    /// Backward of softmax given its output `y`: `dx = y ⊙ (dy − Σ dy⊙y)`.
+    public static func softmaxBackward(y: Tensor, dy: Tensor) -> Tensor {
+        let n = y.shape.last ?? 1, rows = y.count / Swift.max(n, 1)
+        let dx = Tensor(uninitializedShape: y.shape)
+        for r in 0..<rows {
+            let yr = y.pointer + r * n, g = dy.pointer + r * n
+            let s = dotVectorized(yr, g, n)
+            zipVectorized(yr, g, dx.pointer + r * n, n) { y, g in y * (g - s) }
+        }
+        return dx
+    }
+
+    /// Backward of log-softmax given its output `y`: `dx = dy − softmax · Σ dy`.
+    public static func logSoftmaxBackward(y: Tensor, dy: Tensor) -> Tensor {
+        let n = y.shape.last ?? 1, rows = y.count / Swift.max(n, 1)
+        let dx = Tensor(uninitializedShape: y.shape)
+        for r in 0..<rows {
+            let g = dy.pointer + r * n
+            let s = sumVectorized(g, n)
+            zipVectorized(y.pointer + r * n, g, dx.pointer + r * n, n) { y, g in g - vexp(y) * s }
+        }
+        return dx
+    }
+
+    /// Fused softmax cross-entropy over rows of `logits` [N, C] with integer `targets` [N]
+    /// and label smoothing ε (target distribution `(1−ε)·onehot + ε/C`).
+    ///
+    /// Returns the mean loss and `dlogits = (softmax − q) / N` for a unit upstream gradient.
+    public static func softmaxCrossEntropy(logits: Tensor, targets: [Int], labelSmoothing: Float = 0)
+        -> (loss: Float, gradient: Tensor)
+    {
+        precondition(logits.rank == 2 && logits.shape[0] == targets.count,
+                     "cross-entropy needs logits [N, C] and N targets, got \(logits.shape) and \(targets.count)")
+        let (rows, c) = (logits.shape[0], logits.shape[1])
+        let grad = Tensor(uninitializedShape: logits.shape)
+        var total: Double = 0
+        let offValue = labelSmoothing / Float(c), onValue = 1 - labelSmoothing + offValue
+        for r in 0..<rows {
+            let x = logits.pointer + r * c, p = grad.pointer + r * c
+            let t = targets[r]
+            precondition(t >= 0 && t < c, "cross-entropy target \(t) out of range 0..<\(c)")
+            var m = -Float.infinity
+            for j in 0..<c { m = Swift.max(m, x[j]) }
+            mapVectorized(x, p, c) { vexp($0 - m) }
+            let z = sumVectorized(p, c)
+            let lse = Foundation.log(z) + m
+            // loss_r = Σ_j −q_j (x_j − lse) = lse − ε/C Σ x − (1−ε) x_t
+            let sumX = sumVectorized(x, c)
+            total += Double(lse - offValue * sumX - (1 - labelSmoothing) * x[t])
+            let inv = 1 / (z * Float(rows)), off = offValue / Float(rows)
+            mapVectorized(p, p, c) { $0 * inv - off }
+            p[t] -= (onValue - offValue) / Float(rows)
+        }
+        return (Float(total / Double(rows)), grad)
+    }
+}
+
+@inline(__always)
+func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    var m = -Float.infinity
+    for j in 0..<n { m = Swift.max(m, x[j]) }
+    if m == -.infinity { m = 0 }  // fully masked row: uniform result rather than NaN
+    mapVectorized(x, y, n) { vexp($0 - m) }
+    let inv = 1 / sumVectorized(y, n)
+    mapVectorized(y, y, n) { $0 * inv }
+}
