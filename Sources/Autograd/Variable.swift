@@ -12,7 +12,7 @@ public final class Variable: @unchecked Sendable {
     /// Accumulated gradient of a leaf (nil until the first backward through it).
     public var grad: Tensor?
     /// True for parameters and for every result computed from one while recording.
-    public let requiresGrad: Bool
+    public var requiresGrad: Bool
     /// Display name (parameter name for leaves, op name otherwise).
     public let name: String
 
@@ -66,28 +66,39 @@ extension Variable {
     /// Back-propagates from this scalar (or with an explicit `seed` gradient of this shape),
     /// accumulating into each leaf's `grad`.
     public func backward(seed: Tensor? = nil) {
-        propagate(seed: seed) { leaf, g in
+        Variable.propagate([(self, seed)]) { leaf, g in
             if leaf.grad == nil { leaf.grad = g } else { leaf.grad! += g }
         }
     }
 
     /// Back-propagates and collects leaf gradients into `store` (leaves' `grad` untouched).
     public func backward(seed: Tensor? = nil, into store: GradientStore) {
-        propagate(seed: seed) { leaf, g in store.accumulate(leaf, g) }
+        Variable.propagate([(self, seed)]) { leaf, g in store.accumulate(leaf, g) }
     }
 
-    private func propagate(seed: Tensor?, _ deliver: (Variable, Tensor) -> Void) {
-        guard requiresGrad else { return }
-        let start = seed ?? {
-            precondition(value.count == 1, "backward() without a seed needs a scalar, got shape \(shape)")
-            return Tensor(shape: value.shape, repeating: 1)
-        }()
-        precondition(start.shape == value.shape || start.count == value.count,
-                     "backward seed shape \(start.shape) differs from the value's \(shape)")
+    /// One backward pass from several outputs at once, each with its own seed gradient
+    /// (the gradient of `Σ ⟨output, seed⟩`), collecting leaf gradients into `store`.
+    public static func backward(_ roots: [(Variable, Tensor)], into store: GradientStore) {
+        propagate(roots.map { ($0.0, Optional($0.1)) }) { leaf, g in store.accumulate(leaf, g) }
+    }
+
+    private static func propagate(_ roots: [(Variable, Tensor?)], _ deliver: (Variable, Tensor) -> Void) {
+        var grads: [ObjectIdentifier: Tensor] = [:]
+        for (root, seed) in roots where root.requiresGrad {
+            let start = seed ?? {
+                precondition(root.value.count == 1, "backward() without a seed needs a scalar, got shape \(root.shape)")
+                return Tensor(shape: root.value.shape, repeating: 1)
+            }()
+            precondition(start.count == root.value.count,
+                         "backward seed shape \(start.shape) differs from the value's \(root.shape)")
+            let key = ObjectIdentifier(root)
+            if var existing = grads.removeValue(forKey: key) { existing += start; grads[key] = existing }
+            else { grads[key] = start.reshaped(root.shape) }
+        }
         // Topological order by iterative depth-first search (no recursion limit on deep graphs).
         var order: [Variable] = []
         var visited = Set<ObjectIdentifier>()
-        var stack: [(Variable, Bool)] = [(self, false)]
+        var stack: [(Variable, Bool)] = roots.filter { $0.0.requiresGrad }.map { ($0.0, false) }
         while let (node, expanded) = stack.popLast() {
             if expanded { order.append(node); continue }
             if !visited.insert(ObjectIdentifier(node)).inserted { continue }
@@ -96,7 +107,6 @@ extension Variable {
                 stack.append((input, false))
             }
         }
-        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): start.reshaped(value.shape)]
         for node in order.reversed() {
             guard let g = grads.removeValue(forKey: ObjectIdentifier(node)) else { continue }
             guard let fn = node.backwardFn else { deliver(node, g); continue }

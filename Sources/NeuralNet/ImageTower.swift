@@ -1,0 +1,120 @@
+/// An image encoder: images [B, H, W, 3] (normalized, channels last) → pooled features
+/// [B, E] and, for token-level objectives (FILIP), per-patch features [B, N, E].
+public protocol ImageTower: Layer {
+    var imageSize: Int { get }
+    func callAsFunction(_ images: Variable, returnTokens: Bool) -> (pooled: Variable, tokens: Variable?)
+}
+
+/// OpenCLIP's VisionTransformer: `conv1` patch embedding (no bias) → prepend `class_embedding`
+/// → `+ positional_embedding` → `ln_pre` → transformer → `ln_post` → pool → `@ proj`.
+public final class VisionTransformer: ImageTower {
+    public let config: VisionConfig
+    public let conv1: Variable                // [W, 3, p, p]
+    public let classEmbedding: Variable       // [W]
+    public let positionalEmbedding: Variable  // [g²+1, W]
+    public let lnPre: LayerNorm, lnPost: LayerNorm
+    public let transformer: Transformer
+    public let proj: Variable                 // [W, E]
+
+    public var imageSize: Int { config.imageSize }
+    public var grid: Int { config.imageSize / config.patchSize }
+
+    public init(_ config: VisionConfig, embedDim: Int, activation: Activation, using rng: inout RandomGenerator) {
+        self.config = config
+        let (w, p) = (config.width, config.patchSize)
+        let g = config.imageSize / p
+        let scale = 1 / Float(w).squareRoot()
+        conv1 = parameter(Initializer.pytorchDefault([w, 3, p, p], fanIn: 3 * p * p, using: &rng))
+        classEmbedding = parameter(Initializer.normal([w], std: scale, using: &rng))
+        positionalEmbedding = parameter(Initializer.normal([g * g + 1, w], std: scale, using: &rng))
+        lnPre = LayerNorm(w)
+        transformer = Transformer(width: w, layers: config.layers, heads: w / config.headWidth,
+                                  mlpRatio: config.mlpRatio, activation: activation, using: &rng)
+        lnPost = LayerNorm(w)
+        proj = parameter(Initializer.normal([w, embedDim], std: scale, using: &rng))
+    }
+
+    /// - Parameter images: [B, S, S, 3]. - Returns: pooled [B, E]; tokens [B, g², E] when asked.
+    public func callAsFunction(_ images: Variable, returnTokens: Bool = false) -> (pooled: Variable, tokens: Variable?) {
+        let (b, w) = (images.shape[0], config.width)
+        precondition(images.shape == [b, imageSize, imageSize, 3],
+                     "VisionTransformer expects images [B, \(imageSize), \(imageSize), 3], got \(images.shape)")
+        let patches = images.conv2d(weight: conv1, stride: config.patchSize).reshaped([b, grid * grid, w])
+        let cls = classEmbedding.reshaped([1, 1, w]).broadcast(to: [b, 1, w])
+        var x = Variable.concat([cls, patches], axis: 1) + positionalEmbedding   // [B, T, W]
+        x = transformer(lnPre(x))
+        x = lnPost(x)
+        let t = grid * grid + 1
+        let pooledRaw: Variable
+        if config.poolType == "avg" {
+            pooledRaw = x.slice(axis: 1, 1..<t).mean(axis: 1)
+        } else {
+            pooledRaw = x.reshaped([b * t, w]).gatherRows((0..<b).map { $0 * t })
+        }
+        let tokens = returnTokens ? x.slice(axis: 1, 1..<t).matmul(proj) : nil
+        return (pooledRaw.matmul(proj), tokens)
+    }
+
+    public func visitParameters(_ prefix: String, _ visit: (String, Variable) -> Void) {
+        visit(prefix + "class_embedding", classEmbedding)
+        visit(prefix + "positional_embedding", positionalEmbedding)
+        visit(prefix + "proj", proj)
+        visit(prefix + "conv1.weight", conv1)
+        lnPre.visitParameters(prefix + "ln_pre.", visit)
+        transformer.visitParameters(prefix + "transformer.", visit)
+        lnPost.visitParameters(prefix + "ln_post.", visit)
+    }
+}
+
+/// A small convolutional tower for ALIGN/ConVIRT-style configs: per stage a 3×3 stride-2
+/// convolution + GELU followed by a residual 3×3 convolution + GELU; global average pooling,
+/// layer norm and a linear projection. (BatchNorm-free so data-parallel results do not
+/// depend on how the batch is split.)
+public final class ConvTower: ImageTower {
+    public let config: VisionConfig
+    public let downs: [Variable], downBiases: [Variable]
+    public let convs: [Variable], convBiases: [Variable]
+    public let norm: LayerNorm
+    public let proj: Linear
+
+    public var imageSize: Int { config.imageSize }
+
+    public init(_ config: VisionConfig, embedDim: Int, using rng: inout RandomGenerator) {
+        self.config = config
+        var (downs, downBiases, convs, convBiases) = ([Variable](), [Variable](), [Variable](), [Variable]())
+        var inC = 3
+        for c in config.convnetWidths {
+            downs.append(parameter(Initializer.pytorchDefault([c, inC, 3, 3], fanIn: inC * 9, using: &rng)))
+            downBiases.append(parameter(.zeros([c])))
+            convs.append(parameter(Initializer.pytorchDefault([c, c, 3, 3], fanIn: c * 9, using: &rng)))
+            convBiases.append(parameter(.zeros([c])))
+            inC = c
+        }
+        (self.downs, self.downBiases, self.convs, self.convBiases) = (downs, downBiases, convs, convBiases)
+        norm = LayerNorm(inC)
+        proj = Linear(inC, embedDim, bias: false, using: &rng)
+    }
+
+    public func callAsFunction(_ images: Variable, returnTokens: Bool = false) -> (pooled: Variable, tokens: Variable?) {
+        var x = images
+        for i in 0..<downs.count {
+            x = x.conv2d(weight: downs[i], bias: downBiases[i], stride: 2, padding: 1).gelu()
+            x = x + x.conv2d(weight: convs[i], bias: convBiases[i], stride: 1, padding: 1).gelu()
+        }
+        let (b, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let tokens = norm(x.reshaped([b, h * w, c]))
+        let pooled = proj(norm(x.reshaped([b, h * w, c]).mean(axis: 1)))
+        return (pooled, returnTokens ? proj(tokens) : nil)
+    }
+
+    public func visitParameters(_ prefix: String, _ visit: (String, Variable) -> Void) {
+        for i in 0..<downs.count {
+            visit(prefix + "stages.\(i).down.weight", downs[i])
+            visit(prefix + "stages.\(i).down.bias", downBiases[i])
+            visit(prefix + "stages.\(i).conv.weight", convs[i])
+            visit(prefix + "stages.\(i).conv.bias", convBiases[i])
+        }
+        norm.visitParameters(prefix + "norm.", visit)
+        proj.visitParameters(prefix + "proj.", visit)
+    }
+}

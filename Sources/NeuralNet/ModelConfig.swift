@@ -1,0 +1,185 @@
+import Foundation
+
+/// OpenCLIP's model-config JSON (`embed_dim`, `quick_gelu`, `vision_cfg`, `text_cfg`), with
+/// OpenCLIP's defaults for omitted keys. Keys OpenCLIP defines that SwiftCLIP does not use
+/// are ignored; our extensions (`vision_cfg.type: "convnet"`) are additive.
+public struct ModelConfig: Codable, Equatable, Sendable {
+    public var embedDim: Int
+    public var quickGelu: Bool
+    public var visionCfg: VisionConfig
+    public var textCfg: TextConfig
+    /// SigLIP-style models have a learnable bias; OpenCLIP enables it with `init_logit_bias`.
+    public var initLogitBias: Float?
+    public var initLogitScale: Float?
+
+    enum CodingKeys: String, CodingKey {
+        case embedDim = "embed_dim", quickGelu = "quick_gelu", visionCfg = "vision_cfg", textCfg = "text_cfg"
+        case initLogitBias = "init_logit_bias", initLogitScale = "init_logit_scale"
+    }
+
+    public init(embedDim: Int, quickGelu: Bool = false, visionCfg: VisionConfig, textCfg: TextConfig,
+                initLogitBias: Float? = nil, initLogitScale: Float? = nil) {
+        (self.embedDim, self.quickGelu, self.visionCfg, self.textCfg) = (embedDim, quickGelu, visionCfg, textCfg)
+        (self.initLogitBias, self.initLogitScale) = (initLogitBias, initLogitScale)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        embedDim = try c.decode(Int.self, forKey: .embedDim)
+        quickGelu = try c.decodeIfPresent(Bool.self, forKey: .quickGelu) ?? false
+        visionCfg = try c.decode(VisionConfig.self, forKey: .visionCfg)
+        textCfg = try c.decode(TextConfig.self, forKey: .textCfg)
+        initLogitBias = try c.decodeIfPresent(Float.self, forKey: .initLogitBias)
+        initLogitScale = try c.decodeIfPresent(Float.self, forKey: .initLogitScale)
+    }
+
+    /// Reads a model-config JSON file; errors name the file and the problem.
+    public static func load(_ url: URL) throws -> ModelConfig {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelError("\(url.path): cannot read model config (\(error.localizedDescription))")
+        }
+        do {
+            let config = try JSONDecoder().decode(ModelConfig.self, from: data)
+            try config.validate()
+            return config
+        } catch let e as ModelError {
+            throw ModelError("\(url.path): \(e.message)")
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw ModelError("\(url.path): missing key \((ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))")
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw ModelError("\(url.path): wrong type at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
+        } catch {
+            throw ModelError("\(url.path): not a valid model config (\(error))")
+        }
+    }
+
+    public func validate() throws {
+        guard embedDim > 0 else { throw ModelError("embed_dim must be positive") }
+        try visionCfg.validate()
+        try textCfg.validate()
+    }
+
+    public var activation: Activation { quickGelu ? .quickGelu : .gelu }
+
+    public func jsonData() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try! encoder.encode(self)
+    }
+}
+
+public struct VisionConfig: Codable, Equatable, Sendable {
+    /// `vit` (OpenCLIP's VisionTransformer) or `convnet` (SwiftCLIP's small conv tower).
+    public var type: String
+    public var imageSize: Int
+    public var patchSize: Int
+    public var width: Int
+    public var layers: Int
+    public var headWidth: Int
+    public var mlpRatio: Double
+    /// `tok` (class token) or `avg` (mean of patch tokens), as OpenCLIP's `pool_type`.
+    public var poolType: String
+    /// Channel widths of the conv tower's stages (convnet only).
+    public var convnetWidths: [Int]
+
+    enum CodingKeys: String, CodingKey {
+        case type, imageSize = "image_size", patchSize = "patch_size", width, layers
+        case headWidth = "head_width", mlpRatio = "mlp_ratio", poolType = "pool_type", convnetWidths = "convnet_widths"
+    }
+
+    public init(type: String = "vit", imageSize: Int, patchSize: Int, width: Int, layers: Int, headWidth: Int = 64,
+                mlpRatio: Double = 4, poolType: String = "tok", convnetWidths: [Int] = []) {
+        (self.type, self.imageSize, self.patchSize, self.width, self.layers) = (type, imageSize, patchSize, width, layers)
+        (self.headWidth, self.mlpRatio, self.poolType, self.convnetWidths) = (headWidth, mlpRatio, poolType, convnetWidths)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try c.decodeIfPresent(String.self, forKey: .type) ?? "vit"
+        if let size = try? c.decode(Int.self, forKey: .imageSize) { imageSize = size } else {
+            let pair = try c.decode([Int].self, forKey: .imageSize)
+            guard pair.count == 2, pair[0] == pair[1] else { throw ModelError("vision_cfg.image_size must be square, got \(pair)") }
+            imageSize = pair[0]
+        }
+        patchSize = try c.decodeIfPresent(Int.self, forKey: .patchSize) ?? 16
+        width = try c.decodeIfPresent(Int.self, forKey: .width) ?? 768
+        if let l = try? c.decode(Int.self, forKey: .layers) { layers = l } else if c.contains(.layers) {
+            throw ModelError("vision_cfg.layers as a list means OpenCLIP's ModifiedResNet, which SwiftCLIP does not implement")
+        } else { layers = 12 }
+        headWidth = try c.decodeIfPresent(Int.self, forKey: .headWidth) ?? 64
+        mlpRatio = try c.decodeIfPresent(Double.self, forKey: .mlpRatio) ?? 4
+        poolType = try c.decodeIfPresent(String.self, forKey: .poolType) ?? "tok"
+        convnetWidths = try c.decodeIfPresent([Int].self, forKey: .convnetWidths) ?? []
+    }
+
+    func validate() throws {
+        switch type {
+        case "vit":
+            guard imageSize > 0, patchSize > 0, imageSize % patchSize == 0 else {
+                throw ModelError("vision_cfg.image_size \(imageSize) must be a positive multiple of patch_size \(patchSize)")
+            }
+            guard width > 0, layers >= 0, headWidth > 0, width % headWidth == 0 else {
+                throw ModelError("vision_cfg.width \(width) must be a positive multiple of head_width \(headWidth)")
+            }
+            guard ["tok", "avg"].contains(poolType) else { throw ModelError("vision_cfg.pool_type must be tok or avg, got \(poolType)") }
+        case "convnet":
+            guard !convnetWidths.isEmpty, convnetWidths.allSatisfy({ $0 > 0 }), imageSize >> convnetWidths.count > 0 else {
+                throw ModelError("vision_cfg.convnet_widths must list positive stage widths that fit image_size \(imageSize)")
+            }
+        default:
+            throw ModelError("vision_cfg.type must be vit or convnet, got \(type)")
+        }
+    }
+}
+
+public struct TextConfig: Codable, Equatable, Sendable {
+    public var contextLength: Int
+    public var vocabSize: Int
+    public var width: Int
+    public var heads: Int
+    public var layers: Int
+    public var mlpRatio: Double
+    /// `argmax` (EOT position, OpenCLIP's default) or `first` ([CLS]-style, for bidirectional encoders).
+    public var poolType: String
+    /// True for a bidirectional encoder (OpenCLIP's `no_causal_mask`).
+    public var noCausalMask: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case contextLength = "context_length", vocabSize = "vocab_size", width, heads, layers
+        case mlpRatio = "mlp_ratio", poolType = "pool_type", noCausalMask = "no_causal_mask"
+    }
+
+    public init(contextLength: Int = 77, vocabSize: Int = 49408, width: Int = 512, heads: Int = 8, layers: Int = 12,
+                mlpRatio: Double = 4, poolType: String = "argmax", noCausalMask: Bool = false) {
+        (self.contextLength, self.vocabSize, self.width, self.heads, self.layers) = (contextLength, vocabSize, width, heads, layers)
+        (self.mlpRatio, self.poolType, self.noCausalMask) = (mlpRatio, poolType, noCausalMask)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength) ?? 77
+        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? 49408
+        width = try c.decodeIfPresent(Int.self, forKey: .width) ?? 512
+        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? 8
+        layers = try c.decodeIfPresent(Int.self, forKey: .layers) ?? 12
+        mlpRatio = try c.decodeIfPresent(Double.self, forKey: .mlpRatio) ?? 4
+        poolType = try c.decodeIfPresent(String.self, forKey: .poolType) ?? "argmax"
+        noCausalMask = try c.decodeIfPresent(Bool.self, forKey: .noCausalMask) ?? false
+    }
+
+    func validate() throws {
+        guard contextLength > 0, vocabSize > 0, width > 0, heads > 0, width % heads == 0 else {
+            throw ModelError("text_cfg needs positive sizes and width \(width) divisible by heads \(heads)")
+        }
+        guard ["argmax", "first"].contains(poolType) else { throw ModelError("text_cfg.pool_type must be argmax or first, got \(poolType)") }
+    }
+}
+
+/// A model-building or loading failure with a one-line message.
+public struct ModelError: Error, CustomStringConvertible, LocalizedError {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+    public var errorDescription: String? { message }
+}

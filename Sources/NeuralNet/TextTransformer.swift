@@ -1,0 +1,71 @@
+/// OpenCLIP's text tower: `token_embedding` + `positional_embedding` → transformer (causal
+/// mask, or bidirectional) → `ln_final` → pool (EOT = first position of the largest id, as
+/// OpenCLIP's `argmax`; or the first token) → `@ text_projection`.
+///
+/// Its parameters live at the root of the CLIP state dict (no prefix), as in OpenCLIP.
+public final class TextTransformer: Layer {
+    public let config: TextConfig
+    public let tokenEmbedding: Variable       // [V, W]
+    public let positionalEmbedding: Variable  // [ctx, W]
+    public let transformer: Transformer
+    public let lnFinal: LayerNorm
+    public let textProjection: Variable       // [W, E]
+    let causalMask: Tensor?
+
+    public init(_ config: TextConfig, embedDim: Int, activation: Activation, using rng: inout RandomGenerator) {
+        self.config = config
+        let w = config.width
+        tokenEmbedding = parameter(Initializer.normal([config.vocabSize, w], std: 0.02, using: &rng))
+        positionalEmbedding = parameter(Initializer.normal([config.contextLength, w], std: 0.01, using: &rng))
+        transformer = Transformer(width: w, layers: config.layers, heads: config.heads, mlpRatio: config.mlpRatio,
+                                  activation: activation, using: &rng)
+        lnFinal = LayerNorm(w)
+        textProjection = parameter(Initializer.normal([w, embedDim], std: 1 / Float(w).squareRoot(), using: &rng))
+        causalMask = config.noCausalMask ? nil : AttentionKernel.causalMask(config.contextLength)
+        // OpenCLIP's text init: attention and MLP weights drawn from normals scaled by width and depth.
+        let attnStd = 1 / Float(w).squareRoot()
+        let projStd = attnStd / Float(2 * max(config.layers, 1)).squareRoot()
+        let fcStd = 1 / Float(2 * w).squareRoot()
+        for block in transformer.blocks {
+            block.attn.inProjWeight.value = Initializer.normal([3 * w, w], std: attnStd, using: &rng)
+            block.attn.outProj.weight.value = Initializer.normal([w, w], std: projStd, using: &rng)
+            block.cFc.weight.value = Initializer.normal(block.cFc.weight.shape, std: fcStd, using: &rng)
+            block.cProj.weight.value = Initializer.normal(block.cProj.weight.shape, std: projStd, using: &rng)
+        }
+    }
+
+    /// Position pooled for each row of `tokens` [B, ctx]: the first maximal id (EOT) or 0.
+    public func poolPositions(_ tokens: [Int32], batch: Int) -> [Int] {
+        let ctx = config.contextLength
+        return (0..<batch).map { b in
+            if config.poolType == "first" { return 0 }
+            var best = 0
+            for t in 1..<ctx where tokens[b * ctx + t] > tokens[b * ctx + best] { best = t }
+            return best
+        }
+    }
+
+    /// - Parameter tokens: [B, ctx] token ids, row-major. - Returns: pooled [B, E];
+    ///   tokens [B, ctx, E] when asked.
+    public func callAsFunction(_ tokens: [Int32], batch: Int, returnTokens: Bool = false) -> (pooled: Variable, tokens: Variable?) {
+        let (ctx, w) = (config.contextLength, config.width)
+        precondition(tokens.count == batch * ctx, "text tower expects \(batch) × \(ctx) token ids, got \(tokens.count)")
+        let ids = tokens.map { id -> Int in
+            precondition(id >= 0 && Int(id) < config.vocabSize, "token id \(id) outside the vocabulary of \(config.vocabSize)")
+            return Int(id)
+        }
+        var x = tokenEmbedding.gatherRows(ids).reshaped([batch, ctx, w]) + positionalEmbedding
+        x = lnFinal(transformer(x, mask: causalMask))
+        let positions = poolPositions(tokens, batch: batch)
+        let pooled = x.reshaped([batch * ctx, w]).gatherRows(positions.enumerated().map { $0.offset * ctx + $0.element })
+        return (pooled.matmul(textProjection), returnTokens ? x.matmul(textProjection) : nil)
+    }
+
+    public func visitParameters(_ prefix: String, _ visit: (String, Variable) -> Void) {
+        visit(prefix + "token_embedding.weight", tokenEmbedding)
+        visit(prefix + "positional_embedding", positionalEmbedding)
+        transformer.visitParameters(prefix + "transformer.", visit)
+        lnFinal.visitParameters(prefix + "ln_final.", visit)
+        visit(prefix + "text_projection", textProjection)
+    }
+}

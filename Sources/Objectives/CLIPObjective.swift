@@ -1,0 +1,28 @@
+import Foundation
+
+/// CLIP's symmetric InfoNCE (Radford et al., 2021, "Learning Transferable Visual Models From
+/// Natural Language Supervision"):
+///
+///     x = l2norm(image), y = l2norm(text), L = exp(t) · x yᵀ   [B, B]
+///     loss = ½ [CE(L, arange) + CE(Lᵀ, arange)]
+///
+/// `t` is the model's `logit_scale` (init ln(1/0.07)), clamped to [0, ln 100] after each step.
+public struct CLIPObjective: Objective {
+    public var labelSmoothing: Float
+    public var maxLogitScale: Float
+
+    public init(labelSmoothing: Float = 0, maxLogitScale: Float = Foundation.log(100)) {
+        (self.labelSmoothing, self.maxLogitScale) = (labelSmoothing, maxLogitScale)
+    }
+
+    public var needs: ObjectiveNeeds { ObjectiveNeeds() }
+
+    public func loss(_ f: Features, _ s: ObjectiveScalars) -> Variable {
+        let logits = f.image.l2Normalized().matmul(f.text.l2Normalized(), transposeOther: true) * s.logitScale.exp()
+        return contrastiveLoss(logits, labelSmoothing: labelSmoothing)
+    }
+
+    public func constrain(_ s: ObjectiveScalars) {
+        s.logitScale.value = s.logitScale.value.clamped(min: 0, max: maxLogitScale)
+    }
+}

@@ -1,0 +1,66 @@
+@_exported import Autograd
+
+/// Features of one global batch, gathered from all data-parallel workers. The objective
+/// normalizes them itself, so gradients flow through the normalization.
+public struct Features {
+    /// Pooled image features [B, E] (unnormalized).
+    public var image: Variable
+    /// Pooled text features [B, E] (unnormalized) of the main caption (the long caption for Long-CLIP).
+    public var text: Variable
+    /// Image patch-token features [B, N, E] (FILIP).
+    public var imageTokens: Variable?
+    /// Text token features [B, T, E] (FILIP).
+    public var textTokens: Variable?
+    /// [B, T]: 1 for tokens that count (FILIP), 0 for padding.
+    public var textMask: Tensor?
+    /// Further caption sets, each [B, E]: Long-CLIP's short captions, or multi-positive sub-captions.
+    public var extraTexts: [Variable]
+
+    public init(image: Variable, text: Variable, imageTokens: Variable? = nil, textTokens: Variable? = nil,
+                textMask: Tensor? = nil, extraTexts: [Variable] = []) {
+        (self.image, self.text, self.imageTokens, self.textTokens, self.textMask, self.extraTexts) =
+            (image, text, imageTokens, textTokens, textMask, extraTexts)
+    }
+
+    public var batchSize: Int { image.shape[0] }
+}
+
+/// The learnable scalars an objective may use; they are model parameters (`logit_scale`,
+/// `logit_bias`) so checkpoints stay OpenCLIP-compatible.
+public struct ObjectiveScalars {
+    public var logitScale: Variable
+    public var logitBias: Variable?
+    public init(logitScale: Variable, logitBias: Variable? = nil) { (self.logitScale, self.logitBias) = (logitScale, logitBias) }
+}
+
+/// What an objective needs from the model and the data loader.
+public struct ObjectiveNeeds: Equatable, Sendable {
+    /// Token-level features (FILIP).
+    public var tokens = false
+    /// Extra caption sets per sample: 1 for Long-CLIP (short caption), K for multi-positive.
+    public var extraCaptionSets = 0
+    public init(tokens: Bool = false, extraCaptionSets: Int = 0) { (self.tokens, self.extraCaptionSets) = (tokens, extraCaptionSets) }
+}
+
+/// A contrastive objective computed on the global batch.
+public protocol Objective: Sendable {
+    var needs: ObjectiveNeeds { get }
+    /// The scalar loss; back-propagating it yields the gradients of the features and scalars.
+    func loss(_ features: Features, _ scalars: ObjectiveScalars) -> Variable
+    /// Applied to the scalars after each optimizer step (e.g. CLIP's clamp of the logit scale).
+    func constrain(_ scalars: ObjectiveScalars)
+}
+
+extension Objective {
+    public func constrain(_ scalars: ObjectiveScalars) {}
+}
+
+/// Symmetric cross-entropy over a similarity matrix `logits` [B, B] whose diagonal holds the
+/// positives: `wI·CE(logits) + wT·CE(logitsᵀ)`, with label smoothing ε.
+public func contrastiveLoss(_ logits: Variable, imageWeight: Float = 0.5, textWeight: Float = 0.5,
+                            labelSmoothing: Float = 0) -> Variable {
+    let targets = Array(0..<logits.shape[0])
+    let li = logits.crossEntropy(targets: targets, labelSmoothing: labelSmoothing)
+    let lt = logits.transposed().crossEntropy(targets: targets, labelSmoothing: labelSmoothing)
+    return li * imageWeight + lt * textWeight
+}
