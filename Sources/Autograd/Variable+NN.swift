@@ -5,7 +5,8 @@ extension Variable {
     public func matmul(_ other: Variable, transposeOther: Bool = false) -> Variable {
         let (a, b) = (value, other.value)
         let out = a.matmul(b, transposeOther: transposeOther)
-        return Variable.record(out, "matmul", [self, other]) { g in
+        let flops = 2 * Double(out.count) * Double(a.shape.last!)
+        return Variable.record(out, "matmul", [self, other], flops: flops) { g in
             let da: Tensor? = self.requiresGrad ? g.matmul(b, transposeOther: !transposeOther) : nil
             var db: Tensor? = nil
             if other.requiresGrad {
@@ -29,7 +30,7 @@ extension Variable {
         var y = x.matmul(w, transposeOther: true)
         if let bias { y = y + bias.value }
         let inputs = [self, weight] + (bias.map { [$0] } ?? [])
-        return Variable.record(y, "linear", inputs) { g in
+        return Variable.record(y, "linear", inputs, flops: 2 * Double(y.count) * Double(inDim)) { g in
             let outDim = w.shape[0]
             let g2 = g.reshaped([-1, outDim])
             let dx: Tensor? = self.requiresGrad ? g.matmul(w) : nil
@@ -83,7 +84,8 @@ extension Variable {
     public func attention(heads: Int, mask: Tensor? = nil) -> Variable {
         let qkv = value
         let (out, probs) = AttentionKernel.forward(qkv: qkv, heads: heads, mask: mask)
-        return Variable.record(out, "attention", [self]) { g in
+        let (b, t, w) = (qkv.shape[0], qkv.shape[1], qkv.shape[2] / 3)
+        return Variable.record(out, "attention", [self], flops: 4 * Double(b * t * t * w)) { g in
             [AttentionKernel.backward(qkv: qkv, probs: probs, heads: heads, dout: g)]
         }
     }
@@ -97,7 +99,8 @@ extension Variable {
         if let bias { y = y + bias.value }
         let inputs = [self, weight] + (bias.map { [$0] } ?? [])
         let wShape = weight.shape
-        return Variable.record(y.reshaped([geo.batch, geo.outHeight, geo.outWidth, geo.outChannels]), "conv2d", inputs) { g in
+        let flops = 2 * Double(geo.rows * geo.patchSize * geo.outChannels)
+        return Variable.record(y.reshaped([geo.batch, geo.outHeight, geo.outWidth, geo.outChannels]), "conv2d", inputs, flops: flops) { g in
             let g2 = g.reshaped([geo.rows, geo.outChannels])
             let dx: Tensor? = self.requiresGrad ? ConvolutionKernel.col2im(g2.matmul(w2), geo) : nil
             let dw: Tensor? = weight.requiresGrad ? g2.matmul(cols, transposeSelf: true).reshaped(wShape) : nil

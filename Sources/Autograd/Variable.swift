@@ -16,8 +16,10 @@ public final class Variable: @unchecked Sendable {
     /// Display name (parameter name for leaves, op name otherwise).
     public let name: String
 
-    let inputs: [Variable]
-    let backwardFn: ((Tensor) -> [Tensor?])?
+    private(set) var inputs: [Variable]
+    private(set) var backwardFn: ((Tensor) -> [Tensor?])?
+    /// FLOPs of the forward computation (GEMM-like ops; backward is counted as twice this).
+    var flops: Double = 0
 
     /// A leaf: a constant (`requiresGrad: false`) or a trainable parameter.
     public init(_ value: Tensor, requiresGrad: Bool = false, name: String = "") {
@@ -42,10 +44,13 @@ public final class Variable: @unchecked Sendable {
     /// Records an op: when gradients are being recorded and some input requires them, the result
     /// keeps `backward` (output gradient → one gradient per input, nil where not needed).
     @inline(__always)
-    public static func record(_ value: Tensor, _ name: String, _ inputs: [Variable],
+    public static func record(_ value: Tensor, _ name: String, _ inputs: [Variable], flops: Double = 0,
                               _ backward: @escaping (Tensor) -> [Tensor?]) -> Variable {
+        if Profiler.isEnabled { Profiler.forward(name, flops: flops) }
         if GradMode.isEnabled && inputs.contains(where: \.requiresGrad) {
-            return Variable(value: value, name: name, inputs: inputs, backward: backward)
+            let v = Variable(value: value, name: name, inputs: inputs, backward: backward)
+            v.flops = flops
+            return v
         }
         return Variable(value)
     }
@@ -95,7 +100,8 @@ extension Variable {
             if var existing = grads.removeValue(forKey: key) { existing += start; grads[key] = existing }
             else { grads[key] = start.reshaped(root.shape) }
         }
-        // Topological order by iterative depth-first search (no recursion limit on deep graphs).
+        // Topological order by iterative depth-first search (no recursion limit on deep graphs),
+        // stored reversed-ready: inputs before the nodes that consume them.
         var order: [Variable] = []
         var visited = Set<ObjectIdentifier>()
         var stack: [(Variable, Bool)] = roots.filter { $0.0.requiresGrad }.map { ($0.0, false) }
@@ -107,10 +113,20 @@ extension Variable {
                 stack.append((input, false))
             }
         }
-        for node in order.reversed() {
+        // Reverse topological order; each node's closure and input links are dropped once used,
+        // so activations are freed as the backward pass proceeds (graphs are consumed by backward).
+        while let node = order.popLast() {
             guard let g = grads.removeValue(forKey: ObjectIdentifier(node)) else { continue }
             guard let fn = node.backwardFn else { deliver(node, g); continue }
-            let inputGrads = fn(g)
+            defer { node.backwardFn = nil; node.inputs = [] }
+            let inputGrads: [Tensor?]
+            if Profiler.isEnabled {
+                let t = Profiler.now()
+                inputGrads = fn(g)
+                Profiler.backward(node.name, seconds: Profiler.now() - t, flops: 2 * node.flops)
+            } else {
+                inputGrads = fn(g)
+            }
             for (input, ig) in zip(node.inputs, inputGrads) {
                 guard input.requiresGrad, let ig else { continue }
                 precondition(ig.count == input.value.count,

@@ -98,18 +98,20 @@ extension Tensor {
     public func relu() -> Tensor { map { $0.replacing(with: 0, where: $0 .< 0) } }
     public func squared() -> Tensor { map { $0 * $0 } }
     public func clamped(min lo: Float = -.infinity, max hi: Float = .infinity) -> Tensor {
-        map { $0.clamped(lowerBound: Vec(repeating: lo), upperBound: Vec(repeating: hi)) }
+        map { clamp($0, lo, hi) }
     }
 
     /// Exact GELU: `x · Φ(x) = ½x(1 + erf(x/√2))`.
-    public func gelu() -> Tensor { map { 0.5 * $0 * (1 + verf($0 * 0.707_106_781)) } }
+    public func gelu() -> Tensor { map { $0 * vnormalCDFAndPDF($0).cdf } }
     /// Gradient of exact GELU: `dy · (Φ(x) + x·φ(x))`.
     public static func geluBackward(x: Tensor, dy: Tensor) -> Tensor {
-        broadcasting(x, dy) { x, dy in
-            let cdf = 0.5 * (1 + verf(x * 0.707_106_781))
-            let pdf = vexp(-0.5 * x * x) * 0.398_942_280
+        precondition(x.shape == dy.shape, "GELU backward needs matching shapes, got \(x.shape) and \(dy.shape)")
+        let dx = Tensor(uninitializedShape: x.shape)
+        zipVectorized(x.pointer, dy.pointer, dx.pointer, x.count) { x, dy in
+            let (cdf, pdf) = vnormalCDFAndPDF(x)
             return dy * (cdf + x * pdf)
         }
+        return dx
     }
 
     /// QuickGELU of OpenAI CLIP: `x · σ(1.702x)`.

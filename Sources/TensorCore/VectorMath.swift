@@ -6,7 +6,7 @@ public typealias Vec = SIMD16<Float>
 @inline(__always)
 public func vexp(_ x: Vec) -> Vec {
     // exp(x) = 2^n · exp(r), n = round(x / ln 2), |r| ≤ ln2 / 2 (Cephes polynomial).
-    let x = x.clamped(lowerBound: Vec(repeating: -87.3), upperBound: Vec(repeating: 88.3))
+    let x = clamp(x, -87.3, 88.3)
     let magic = Vec(repeating: 12_582_912.0)  // 1.5 · 2^23: adding it rounds to an integer
     let t = x * 1.442_695_04 + magic
     let n = t - magic
@@ -23,9 +23,13 @@ public func vexp(_ x: Vec) -> Vec {
     return p * unsafeBitCast(bits, to: Vec.self)
 }
 
-/// erf(x) by Abramowitz & Stegun 7.1.26 refined: max abs error 1.5e-7.
+/// erf(x) by Abramowitz & Stegun 7.1.26: max abs error 1.5e-7.
 @inline(__always)
-public func verf(_ x: Vec) -> Vec {
+public func verf(_ x: Vec) -> Vec { erfGivenGaussian(x, vexp(-x * x)) }
+
+/// erf(x) when `e = exp(−x²)` is already known (GELU shares it with the normal density).
+@inline(__always)
+func erfGivenGaussian(_ x: Vec, _ e: Vec) -> Vec {
     let a = abs(x)
     let t = 1 / (1 + 0.327_591_1 * a)
     var p = Vec(repeating: 1.061_405_429)
@@ -33,8 +37,15 @@ public func verf(_ x: Vec) -> Vec {
     p = p * t + 1.421_413_741
     p = p * t - 0.284_496_736
     p = p * t + 0.254_829_592
-    let y = 1 - p * t * vexp(-a * a)
+    let y = 1 - p * t * e
     return y.replacing(with: -y, where: x .< 0)
+}
+
+/// Normal CDF Φ(x) and density φ(x), sharing one exponential.
+@inline(__always)
+public func vnormalCDFAndPDF(_ x: Vec) -> (cdf: Vec, pdf: Vec) {
+    let e = vexp(-0.5 * x * x)
+    return (0.5 * (1 + erfGivenGaussian(x * 0.707_106_781, e)), e * 0.398_942_280)
 }
 
 @inline(__always)
@@ -50,6 +61,12 @@ public func vtanh(_ x: Vec) -> Vec {
 
 @inline(__always)
 func abs(_ x: Vec) -> Vec { x.replacing(with: -x, where: x .< 0) }
+
+/// Element-wise clamp to [lo, hi]. (The standard library's generic `clamped` is not vectorized.)
+@inline(__always)
+public func clamp(_ x: Vec, _ lo: Float, _ hi: Float) -> Vec {
+    x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
+}
 
 /// Applies a SIMD function to `n` floats from `src` into `dst` (which may alias `src`).
 @inline(__always)

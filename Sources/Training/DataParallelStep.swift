@@ -75,6 +75,7 @@ public final class DataParallelStep {
         }
         // Objective on the global batch.
         let lossStore = GradientStore()
+        Profiler.markStartIfEnabled()
         let loss = objective.loss(features, scalars)
         loss.backward(into: lossStore)
         stores.append(lossStore)
@@ -95,11 +96,12 @@ public final class DataParallelStep {
 
     /// Runs `body(worker)` on `workers` threads, each with single-threaded kernels.
     func runWorkers(_ body: @escaping (Int) -> Void) {
-        if workers == 1 { body(0); return }
+        if workers == 1 { Profiler.markStartIfEnabled(); body(0); return }
         let box = UncheckedBox(body)
         let noGrad = !GradMode.isEnabled
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             Parallel.withThreadBudget(1) {
+                Profiler.markStartIfEnabled()
                 if noGrad { GradMode.noGrad { box.value(w) } } else { box.value(w) }
             }
         }

@@ -1,1 +1,119 @@
-print("not yet")
+import ArgumentParser
+import Foundation
+import Training
+
+/// `bench`: engine and training-step measurements (tables, or one JSON object with --json).
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Measure SwiftCLIP's kernels and training steps on this machine.",
+        subcommands: [SGEMM.self, Kernels.self, Step.self], defaultSubcommand: Kernels.self)
+}
+
+struct Common: ParsableArguments {
+    @Option(help: "Threads for kernels and BLAS (default: all cores).") var threads: Int?
+    @Flag(help: "Print one JSON object on the last line.") var json = false
+
+    func apply() { Parallel.configure(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) }
+}
+
+func emitJSON<T: Encodable>(_ value: T) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    print(String(decoding: try! encoder.encode(value), as: UTF8.self))
+}
+
+struct SGEMM: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sgemm", abstract: "sgemm GFLOP/s at several sizes.")
+    @OptionGroup var common: Common
+    @Option(parsing: .upToNextOption, help: "Matrix sizes.") var sizes: [Int] = [128, 256, 512, 1024, 2048]
+
+    func run() {
+        common.apply()
+        struct Row: Codable { var n: Int; var gflops: Double }
+        var rows: [Row] = []
+        print("sgemm (\(BLAS.threads) BLAS threads)")
+        for n in sizes {
+            let g = Benchmarks.sgemm(n: n)
+            rows.append(Row(n: n, gflops: (g * 10).rounded() / 10))
+            print(String(format: "  n=%5d  %7.1f GFLOP/s", n, g))
+        }
+        if common.json { emitJSON(["sgemm": rows]) }
+    }
+}
+
+struct Kernels: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "kernels",
+        abstract: "Memory bandwidth, element-wise / layer-norm / GELU bandwidth, attention time, sgemm n=1024.")
+    @OptionGroup var common: Common
+
+    func run() {
+        common.apply()
+        let copy = Benchmarks.copyBandwidth()
+        let add = Benchmarks.addBandwidth(), ln = Benchmarks.layerNormBandwidth(), gelu = Benchmarks.geluBandwidth()
+        let attn = Benchmarks.attention(batch: 128, tokens: 65, width: 256, heads: 4)
+        let sgemm = Benchmarks.sgemm(n: 1024)
+        print(String(format: "memory copy (machine reference)  %6.1f GB/s", copy))
+        print(String(format: "element-wise add                 %6.1f GB/s  (%3.0f%% of copy)", add, 100 * add / copy))
+        print(String(format: "layer norm forward [32768, 512]  %6.1f GB/s  (%3.0f%% of copy)", ln, 100 * ln / copy))
+        print(String(format: "GELU forward                     %6.1f GB/s  (%3.0f%% of copy)", gelu, 100 * gelu / copy))
+        print(String(format: "attention B=128 T=65 W=256 H=4   fwd %.2f ms, bwd %.2f ms", attn.forward, attn.backward))
+        print(String(format: "sgemm n=1024                     %6.1f GFLOP/s", sgemm))
+        if common.json {
+            emitJSON(["copy_gbps": copy, "add_gbps": add, "layernorm_gbps": ln, "gelu_gbps": gelu,
+                      "attention_forward_ms": attn.forward, "attention_backward_ms": attn.backward, "sgemm_1024_gflops": sgemm])
+        }
+    }
+}
+
+struct Step: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "step",
+        abstract: "Full training steps (forward, CLIP loss, backward, AdamW) on random inputs.")
+    @OptionGroup var common: Common
+    @Option(help: "tiny, vit-b32, or a model-config JSON file.") var config = "tiny"
+    @Option(help: "Batch size (default: 128 for tiny, 32 for vit-b32).") var batch: Int?
+    @Option(help: "Data-parallel worker threads (default: the thread count).") var workers: Int?
+    @Option(help: "Timed steps.") var steps = 5
+    @Flag(help: "Print a per-op table of one step.") var profile = false
+
+    func run() throws {
+        common.apply()
+        let (name, url, defaultBatch): (String, URL, Int) = switch config {
+        case "tiny": ("tiny", URL(fileURLWithPath: "Configs/models/tiny.json"), 128)
+        case "vit-b32", "ViT-B-32": ("vit-b32", URL(fileURLWithPath: "Configs/models/ViT-B-32.json"), 32)
+        default: (config, URL(fileURLWithPath: config), 128)
+        }
+        let modelConfig = try ModelConfig.load(url)
+        let w = workers ?? Parallel.threads
+        Parallel.setBLASThreads(w >= Parallel.threads ? 1 : Parallel.threads)
+        let sgemm = Benchmarks.sgemm(n: 1024)
+        Parallel.setBLASThreads(w >= Parallel.threads ? 1 : Parallel.threads)
+        let bench = StepBenchmark(name: name, config: modelConfig, batch: batch ?? defaultBatch, workers: w)
+        let (r, rows) = bench.run(steps: steps, sgemmGflops: Benchmarks.sgemm(n: 1024) * 0 + sgemmAll(), profile: profile)
+        _ = sgemm
+        print("step \(name): batch \(r.batch), \(r.workers) workers, \(r.parameters) parameters")
+        print(String(format: "  %.2f images/s, %.3f s/step, %.2f GFLOP/image, %.1f GFLOP/s = %.0f%% of sgemm peak (%.1f GFLOP/s)",
+                     r.imagesPerSecond, r.secondsPerStep, r.gflopsPerImage, r.gflops, 100 * r.shareOfSgemmPeak, r.sgemmGflops))
+        print(String(format: "  peak RSS %.0f MiB, activations %.2f MiB/image", Double(r.peakMemoryBytes) / 1048576,
+                     Double(r.activationBytesPerImage) / 1048576))
+        if profile {
+            func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+            func left(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
+            print("  " + pad("op (thread time, fwd+bwd)", 28) + left("ms", 10) + left("share", 9) + left("GFLOP/s", 10))
+            for row in rows {
+                print("  " + pad(row.op, 28) + left(String(format: "%.2f", row.milliseconds), 10)
+                      + left(String(format: "%.1f%%", 100 * row.share), 9) + left(row.gflops.map { String(format: "%.1f", $0) } ?? "", 10))
+            }
+        }
+        if common.json { emitJSON(r) }
+    }
+
+    /// The machine's sgemm peak with all cores (BLAS threads = cores), the reference for the share.
+    func sgemmAll() -> Double {
+        let saved = BLAS.threads
+        Parallel.setBLASThreads(Parallel.threads)
+        defer { Parallel.setBLASThreads(saved) }
+        return Benchmarks.sgemm(n: 1024)
+    }
+}
+
+Bench.main()

@@ -1,0 +1,99 @@
+import Foundation
+
+/// Full training steps (forward, loss, backward, optimizer) on random inputs.
+public struct StepBenchmark {
+    public struct Result: Codable {
+        public var config: String
+        public var batch: Int
+        public var workers: Int
+        public var steps: Int
+        public var imagesPerSecond: Double
+        public var secondsPerStep: Double
+        public var gflopsPerImage: Double
+        public var gflops: Double
+        public var sgemmGflops: Double
+        public var shareOfSgemmPeak: Double
+        public var peakMemoryBytes: Int
+        public var activationBytesPerImage: Int
+        public var parameters: Int
+
+        enum CodingKeys: String, CodingKey {
+            case config, batch, workers, steps, parameters
+            case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step"
+            case gflopsPerImage = "gflop_per_image", gflops, sgemmGflops = "sgemm_gflops"
+            case shareOfSgemmPeak = "share_of_sgemm_peak", peakMemoryBytes = "peak_memory_bytes"
+            case activationBytesPerImage = "activation_bytes_per_image"
+        }
+    }
+
+    public let name: String
+    public let config: ModelConfig
+    public let batch: Int
+    public let workers: Int
+
+    public init(name: String, config: ModelConfig, batch: Int, workers: Int) {
+        (self.name, self.config, self.batch, self.workers) = (name, config, batch, workers)
+    }
+
+    /// Forward FLOPs per image (GEMMs and attention) of both towers; a step is ≈ 3× this.
+    public static func forwardFlopsPerSample(_ c: ModelConfig) -> Double {
+        func transformer(tokens t: Double, width w: Double, layers l: Double, mlp: Double) -> Double {
+            let perLayer = 2 * t * w * 3 * w + 2 * t * t * w * 2 + 2 * t * w * w + 2 * 2 * t * w * w * mlp
+            return perLayer * l
+        }
+        var total = 0.0
+        let v = c.visionCfg
+        if v.type == "vit" {
+            let g = Double(v.imageSize / v.patchSize), t = g * g + 1, w = Double(v.width)
+            total += 2 * g * g * Double(3 * v.patchSize * v.patchSize) * w
+            total += transformer(tokens: t, width: w, layers: Double(v.layers), mlp: v.mlpRatio)
+            total += 2 * w * Double(c.embedDim)
+        }
+        let tc = c.textCfg
+        let w = Double(tc.width)
+        total += transformer(tokens: Double(tc.contextLength), width: w, layers: Double(tc.layers), mlp: tc.mlpRatio)
+        total += 2 * w * Double(c.embedDim)
+        return total
+    }
+
+    /// Runs `steps` timed steps after `warmup` steps and reports throughput and memory.
+    public func run(steps: Int = 5, warmup: Int = 1, sgemmGflops: Double,
+                    profile: Bool = false) -> (result: Result, profile: [OpProfile.Row]) {
+        let model = CLIPModel(config, seed: 0)
+        let entries = model.namedParameters().map {
+            ParameterGroupEntry(name: $0.name, parameter: $0.parameter, weightDecay: decays($0.name, shape: $0.parameter.shape) ? 0.2 : 0)
+        }
+        let optimizer = AdamW(entries)
+        let objective = CLIPObjective()
+        let step = DataParallelStep(model: model, objective: objective, workers: workers)
+        var rng = RandomGenerator(seed: 7)
+        let s = config.visionCfg.imageSize, ctx = config.textCfg.contextLength
+        let images = Tensor.randomNormal([batch, s, s, 3], using: &rng)
+        let tokens: [Int32] = (0..<batch).flatMap { _ -> [Int32] in
+            let len = 2 + Int(rng.next() % UInt64(ctx - 2))
+            return (0..<ctx).map { t in t == 0 ? 49406 : t < len - 1 ? Int32(1 + rng.next() % 49000) : t == len - 1 ? 49407 : 0 }
+        }
+        let inputs = TowerInputs(images: images, tokens: tokens)
+        func oneStep() {
+            step.run(inputs)
+            optimizer.update(lr: 1e-4)
+            objective.constrain(step.scalars)
+        }
+        for _ in 0..<warmup { oneStep() }
+        BufferPool.shared.resetPeak()
+        let baseline = BufferPool.shared.liveBytes
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<steps { oneStep() }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(steps)
+        let activation = (BufferPool.shared.peakLiveBytes - baseline) / batch
+        var rows: [OpProfile.Row] = []
+        if profile { rows = OpProfile.measure { oneStep() } }
+        let flopsPerImage = 3 * Self.forwardFlopsPerSample(config)
+        let gflops = flopsPerImage * Double(batch) / seconds / 1e9
+        return (Result(config: name, batch: batch, workers: workers, steps: steps,
+                       imagesPerSecond: Double(batch) / seconds, secondsPerStep: seconds,
+                       gflopsPerImage: flopsPerImage / 1e9, gflops: gflops, sgemmGflops: sgemmGflops,
+                       shareOfSgemmPeak: gflops / sgemmGflops, peakMemoryBytes: Benchmarks.peakResidentBytes(),
+                       activationBytesPerImage: activation, parameters: model.parameterCount), rows)
+    }
+}
