@@ -1,0 +1,115 @@
+import Foundation
+import Yams
+
+extension TrainingConfig {
+    /// Reads a YAML (or JSON) config, applies `--set a.b=value` overrides, decodes strictly and
+    /// validates. Errors are one line naming the file and the key.
+    public static func load(path: String, overrides: [String] = []) throws -> TrainingConfig {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError("\(path): cannot read the config file")
+        }
+        return try parse(text, file: path, overrides: overrides)
+    }
+
+    public static func parse(_ text: String, file: String = "config", overrides: [String] = []) throws -> TrainingConfig {
+        var root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else { throw ConfigError("the config is empty") }
+            root = node
+        } catch let e as ConfigError { throw ConfigError("\(file): \(e.message)") } catch {
+            throw ConfigError("\(file): not valid YAML (\(String(describing: error).split(separator: "\n").first ?? ""))")
+        }
+        for o in overrides { try applyOverride(o, to: &root, file: file) }
+        let config: TrainingConfig
+        do {
+            config = try YAMLDecoder().decode(TrainingConfig.self, from: try Yams.serialize(node: root))
+        } catch {
+            throw ConfigError.from(error, file: file)
+        }
+        do { try config.validate() } catch let e as ConfigError { throw ConfigError("\(file): \(e.message)") }
+        return config
+    }
+
+    /// `a.b.c=value`: sets a nested key, the value parsed as YAML (numbers, booleans, lists, null).
+    static func applyOverride(_ override: String, to root: inout Node, file: String) throws {
+        guard let eq = override.firstIndex(of: "="), eq != override.startIndex else {
+            throw ConfigError("--set \(override): expected key.path=value")
+        }
+        let path = override[..<eq].split(separator: ".").map(String.init)
+        let valueText = String(override[override.index(after: eq)...])
+        let value = (try? Yams.compose(yaml: valueText)).flatMap { $0 } ?? Node("null", Tag(.null))
+        func set(_ node: Node, _ keys: ArraySlice<String>) throws -> Node {
+            guard let key = keys.first else { return value }
+            var mapping = node.mapping ?? Node.Mapping([])
+            if node.mapping == nil && node.scalar?.string != "null" && node.scalar != nil {
+                throw ConfigError("--set \(override): \(path.joined(separator: ".")) goes through a value that is not a mapping")
+            }
+            let child = mapping[key] ?? Node.mapping(Node.Mapping([]))
+            mapping[key] = try set(child, keys.dropFirst())
+            return Node.mapping(mapping)
+        }
+        root = try set(root, path[...])
+    }
+
+    /// Checks values that decoding alone cannot: ranges, divisibility, files.
+    public func validate() throws {
+        func fail(_ key: String, _ why: String) -> ConfigError { ConfigError("\(key): \(why)") }
+        func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+        guard !run.name.isEmpty, !run.name.contains("/") else { throw fail("run.name", "must be a non-empty name without /") }
+        guard run.logEvery > 0 else { throw fail("run.log_every", "must be positive") }
+        guard exists(model.config) else { throw fail("model.config", "file not found: \(model.config)") }
+        if let w = model.initWeights, !exists(w) { throw fail("model.init", "file not found: \(w)") }
+        for f in model.freeze where !["visual", "text"].contains(f) { throw fail("model.freeze", "expected visual or text, got \(f)") }
+        guard !data.train.isEmpty else { throw fail("data.train", "needs at least one shard or folder") }
+        for p in data.train where !exists(p) { throw fail("data.train", "not found: \(p)") }
+        if let v = data.tokenizer.vocab, !exists(v) { throw fail("data.tokenizer.vocab", "file not found: \(v)") }
+        if let c = data.tokenizer.contextLength, c < 2 { throw fail("data.tokenizer.context_length", "must be at least 2") }
+        guard data.batchSize > 0 else { throw fail("data.batch_size", "must be positive") }
+        guard data.loaderThreads > 0 else { throw fail("data.loader_threads", "must be positive") }
+        if let r = data.augment.randomResizedCrop {
+            guard r.count == 2, r[0] > 0, r[0] <= r[1], r[1] <= 1 else {
+                throw fail("data.augment.random_resized_crop", "expected [min, max] with 0 < min ≤ max ≤ 1, got \(r)")
+            }
+        }
+        guard ["adamw", "sgd"].contains(optimizer.type) else { throw fail("optimizer.type", "expected adamw or sgd, got \(optimizer.type)") }
+        guard optimizer.lr > 0, optimizer.lr.isFinite else { throw fail("optimizer.lr", "must be positive") }
+        guard optimizer.betas.count == 2, optimizer.betas.allSatisfy({ $0 >= 0 && $0 < 1 }) else {
+            throw fail("optimizer.betas", "expected two values in [0, 1), got \(optimizer.betas)")
+        }
+        guard optimizer.weightDecay >= 0 else { throw fail("optimizer.weight_decay", "must be non-negative") }
+        guard ["cosine", "constant", "const-cooldown"].contains(schedule.type) else {
+            throw fail("schedule.type", "expected cosine, constant or const-cooldown, got \(schedule.type)")
+        }
+        guard schedule.warmupSteps >= 0 else { throw fail("schedule.warmup_steps", "must be non-negative") }
+        guard train.steps > 0 else { throw fail("train.steps", "must be positive") }
+        guard train.workers > 0 else { throw fail("train.workers", "must be positive") }
+        guard train.accumulation > 0 else { throw fail("train.accumulation", "must be positive") }
+        guard data.batchSize % (train.workers * train.accumulation) == 0 else {
+            throw fail("data.batch_size", "\(data.batchSize) is not divisible by train.workers × train.accumulation = \(train.workers * train.accumulation)")
+        }
+        if let c = train.gradClipNorm, !(c > 0) { throw fail("train.grad_clip_norm", "must be positive") }
+        guard train.maxNonfiniteSteps > 0 else { throw fail("train.max_nonfinite_steps", "must be positive") }
+        guard checkpoint.everySteps > 0 else { throw fail("checkpoint.every_steps", "must be positive") }
+        guard checkpoint.keepLast > 0 else { throw fail("checkpoint.keep_last", "must be at least 1") }
+        if let z = eval.zeroshot {
+            guard exists(z.dataset) else { throw fail("eval.zeroshot.dataset", "not found: \(z.dataset)") }
+            if let t = z.templates, !exists(t) { throw fail("eval.zeroshot.templates", "file not found: \(t)") }
+            guard z.everySteps > 0 else { throw fail("eval.zeroshot.every_steps", "must be positive") }
+        }
+        do { _ = try objective.makeObjective() } catch { throw fail("objective", "\(error)") }
+    }
+
+    /// The resolved config as YAML (saved as `config.yaml` in the run folder).
+    public func yaml() throws -> String { try YAMLEncoder().encode(self) }
+
+    /// The learning-rate schedule this config describes.
+    public var learningRateSchedule: LearningRateSchedule {
+        switch schedule.type {
+        case "constant": return .constant(baseLR: optimizer.lr, warmup: schedule.warmupSteps)
+        case "const-cooldown":
+            return .constCooldown(baseLR: optimizer.lr, warmup: schedule.warmupSteps, totalSteps: train.steps,
+                                  cooldown: schedule.cooldownSteps ?? train.steps / 10, power: schedule.power, endLR: schedule.endLR)
+        default: return .cosine(baseLR: optimizer.lr, warmup: schedule.warmupSteps, totalSteps: train.steps)
+        }
+    }
+}

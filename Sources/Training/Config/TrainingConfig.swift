@@ -1,0 +1,236 @@
+import Foundation
+import Yams
+
+/// The training configuration (YAML or JSON), as documented in DESIGN.md and the README.
+/// Every section rejects unknown keys; `validate` checks values and files.
+public struct TrainingConfig: Codable, Equatable {
+    public var run: RunSection
+    public var model: ModelSection
+    public var objective: ObjectiveConfig
+    public var data: DataSection
+    public var optimizer: OptimizerSection
+    public var schedule: ScheduleSection
+    public var train: TrainSection
+    public var checkpoint: CheckpointSection
+    public var eval: EvalSection
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case run, model, objective, data, optimizer, schedule, train, checkpoint, eval }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        run = try c.decodeIfPresent(RunSection.self, forKey: .run) ?? RunSection()
+        model = try c.decode(ModelSection.self, forKey: .model)
+        objective = try c.decodeIfPresent(ObjectiveConfig.self, forKey: .objective) ?? ObjectiveConfig(type: "clip")
+        data = try c.decode(DataSection.self, forKey: .data)
+        optimizer = try c.decodeIfPresent(OptimizerSection.self, forKey: .optimizer) ?? OptimizerSection()
+        schedule = try c.decodeIfPresent(ScheduleSection.self, forKey: .schedule) ?? ScheduleSection()
+        train = try c.decodeIfPresent(TrainSection.self, forKey: .train) ?? TrainSection()
+        checkpoint = try c.decodeIfPresent(CheckpointSection.self, forKey: .checkpoint) ?? CheckpointSection()
+        eval = try c.decodeIfPresent(EvalSection.self, forKey: .eval) ?? EvalSection()
+    }
+}
+
+public struct RunSection: Codable, Equatable {
+    public var name = "run"
+    public var outputDir = "runs"
+    public var seed: UInt64 = 0
+    /// Steps between progress lines and `metrics.jsonl` records.
+    public var logEvery = 10
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, outputDir = "output_dir", seed, logEvery = "log_every" }
+    public init() {}
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? name
+        outputDir = try c.decodeIfPresent(String.self, forKey: .outputDir) ?? outputDir
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? logEvery
+    }
+}
+
+public struct ModelSection: Codable, Equatable {
+    /// OpenCLIP model-config JSON.
+    public var config: String
+    /// OpenCLIP-format safetensors to fine-tune from (strict load).
+    public var initWeights: String?
+    /// Towers to freeze: `visual` (LiT-style) and/or `text`.
+    public var freeze: [String] = []
+    /// Long-CLIP: stretch a 77-position text positional embedding to 248 on load.
+    public var stretchPositionalEmbedding = false
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case config, initWeights = "init", freeze, stretchPositionalEmbedding = "stretch_positional_embedding"
+    }
+    public init(config: String) { self.config = config }
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        config = try c.decode(String.self, forKey: .config)
+        initWeights = try c.decodeIfPresent(String.self, forKey: .initWeights)
+        freeze = try c.decodeIfPresent([String].self, forKey: .freeze) ?? []
+        stretchPositionalEmbedding = try c.decodeIfPresent(Bool.self, forKey: .stretchPositionalEmbedding) ?? false
+    }
+}
+
+public struct TokenizerSection: Codable, Equatable {
+    /// A BPE merges file (`.txt.gz`); null = the built-in CLIP vocabulary.
+    public var vocab: String?
+    public var contextLength: Int?
+    enum CodingKeys: String, CodingKey, CaseIterable { case vocab, contextLength = "context_length" }
+    public init() {}
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        vocab = try c.decodeIfPresent(String.self, forKey: .vocab)
+        contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength)
+    }
+}
+
+public struct AugmentSection: Codable, Equatable {
+    /// Scale range of random resized crop; nil = no crop (resize + center crop).
+    public var randomResizedCrop: [Double]? = [0.9, 1.0]
+    public var horizontalFlip = false
+    enum CodingKeys: String, CodingKey, CaseIterable { case randomResizedCrop = "random_resized_crop", horizontalFlip = "horizontal_flip" }
+    public init() {}
+    public static let none: AugmentSection = { var a = AugmentSection(); a.randomResizedCrop = nil; return a }()
+    public init(from decoder: Decoder) throws {
+        if let s = try? decoder.singleValueContainer().decode(String.self) {
+            guard s == "none" else { throw ConfigError("data.augment: expected a mapping or none, got \(s)") }
+            self = .none
+            return
+        }
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        randomResizedCrop = try c.decodeIfPresent([Double].self, forKey: .randomResizedCrop)
+        horizontalFlip = try c.decodeIfPresent(Bool.self, forKey: .horizontalFlip) ?? false
+    }
+}
+
+public struct DataSection: Codable, Equatable {
+    /// A folder of shards, one `.h5`, or a list of either.
+    public var train: [String]
+    public var tokenizer = TokenizerSection()
+    public var batchSize = 128
+    public var shuffle = true
+    public var augment = AugmentSection()
+    public var loaderThreads = 2
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case train, tokenizer, batchSize = "batch_size", shuffle, augment, loaderThreads = "loader_threads"
+    }
+    public init(train: [String]) { self.train = train }
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let one = try? c.decode(String.self, forKey: .train) { train = [one] } else { train = try c.decode([String].self, forKey: .train) }
+        tokenizer = try c.decodeIfPresent(TokenizerSection.self, forKey: .tokenizer) ?? tokenizer
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+        shuffle = try c.decodeIfPresent(Bool.self, forKey: .shuffle) ?? shuffle
+        augment = try c.decodeIfPresent(AugmentSection.self, forKey: .augment) ?? augment
+        loaderThreads = try c.decodeIfPresent(Int.self, forKey: .loaderThreads) ?? loaderThreads
+    }
+}
+
+public struct OptimizerSection: Codable, Equatable {
+    public var type = "adamw"
+    public var lr: Float = 5e-4
+    public var betas: [Float] = [0.9, 0.98]
+    public var eps: Float = 1e-6
+    public var weightDecay: Float = 0.2
+    public var momentum: Float = 0.9
+    enum CodingKeys: String, CodingKey, CaseIterable { case type, lr, betas, eps, weightDecay = "weight_decay", momentum }
+    public init() {}
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try c.decodeIfPresent(String.self, forKey: .type) ?? type
+        lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? lr
+        betas = try c.decodeIfPresent([Float].self, forKey: .betas) ?? betas
+        eps = try c.decodeIfPresent(Float.self, forKey: .eps) ?? eps
+        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? weightDecay
+        momentum = try c.decodeIfPresent(Float.self, forKey: .momentum) ?? momentum
+    }
+}
+
+public struct ScheduleSection: Codable, Equatable {
+    public var type = "cosine"
+    public var warmupSteps = 100
+    public var cooldownSteps: Int?
+    public var power: Float = 1
+    public var endLR: Float = 0
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case type, warmupSteps = "warmup_steps", cooldownSteps = "cooldown_steps", power, endLR = "end_lr"
+    }
+    public init() {}
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try c.decodeIfPresent(String.self, forKey: .type) ?? type
+        warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? warmupSteps
+        cooldownSteps = try c.decodeIfPresent(Int.self, forKey: .cooldownSteps)
+        power = try c.decodeIfPresent(Float.self, forKey: .power) ?? power
+        endLR = try c.decodeIfPresent(Float.self, forKey: .endLR) ?? endLR
+    }
+}
+
+public struct TrainSection: Codable, Equatable {
+    public var steps = 1000
+    public var workers = 2
+    public var accumulation = 1
+    public var gradClipNorm: Float?
+    /// Stop after this many consecutive steps with a non-finite loss or gradient.
+    public var maxNonfiniteSteps = 5
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case steps, workers, accumulation, gradClipNorm = "grad_clip_norm", maxNonfiniteSteps = "max_nonfinite_steps"
+    }
+    public init() {}
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? steps
+        workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? workers
+        accumulation = try c.decodeIfPresent(Int.self, forKey: .accumulation) ?? accumulation
+        gradClipNorm = try c.decodeIfPresent(Float.self, forKey: .gradClipNorm)
+        maxNonfiniteSteps = try c.decodeIfPresent(Int.self, forKey: .maxNonfiniteSteps) ?? maxNonfiniteSteps
+    }
+}
+
+public struct CheckpointSection: Codable, Equatable {
+    public var everySteps = 500
+    public var keepLast = 3
+    enum CodingKeys: String, CodingKey, CaseIterable { case everySteps = "every_steps", keepLast = "keep_last" }
+    public init() {}
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        everySteps = try c.decodeIfPresent(Int.self, forKey: .everySteps) ?? everySteps
+        keepLast = try c.decodeIfPresent(Int.self, forKey: .keepLast) ?? keepLast
+    }
+}
+
+public struct ZeroShotSection: Codable, Equatable {
+    public var dataset: String
+    public var templates: String?
+    public var everySteps = 500
+    /// Evaluate on at most this many images during training (all at the end).
+    public var limit: Int?
+    enum CodingKeys: String, CodingKey, CaseIterable { case dataset, templates, everySteps = "every_steps", limit }
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dataset = try c.decode(String.self, forKey: .dataset)
+        templates = try c.decodeIfPresent(String.self, forKey: .templates)
+        everySteps = try c.decodeIfPresent(Int.self, forKey: .everySteps) ?? everySteps
+        limit = try c.decodeIfPresent(Int.self, forKey: .limit)
+    }
+}
+
+public struct EvalSection: Codable, Equatable {
+    public var zeroshot: ZeroShotSection?
+    enum CodingKeys: String, CodingKey, CaseIterable { case zeroshot }
+    public init() {}
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        zeroshot = try c.decodeIfPresent(ZeroShotSection.self, forKey: .zeroshot)
+    }
+}
