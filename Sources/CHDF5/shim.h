@@ -12,3 +12,30 @@ static inline hid_t swiftclip_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREA
 static inline unsigned swiftclip_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline unsigned swiftclip_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
 static inline hsize_t swiftclip_H5S_UNLIMITED(void) { return H5S_UNLIMITED; }
+
+// MARK: - Data pipeline additions (HDF5File.swift)
+#include <stdio.h>
+static inline unsigned swiftclip_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
+static inline size_t swiftclip_H5T_VARIABLE(void) { return H5T_VARIABLE; }
+static inline hid_t swiftclip_H5E_DEFAULT(void) { return H5E_DEFAULT; }
+
+/// Turns off HDF5's automatic printing of its error stack; errors are reported by the caller.
+static inline void swiftclip_hdf5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+static herr_t swiftclip_hdf5_error_walker(unsigned n, const H5E_error2_t *err, void *data) {
+    // Walking downward, the last entry visited is the most specific one: keep overwriting.
+    char *buffer = (char *)data;
+    if (err->desc && err->desc[0]) {
+        snprintf(buffer, 256, "%s", err->desc);
+    }
+    (void)n;
+    return 0;
+}
+
+/// Copies the most specific message of the current error stack into `buffer` (256 bytes)
+/// and clears the stack. Leaves `buffer` empty when there is no error recorded.
+static inline void swiftclip_hdf5_last_error(char *buffer) {
+    buffer[0] = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, swiftclip_hdf5_error_walker, buffer);
+    H5Eclear2(H5E_DEFAULT);
+}

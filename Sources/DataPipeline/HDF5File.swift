@@ -1,0 +1,432 @@
+internal import CHDF5
+import Foundation
+
+/// A failure reported by HDF5, naming the file and, where one is involved, the dataset or attribute.
+public struct HDF5Error: Error, CustomStringConvertible, Sendable {
+    public let file: String
+    public let object: String?
+    public let message: String
+
+    public var description: String {
+        if let object { return "\(file): \(object): \(message)" }
+        return "\(file): \(message)"
+    }
+}
+
+/// The serial HDF5 library is not thread-safe: every call into it, from any thread, holds this lock.
+/// (Recursive, so one `HDF5File` method may call another.)
+private let hdf5Lock = NSRecursiveLock()
+
+/// Opens the library once and silences its automatic error-stack printing; errors become `HDF5Error`s.
+private let hdf5Initialized: Void = {
+    H5open()
+    swiftclip_hdf5_silence_errors()
+}()
+
+@inline(__always)
+private func withHDF5<T>(_ body: () throws -> T) rethrows -> T {
+    hdf5Lock.lock()
+    defer { hdf5Lock.unlock() }
+    _ = hdf5Initialized
+    return try body()
+}
+
+/// The most specific message on HDF5's error stack (then clears it), or "" when there is none.
+private func hdf5StackMessage() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    buffer.withUnsafeMutableBufferPointer { swiftclip_hdf5_last_error($0.baseAddress!) }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// An open HDF5 file: the only place in SwiftCLIP that talks to the HDF5 C library.
+///
+/// Supports exactly what the shard format needs: N-d `uint8` arrays (whole or a range of rows along
+/// the first dimension — a hyperslab), variable-length `uint8` arrays, variable-length (or fixed-length,
+/// read only) UTF-8 strings, `int64` vectors, and scalar string / integer attributes on the root group.
+/// All calls are serialized through one global lock. The file is closed in `deinit` (or by `close()`).
+public final class HDF5File: @unchecked Sendable {
+    public enum Mode: Sendable {
+        case readOnly
+        /// Creates the file, replacing any existing one.
+        case create
+    }
+
+    public let path: String
+    private var id: hid_t
+
+    public init(path: String, mode: Mode) throws {
+        self.path = path
+        id = try withHDF5 {
+            let handle: hid_t
+            switch mode {
+            case .readOnly:
+                handle = H5Fopen(path, swiftclip_H5F_ACC_RDONLY(), swiftclip_H5P_DEFAULT())
+            case .create:
+                handle = H5Fcreate(path, swiftclip_H5F_ACC_TRUNC(), swiftclip_H5P_DEFAULT(), swiftclip_H5P_DEFAULT())
+            }
+            if handle < 0 {
+                let detail = hdf5StackMessage()
+                throw HDF5Error(file: path, object: nil,
+                                message: "cannot \(mode == .readOnly ? "open" : "create") HDF5 file"
+                                    + (detail.isEmpty ? "" : " (\(detail))"))
+            }
+            return handle
+        }
+    }
+
+    deinit { close() }
+
+    /// Closes the file (flushing what was written). Further calls on this object fail.
+    public func close() {
+        withHDF5 {
+            if id >= 0 { H5Fclose(id) }
+            id = -1
+        }
+    }
+
+    /// Whether `path` starts with the HDF5 signature (false for a missing or unreadable file).
+    public static func hasSignature(path: String) -> Bool {
+        withHDF5 { H5Fis_hdf5(path) > 0 }
+    }
+
+    // MARK: - Errors and handles
+
+    private func failure(_ object: String?, _ what: String) -> HDF5Error {
+        let detail = hdf5StackMessage()
+        return HDF5Error(file: path, object: object, message: what + (detail.isEmpty ? "" : " (\(detail))"))
+    }
+
+    /// Runs `body` with an open dataset, its file type and file dataspace; closes all three after.
+    private func withDataset<T>(_ name: String, _ body: (hid_t, hid_t, hid_t) throws -> T) throws -> T {
+        try withHDF5 {
+            guard id >= 0 else { throw HDF5Error(file: path, object: name, message: "file is closed") }
+            guard H5Lexists(id, name, swiftclip_H5P_DEFAULT()) > 0 else {
+                _ = hdf5StackMessage()
+                throw HDF5Error(file: path, object: name, message: "no such dataset")
+            }
+            let dataset = H5Dopen2(id, name, swiftclip_H5P_DEFAULT())
+            guard dataset >= 0 else { throw failure(name, "cannot open dataset") }
+            defer { H5Dclose(dataset) }
+            let type = H5Dget_type(dataset)
+            defer { H5Tclose(type) }
+            let space = H5Dget_space(dataset)
+            defer { H5Sclose(space) }
+            return try body(dataset, type, space)
+        }
+    }
+
+    private func dimensions(of space: hid_t) -> [Int] {
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        guard rank > 0 else { return [] }
+        var dims = [hsize_t](repeating: 0, count: rank)
+        H5Sget_simple_extent_dims(space, &dims, nil)
+        return dims.map { Int($0) }
+    }
+
+    /// Selects `rows` along the first dimension of `space` (all of it when nil) and returns a matching
+    /// memory dataspace (caller closes) and the number of elements selected.
+    private func selectRows(_ rows: Range<Int>?, in space: hid_t, name: String) throws -> (memory: hid_t, count: Int) {
+        let dims = dimensions(of: space)
+        guard !dims.isEmpty else { throw HDF5Error(file: path, object: name, message: "expected an array, found a scalar") }
+        var count = dims.map { hsize_t($0) }
+        if let rows {
+            guard rows.lowerBound >= 0, rows.upperBound <= dims[0] else {
+                throw HDF5Error(file: path, object: name, message: "rows \(rows) out of range 0..<\(dims[0])")
+            }
+            var start = [hsize_t](repeating: 0, count: dims.count)
+            start[0] = hsize_t(rows.lowerBound)
+            count[0] = hsize_t(rows.count)
+            guard H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nil, count, nil) >= 0 else {
+                throw failure(name, "cannot select rows \(rows)")
+            }
+        }
+        let memory = H5Screate_simple(Int32(count.count), count, nil)
+        guard memory >= 0 else { throw failure(name, "cannot create a dataspace") }
+        return (memory, count.reduce(1) { $0 * Int($1) })
+    }
+
+    private func create(_ name: String, shape: [Int], fileType: hid_t) throws -> (dataset: hid_t, space: hid_t) {
+        guard id >= 0 else { throw HDF5Error(file: path, object: name, message: "file is closed") }
+        let dims = shape.map { hsize_t($0) }
+        let space = H5Screate_simple(Int32(dims.count), dims, nil)
+        guard space >= 0 else { throw failure(name, "cannot create dataspace \(shape)") }
+        let dataset = H5Dcreate2(id, name, fileType, space, swiftclip_H5P_DEFAULT(), swiftclip_H5P_DEFAULT(),
+                                 swiftclip_H5P_DEFAULT())
+        guard dataset >= 0 else {
+            H5Sclose(space)
+            throw failure(name, "cannot create dataset")
+        }
+        return (dataset, space)
+    }
+
+    // MARK: - Inspecting
+
+    /// Whether a dataset (or any link) named `name` exists, e.g. "/images".
+    public func exists(_ name: String) -> Bool {
+        withHDF5 { id >= 0 && H5Lexists(id, name, swiftclip_H5P_DEFAULT()) > 0 }
+    }
+
+    /// The dimensions of dataset `name` ([] for a scalar).
+    public func shape(of name: String) throws -> [Int] {
+        try withDataset(name) { _, _, space in dimensions(of: space) }
+    }
+
+    // MARK: - uint8 arrays
+
+    /// Reads `rows` along the first dimension (all rows when nil) of a `uint8` dataset, row-major.
+    public func readUInt8(_ name: String, rows: Range<Int>? = nil) throws -> [UInt8] {
+        try withDataset(name) { dataset, type, space in
+            guard H5Tget_class(type) == H5T_INTEGER, H5Tget_size(type) == 1, H5Tget_sign(type) == H5T_SGN_NONE else {
+                throw HDF5Error(file: path, object: name, message: "expected uint8 elements")
+            }
+            let (memory, count) = try selectRows(rows, in: space, name: name)
+            defer { H5Sclose(memory) }
+            var values = [UInt8](repeating: 0, count: count)
+            let status = values.withUnsafeMutableBytes {
+                H5Dread(dataset, swiftclip_H5T_NATIVE_UINT8(), memory, space, swiftclip_H5P_DEFAULT(), $0.baseAddress)
+            }
+            guard status >= 0 else { throw failure(name, "cannot read rows \(rows.map { "\($0)" } ?? "all")") }
+            return values
+        }
+    }
+
+    /// Writes a `uint8` dataset of the given shape from row-major `values`.
+    public func writeUInt8(_ name: String, shape: [Int], values: [UInt8]) throws {
+        require(shape.reduce(1, *) == values.count, "shape \(shape) does not match \(values.count) values")
+        try withHDF5 {
+            let (dataset, space) = try create(name, shape: shape, fileType: swiftclip_H5T_NATIVE_UINT8())
+            defer { H5Dclose(dataset); H5Sclose(space) }
+            let status = values.withUnsafeBytes {
+                H5Dwrite(dataset, swiftclip_H5T_NATIVE_UINT8(), swiftclip_H5S_ALL(), swiftclip_H5S_ALL(),
+                         swiftclip_H5P_DEFAULT(), $0.baseAddress)
+            }
+            guard status >= 0 else { throw failure(name, "cannot write") }
+        }
+    }
+
+    // MARK: - int64 vectors
+
+    /// Reads `rows` (all when nil) of a 1-d integer dataset as `Int64`.
+    public func readInt64(_ name: String, rows: Range<Int>? = nil) throws -> [Int64] {
+        try withDataset(name) { dataset, type, space in
+            guard H5Tget_class(type) == H5T_INTEGER else {
+                throw HDF5Error(file: path, object: name, message: "expected integer elements")
+            }
+            let (memory, count) = try selectRows(rows, in: space, name: name)
+            defer { H5Sclose(memory) }
+            var values = [Int64](repeating: 0, count: count)
+            let status = values.withUnsafeMutableBytes {
+                H5Dread(dataset, swiftclip_H5T_NATIVE_INT64(), memory, space, swiftclip_H5P_DEFAULT(), $0.baseAddress)
+            }
+            guard status >= 0 else { throw failure(name, "cannot read") }
+            return values
+        }
+    }
+
+    public func writeInt64(_ name: String, values: [Int64]) throws {
+        try withHDF5 {
+            let (dataset, space) = try create(name, shape: [values.count], fileType: swiftclip_H5T_NATIVE_INT64())
+            defer { H5Dclose(dataset); H5Sclose(space) }
+            let status = values.withUnsafeBytes {
+                H5Dwrite(dataset, swiftclip_H5T_NATIVE_INT64(), swiftclip_H5S_ALL(), swiftclip_H5S_ALL(),
+                         swiftclip_H5P_DEFAULT(), $0.baseAddress)
+            }
+            guard status >= 0 else { throw failure(name, "cannot write") }
+        }
+    }
+
+    // MARK: - Variable-length uint8 (one byte string per row)
+
+    /// Reads `rows` (all when nil) of a 1-d variable-length `uint8` dataset, e.g. encoded JPEGs.
+    public func readVariableBytes(_ name: String, rows: Range<Int>? = nil) throws -> [[UInt8]] {
+        try withDataset(name) { dataset, type, space in
+            guard H5Tget_class(type) == H5T_VLEN else {
+                throw HDF5Error(file: path, object: name, message: "expected variable-length uint8 elements")
+            }
+            let (memory, count) = try selectRows(rows, in: space, name: name)
+            defer { H5Sclose(memory) }
+            let memoryType = H5Tvlen_create(swiftclip_H5T_NATIVE_UINT8())
+            defer { H5Tclose(memoryType) }
+            var buffers = [hvl_t](repeating: hvl_t(len: 0, p: nil), count: count)
+            let status = H5Dread(dataset, memoryType, memory, space, swiftclip_H5P_DEFAULT(), &buffers)
+            guard status >= 0 else { throw failure(name, "cannot read") }
+            defer { H5Dvlen_reclaim(memoryType, memory, swiftclip_H5P_DEFAULT(), &buffers) }
+            return buffers.map { entry in
+                guard let p = entry.p, entry.len > 0 else { return [] }
+                return Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: Int(entry.len)))
+            }
+        }
+    }
+
+    public func writeVariableBytes(_ name: String, values: [[UInt8]]) throws {
+        try withHDF5 {
+            let type = H5Tvlen_create(swiftclip_H5T_NATIVE_UINT8())
+            defer { H5Tclose(type) }
+            let (dataset, space) = try create(name, shape: [values.count], fileType: type)
+            defer { H5Dclose(dataset); H5Sclose(space) }
+            // hvl_t needs stable pointers: copy every row into one contiguous buffer.
+            let total = values.reduce(0) { $0 + $1.count }
+            let storage = UnsafeMutablePointer<UInt8>.allocate(capacity: max(total, 1))
+            defer { storage.deallocate() }
+            var entries = [hvl_t]()
+            entries.reserveCapacity(values.count)
+            var offset = 0
+            for row in values {
+                row.withUnsafeBufferPointer { (storage + offset).update(from: $0.baseAddress!, count: row.count) }
+                entries.append(hvl_t(len: row.count, p: UnsafeMutableRawPointer(storage + offset)))
+                offset += row.count
+            }
+            let status = H5Dwrite(dataset, type, swiftclip_H5S_ALL(), swiftclip_H5S_ALL(), swiftclip_H5P_DEFAULT(),
+                                  &entries)
+            guard status >= 0 else { throw failure(name, "cannot write") }
+        }
+    }
+
+    // MARK: - Strings
+
+    private func variableStringType() -> hid_t {
+        let type = H5Tcopy(swiftclip_H5T_C_S1())
+        H5Tset_size(type, swiftclip_H5T_VARIABLE())
+        H5Tset_cset(type, H5T_CSET_UTF8)
+        return type
+    }
+
+    /// Reads strings from a variable-length buffer or a fixed-length one (`stride` bytes each).
+    private func decodeStrings(fileType: hid_t, count: Int, object: String,
+                               read: (hid_t, UnsafeMutableRawPointer) -> herr_t,
+                               reclaim: (hid_t, UnsafeMutableRawPointer) -> Void) throws -> [String] {
+        guard H5Tget_class(fileType) == H5T_STRING else {
+            throw HDF5Error(file: path, object: object, message: "expected string elements")
+        }
+        if H5Tis_variable_str(fileType) > 0 {
+            let memoryType = variableStringType()
+            defer { H5Tclose(memoryType) }
+            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+            return try pointers.withUnsafeMutableBytes { raw in
+                guard read(memoryType, raw.baseAddress!) >= 0 else { throw failure(object, "cannot read strings") }
+                defer { reclaim(memoryType, raw.baseAddress!) }
+                return raw.bindMemory(to: UnsafeMutablePointer<CChar>?.self).map { $0.map { String(cString: $0) } ?? "" }
+            }
+        }
+        let stride = H5Tget_size(fileType)
+        let memoryType = H5Tcopy(fileType)
+        defer { H5Tclose(memoryType) }
+        var bytes = [UInt8](repeating: 0, count: max(count * stride, 1))
+        let status = bytes.withUnsafeMutableBytes { read(memoryType, $0.baseAddress!) }
+        guard status >= 0 else { throw failure(object, "cannot read strings") }
+        let spacePadded = H5Tget_strpad(fileType) == H5T_STR_SPACEPAD
+        return (0..<count).map { i in
+            var slice = bytes[(i * stride)..<((i + 1) * stride)].prefix { $0 != 0 }
+            if spacePadded { while slice.last == 0x20 { slice = slice.dropLast() } }
+            return String(decoding: slice, as: UTF8.self)
+        }
+    }
+
+    /// Reads `rows` (all when nil) of a 1-d string dataset (variable-length or fixed-length, UTF-8 or ASCII).
+    public func readStrings(_ name: String, rows: Range<Int>? = nil) throws -> [String] {
+        try withDataset(name) { dataset, type, space in
+            let (memory, count) = try selectRows(rows, in: space, name: name)
+            defer { H5Sclose(memory) }
+            return try decodeStrings(
+                fileType: type, count: count, object: name,
+                read: { memoryType, buffer in
+                    H5Dread(dataset, memoryType, memory, space, swiftclip_H5P_DEFAULT(), buffer)
+                },
+                reclaim: { memoryType, buffer in
+                    H5Dvlen_reclaim(memoryType, memory, swiftclip_H5P_DEFAULT(), buffer)
+                })
+        }
+    }
+
+    /// Writes a 1-d variable-length UTF-8 string dataset (what h5py writes for `str` data).
+    public func writeStrings(_ name: String, values: [String]) throws {
+        try withHDF5 {
+            let type = variableStringType()
+            defer { H5Tclose(type) }
+            let (dataset, space) = try create(name, shape: [values.count], fileType: type)
+            defer { H5Dclose(dataset); H5Sclose(space) }
+            let pointers = values.map { strdup($0) }
+            defer { pointers.forEach { free($0) } }
+            let status = pointers.withUnsafeBytes {
+                H5Dwrite(dataset, type, swiftclip_H5S_ALL(), swiftclip_H5S_ALL(), swiftclip_H5P_DEFAULT(), $0.baseAddress)
+            }
+            guard status >= 0 else { throw failure(name, "cannot write") }
+        }
+    }
+
+    // MARK: - Root attributes
+
+    private func withAttribute<T>(_ name: String, _ body: (hid_t, hid_t, hid_t) throws -> T) throws -> T? {
+        try withHDF5 {
+            guard id >= 0 else { throw HDF5Error(file: path, object: name, message: "file is closed") }
+            guard H5Aexists(id, name) > 0 else { _ = hdf5StackMessage(); return nil }
+            let attribute = H5Aopen(id, name, swiftclip_H5P_DEFAULT())
+            guard attribute >= 0 else { throw failure("attribute \(name)", "cannot open") }
+            defer { H5Aclose(attribute) }
+            let type = H5Aget_type(attribute)
+            defer { H5Tclose(type) }
+            let space = H5Aget_space(attribute)
+            defer { H5Sclose(space) }
+            guard H5Sget_simple_extent_npoints(space) == 1 else {
+                throw HDF5Error(file: path, object: "attribute \(name)", message: "expected a single value")
+            }
+            return try body(attribute, type, space)
+        }
+    }
+
+    /// A root string attribute (variable- or fixed-length), or nil when absent.
+    public func stringAttribute(_ name: String) throws -> String? {
+        try withAttribute(name) { attribute, type, space in
+            try decodeStrings(
+                fileType: type, count: 1, object: "attribute \(name)",
+                read: { memoryType, buffer in H5Aread(attribute, memoryType, buffer) },
+                reclaim: { memoryType, buffer in H5Dvlen_reclaim(memoryType, space, swiftclip_H5P_DEFAULT(), buffer) }
+            )[0]
+        }
+    }
+
+    /// A root integer attribute, or nil when absent.
+    public func integerAttribute(_ name: String) throws -> Int64? {
+        try withAttribute(name) { attribute, type, _ in
+            guard H5Tget_class(type) == H5T_INTEGER else {
+                throw HDF5Error(file: path, object: "attribute \(name)", message: "expected an integer")
+            }
+            var value: Int64 = 0
+            guard H5Aread(attribute, swiftclip_H5T_NATIVE_INT64(), &value) >= 0 else {
+                throw failure("attribute \(name)", "cannot read")
+            }
+            return value
+        }
+    }
+
+    private func writeAttribute(_ name: String, type: hid_t, _ value: UnsafeRawPointer) throws {
+        guard id >= 0 else { throw HDF5Error(file: path, object: name, message: "file is closed") }
+        if H5Aexists(id, name) > 0 { H5Adelete(id, name) }
+        let space = H5Screate(H5S_SCALAR)
+        defer { H5Sclose(space) }
+        let attribute = H5Acreate2(id, name, type, space, swiftclip_H5P_DEFAULT(), swiftclip_H5P_DEFAULT())
+        guard attribute >= 0 else { throw failure("attribute \(name)", "cannot create") }
+        defer { H5Aclose(attribute) }
+        guard H5Awrite(attribute, type, value) >= 0 else { throw failure("attribute \(name)", "cannot write") }
+    }
+
+    /// Sets a root attribute to a variable-length UTF-8 string (as h5py does for `str`).
+    public func setAttribute(_ name: String, string: String) throws {
+        try withHDF5 {
+            let type = variableStringType()
+            defer { H5Tclose(type) }
+            let pointer = strdup(string)
+            defer { free(pointer) }
+            var pointers: [UnsafeMutablePointer<CChar>?] = [pointer]
+            try pointers.withUnsafeMutableBytes { try writeAttribute(name, type: type, $0.baseAddress!) }
+        }
+    }
+
+    /// Sets a root attribute to an `int64` scalar (as h5py does for a Python `int`).
+    public func setAttribute(_ name: String, integer: Int64) throws {
+        try withHDF5 {
+            var value = integer
+            try writeAttribute(name, type: swiftclip_H5T_NATIVE_INT64(), &value)
+        }
+    }
+}

@@ -1,0 +1,290 @@
+import Foundation
+import TensorCore
+
+/// Errors that stop a loader (bad items are skipped, not errors).
+public enum DataLoaderError: Error, CustomStringConvertible, Sendable {
+    case tokenizer(String)
+    case noUsableBatch(String)
+    case invalidState(String)
+
+    public var description: String {
+        switch self {
+        case let .tokenizer(m), let .noUsableBatch(m), let .invalidState(m): return m
+        }
+    }
+}
+
+/// Settings of a `DataLoader`.
+public struct DataLoaderConfiguration: Sendable {
+    public enum Mode: String, Sendable, Codable {
+        /// Endless epochs, shuffled (when `shuffle`), augmented, incomplete last batch of an epoch dropped.
+        case train
+        /// One pass in dataset order, the evaluation transform, the last partial batch kept.
+        case eval
+    }
+
+    public var batchSize: Int
+    /// H = W of the model input.
+    public var imageSize: Int
+    /// Length of every token row the tokenizer returns.
+    public var contextLength: Int
+    /// Length of the long-caption token rows (with a long-caption tokenizer).
+    public var longContextLength: Int
+    public var augmentation: Augmentation
+    public var mode: Mode
+    public var shuffle: Bool
+    public var seed: UInt64
+    /// Worker threads that read, decode, augment and tokenize.
+    public var threads: Int
+    /// How many batches' worth of samples the workers may prepare ahead of `next()`.
+    public var prefetchBatches: Int
+
+    public init(batchSize: Int, imageSize: Int, contextLength: Int = 77, longContextLength: Int = 248,
+                augmentation: Augmentation = Augmentation(), mode: Mode = .train, shuffle: Bool = true,
+                seed: UInt64 = 0, threads: Int = 2, prefetchBatches: Int = 2) {
+        require(batchSize > 0 && imageSize > 0 && contextLength > 0, "batch size, image size and context length must be positive")
+        require(threads > 0 && prefetchBatches > 0, "threads and prefetchBatches must be positive")
+        self.batchSize = batchSize
+        self.imageSize = imageSize
+        self.contextLength = contextLength
+        self.longContextLength = longContextLength
+        self.augmentation = augmentation
+        self.mode = mode
+        self.shuffle = shuffle
+        self.seed = seed
+        self.threads = threads
+        self.prefetchBatches = prefetchBatches
+    }
+}
+
+/// Deterministic, multithreaded batches from a `ShardDataset`.
+///
+/// Order: epoch e visits the dataset in a permutation seeded by (seed, e); sample at position p of epoch e
+/// draws its augmentation from a generator seeded by (seed, e, p). Worker threads process positions ahead of
+/// the consumer (at most `prefetchBatches × batchSize`), results are put back in position order, and
+/// `next()` assembles batches from consecutive positions — so batches are identical whatever the thread
+/// count or timing. A bad item (corrupt JPEG, empty caption, missing dataset) is skipped: the batch takes
+/// the next position instead, the same way on every run; skips are counted and each item is logged once.
+///
+/// `state` is the position of the next sample to consider; a loader made with `resumeFrom: state`
+/// continues with exactly the batches this one would have produced.
+public final class DataLoader {
+    public let dataset: ShardDataset
+    public let configuration: DataLoaderConfiguration
+
+    /// The position of the next sample to consider (save it in checkpoints).
+    public var state: LoaderState { LoaderState(epoch: cursor / count, position: cursor % count) }
+    /// Seconds `next()` has spent waiting for data, in total and in the last call.
+    public private(set) var totalWaitSeconds: Double = 0
+    public private(set) var lastWaitSeconds: Double = 0
+    /// Skip events so far (an item skipped in two epochs counts twice).
+    public private(set) var skippedCount = 0
+    /// Each skipped item once, in the order first met.
+    public private(set) var skippedItems: [SkippedItem] = []
+    /// Samples dropped because they did not fill the last batch of a training epoch.
+    public private(set) var droppedCount = 0
+
+    private let count: Int
+    private var cursor: Int                 // absolute position epoch·N + p of the next sample
+    private let end: Int                    // cursor bound (N for eval, unbounded for training)
+    private let pipeline: Pipeline
+    private let log: @Sendable (String) -> Void
+    private var seenSkips: Set<SkippedItem> = []
+    private var epochHadBatch = false
+    private var epochStartedAtZero: Bool
+
+    /// - Parameters:
+    ///   - tokenizer: maps a caption to exactly `contextLength` token ids (padded); called on worker threads.
+    ///   - longTokenizer: the same for `/long_captions` (`longContextLength` ids); when given, `Batch.longTokens`
+    ///     is filled and items without a long caption are skipped.
+    ///   - resumeFrom: a `state` saved earlier; nil starts at epoch 0, position 0.
+    ///   - log: receives one line per newly skipped item (default: standard error).
+    public init(dataset: ShardDataset, configuration: DataLoaderConfiguration,
+                tokenizer: @escaping @Sendable (String) -> [Int32],
+                longTokenizer: (@Sendable (String) -> [Int32])? = nil,
+                resumeFrom: LoaderState? = nil,
+                log: @escaping @Sendable (String) -> Void = DataLoader.standardErrorLog) throws {
+        self.dataset = dataset
+        self.configuration = configuration
+        self.log = log
+        count = dataset.count
+        guard count > 0 else { throw DataLoaderError.noUsableBatch("the dataset has no items") }
+        let start = resumeFrom ?? LoaderState()
+        guard start.epoch >= 0, (0...count).contains(start.position) else {
+            throw DataLoaderError.invalidState("cannot resume at epoch \(start.epoch), position \(start.position) of a \(count)-item dataset")
+        }
+        let training = configuration.mode == .train
+        if !training && start.epoch != 0 && !(start.epoch == 1 && start.position == 0) {
+            throw DataLoaderError.invalidState("an evaluation loader only has epoch 0, cannot resume at epoch \(start.epoch)")
+        }
+        cursor = start.epoch * count + start.position
+        end = training ? Int.max : count
+        epochStartedAtZero = start.position == 0
+        let order = SampleOrder(count: count, seed: configuration.seed, shuffle: training && configuration.shuffle)
+        let processor = SampleProcessor(
+            dataset: dataset, imageSize: configuration.imageSize, augmentation: configuration.augmentation,
+            training: training, contextLength: configuration.contextLength, tokenizer: tokenizer,
+            longTokenizer: longTokenizer, longContextLength: configuration.longContextLength)
+        pipeline = Pipeline(order: order, processor: processor, start: cursor, end: end,
+                            window: max(configuration.prefetchBatches * configuration.batchSize, configuration.threads))
+        pipeline.startWorkers(configuration.threads)
+    }
+
+    deinit { pipeline.stop() }
+
+    @Sendable public static func standardErrorLog(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// The next batch, or nil when an evaluation pass is over (training never ends).
+    /// Throws when the tokenizer misbehaves or a training epoch cannot fill a single batch.
+    public func next() throws -> Batch? {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer {
+            lastWaitSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            totalWaitSeconds += lastWaitSeconds
+        }
+        let batchSize = configuration.batchSize
+        var samples: [ProcessedSample] = []
+        samples.reserveCapacity(batchSize)
+        while samples.count < batchSize {
+            guard cursor < end else { break }
+            if cursor % count == 0 && cursor > 0 && configuration.mode == .train {
+                // A new epoch: drop the incomplete batch of the last one.
+                if epochStartedAtZero && !epochHadBatch {
+                    throw DataLoaderError.noUsableBatch(
+                        "epoch \(cursor / count - 1) has fewer than \(batchSize) usable items (\(skippedItems.count) skipped)")
+                }
+                droppedCount += samples.count
+                samples.removeAll(keepingCapacity: true)
+                epochHadBatch = false
+                epochStartedAtZero = true
+            }
+            let result = pipeline.take(cursor)
+            cursor += 1
+            switch result {
+            case let .sample(sample):
+                samples.append(sample)
+            case let .skipped(item):
+                skippedCount += 1
+                if seenSkips.insert(item).inserted {
+                    skippedItems.append(item)
+                    log("data: skipped \(item)")
+                }
+            case let .failed(error):
+                throw error
+            }
+        }
+        guard !samples.isEmpty else { return nil }
+        epochHadBatch = true
+        return assemble(samples)
+    }
+
+    private func assemble(_ samples: [ProcessedSample]) -> Batch {
+        let c = configuration
+        var images: [Float] = []
+        images.reserveCapacity(samples.count * c.imageSize * c.imageSize * 3)
+        var tokens: [Int32] = []
+        tokens.reserveCapacity(samples.count * c.contextLength)
+        var longTokens: [Int32]? = samples[0].longTokens == nil ? nil : []
+        for sample in samples {
+            images.append(contentsOf: sample.image)
+            tokens.append(contentsOf: sample.tokens)
+            if let ids = sample.longTokens { longTokens?.append(contentsOf: ids) }
+        }
+        return Batch(size: samples.count, imageSize: c.imageSize, images: images, contextLength: c.contextLength,
+                     tokens: tokens, longTokens: longTokens,
+                     labels: dataset.hasLabels ? samples.map { $0.label ?? -1 } : nil,
+                     captions: samples.map(\.caption), indices: samples.map(\.globalIndex), epoch: samples[0].epoch)
+    }
+}
+
+// MARK: - Worker threads and the reorder buffer
+
+/// The workers' shared state: positions claimed in order, results kept until `take` collects them.
+private final class Pipeline: @unchecked Sendable {
+    private let order: SampleOrder
+    private let processor: SampleProcessor
+    private let end: Int
+    private let window: Int
+    private let condition = NSCondition()
+    private var nextToClaim: Int
+    private var consumed: Int                       // every position below this has been taken
+    private var results: [Int: SampleResult] = [:]
+    private var stopped = false
+    private var running = 0
+    private let permutations = NSLock()
+    private var cachedPermutations: [Int: [Int32]] = [:]
+
+    init(order: SampleOrder, processor: SampleProcessor, start: Int, end: Int, window: Int) {
+        self.order = order
+        self.processor = processor
+        self.end = end
+        self.window = window
+        nextToClaim = start
+        consumed = start
+    }
+
+    func startWorkers(_ threads: Int) {
+        condition.lock()
+        running = threads
+        condition.unlock()
+        for n in 0..<threads {
+            let thread = Thread { [self] in work() }
+            thread.name = "DataLoader.worker.\(n)"
+            thread.start()
+        }
+    }
+
+    /// Stops the workers and waits until they have exited.
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        while running > 0 { condition.wait() }
+        condition.unlock()
+    }
+
+    /// The global item index at absolute position `position` (epoch · N + p).
+    private func item(at position: Int) -> (epoch: Int, index: Int) {
+        let epoch = position / order.count, p = position % order.count
+        permutations.lock()
+        defer { permutations.unlock() }
+        if cachedPermutations[epoch] == nil {
+            cachedPermutations = cachedPermutations.filter { $0.key >= epoch - 1 }
+            cachedPermutations[epoch] = order.permutation(epoch: epoch)
+        }
+        return (epoch, Int(cachedPermutations[epoch]![p]))
+    }
+
+    private func work() {
+        condition.lock()
+        while true {
+            while !stopped && (nextToClaim >= end || nextToClaim >= consumed + window) { condition.wait() }
+            if stopped { break }
+            let position = nextToClaim
+            nextToClaim += 1
+            condition.unlock()
+            let (epoch, index) = item(at: position)
+            let rng = order.sampleGenerator(epoch: epoch, position: position % order.count)
+            let result = processor.process(globalIndex: index, epoch: epoch, rng: rng)
+            condition.lock()
+            results[position] = result
+            condition.broadcast()
+        }
+        running -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for and removes the result at `position` (positions must be taken in order).
+    func take(_ position: Int) -> SampleResult {
+        condition.lock()
+        defer { condition.unlock() }
+        require(position == consumed, "positions must be taken in order")
+        while results[position] == nil { condition.wait() }
+        consumed = position + 1
+        condition.broadcast()
+        return results.removeValue(forKey: position)!
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import TensorCore
+
+/// A sample ready for batching.
+struct ProcessedSample: Sendable {
+    var image: [Float]          // [H, W, 3]
+    var tokens: [Int32]         // [contextLength]
+    var longTokens: [Int32]?    // [longContextLength]
+    var label: Int?
+    var caption: String
+    var globalIndex: Int
+    var epoch: Int
+}
+
+/// What a worker produced for one position of the sample order.
+enum SampleResult: Sendable {
+    case sample(ProcessedSample)
+    case skipped(SkippedItem)
+    case failed(DataLoaderError)
+}
+
+/// Reads, decodes, augments and tokenizes one sample. Pure given its inputs: the result depends only on
+/// the item and the sample's random stream, never on which thread runs it.
+struct SampleProcessor: Sendable {
+    let dataset: ShardDataset
+    let imageSize: Int
+    let augmentation: Augmentation
+    let training: Bool
+    let contextLength: Int
+    let tokenizer: @Sendable (String) -> [Int32]
+    let longTokenizer: (@Sendable (String) -> [Int32])?
+    let longContextLength: Int
+
+    func process(globalIndex: Int, epoch: Int, rng: RandomGenerator) -> SampleResult {
+        let (s, i) = dataset.locate(globalIndex)
+        let shard = dataset.shards[s]
+        func skip(_ reason: String) -> SampleResult {
+            .skipped(SkippedItem(shardPath: shard.path, shard: s, index: i, reason: reason))
+        }
+        do {
+            let caption = try shard.caption(at: i)
+            if caption.allSatisfy(\.isWhitespace) { return skip("empty caption") }
+            var longCaption: String? = nil
+            if longTokenizer != nil {
+                let text = try shard.longCaption(at: i)
+                if text.allSatisfy(\.isWhitespace) { return skip("empty long caption") }
+                longCaption = text
+            }
+            let image = try shard.image(at: i).decoded()
+
+            var rng = rng
+            let pixels = [Float](unsafeUninitializedCapacity: imageSize * imageSize * 3) { buffer, count in
+                augmentation.apply(to: image, size: imageSize, training: training, using: &rng, into: buffer)
+                count = imageSize * imageSize * 3
+            }
+            let tokens = tokenizer(caption)
+            guard tokens.count == contextLength else {
+                return .failed(.tokenizer("the tokenizer returned \(tokens.count) tokens, expected the context length \(contextLength)"))
+            }
+            var longTokens: [Int32]? = nil
+            if let longTokenizer, let longCaption {
+                let ids = longTokenizer(longCaption)
+                guard ids.count == longContextLength else {
+                    return .failed(.tokenizer("the long-caption tokenizer returned \(ids.count) tokens, expected \(longContextLength)"))
+                }
+                longTokens = ids
+            }
+            return .sample(ProcessedSample(image: pixels, tokens: tokens, longTokens: longTokens,
+                                           label: shard.labels?[i], caption: caption, globalIndex: globalIndex,
+                                           epoch: epoch))
+        } catch let error as ShardError {
+            let prefix = "item \(i): "
+            return skip(error.message.hasPrefix(prefix) ? String(error.message.dropFirst(prefix.count)) : error.message)
+        } catch let error as JPEG.Failure {
+            return skip(error.description)
+        } catch {
+            return skip("\(error)")
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+
+/// Reads one version-1 shard (see `ShardFormat`), item by item.
+///
+/// Opening validates the file: it exists, is HDF5, carries `format = "swiftclip-shard"` and `version = 1`,
+/// its datasets have the documented types and shapes, and every present dataset has the same length N.
+/// Each failure is a one-line `ShardError` naming the file. A missing image or caption dataset is not an
+/// error at open time: the shard opens, and reading an item from it throws `.missingDataset` (the loader
+/// skips such items and reports them).
+///
+/// Thread-safe: every read goes through `HDF5File`'s global lock.
+public final class ShardReader: @unchecked Sendable {
+    public let path: String
+    /// N, the number of items.
+    public let count: Int
+    /// How images are stored; nil when the shard has neither `/images` nor `/jpeg`.
+    public let storage: ShardImageStorage?
+    public let hasCaptions: Bool
+    public let hasLongCaptions: Bool
+    /// `/labels`, read once at open; nil when absent.
+    public let labels: [Int]?
+    /// The `classnames` attribute; nil when absent.
+    public let classnames: [String]?
+
+    private let file: HDF5File
+
+    public init(path: String) throws {
+        self.path = path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ShardError(.missingFile, file: path, "no such shard file")
+        }
+        if isDirectory.boolValue { throw ShardError(.missingFile, file: path, "is a directory, expected a shard file") }
+        guard HDF5File.hasSignature(path: path) else {
+            throw ShardError(.notHDF5, file: path, "not an HDF5 file")
+        }
+        do {
+            file = try HDF5File(path: path, mode: .readOnly)
+        } catch let error as HDF5Error {
+            throw ShardError(.corrupt, file: path, "truncated or corrupt HDF5 file (\(error.message))")
+        }
+        do {
+            // Format and version.
+            let format = try file.stringAttribute(ShardFormat.formatAttribute)
+            guard format == ShardFormat.format else {
+                throw ShardError(.wrongFormat, file: path, format.map {
+                    "not a SwiftCLIP shard (format attribute is \"\($0)\", expected \"\(ShardFormat.format)\")"
+                } ?? "not a SwiftCLIP shard (no \"format\" attribute)")
+            }
+            guard let version = try file.integerAttribute(ShardFormat.versionAttribute) else {
+                throw ShardError(.wrongVersion, file: path, "shard has no \"version\" attribute")
+            }
+            guard version == ShardFormat.version else {
+                throw ShardError(.wrongVersion, file: path,
+                                 "unsupported shard version \(version) (this build reads version \(ShardFormat.version))")
+            }
+            // Datasets and their lengths.
+            var lengths: [(String, Int)] = []
+            if file.exists(ShardFormat.images) {
+                let shape = try file.shape(of: ShardFormat.images)
+                guard shape.count == 4, shape[3] == 3, shape[1] > 0, shape[2] > 0 else {
+                    throw ShardError(.invalidDataset, file: path, "\(ShardFormat.images) has shape \(shape), expected [N, H, W, 3]")
+                }
+                storage = .raw(height: shape[1], width: shape[2])
+                lengths.append((ShardFormat.images, shape[0]))
+            } else if file.exists(ShardFormat.jpeg) {
+                storage = .jpeg
+                lengths.append((ShardFormat.jpeg, try Self.vectorLength(file, ShardFormat.jpeg, path)))
+            } else {
+                storage = nil
+            }
+            hasCaptions = file.exists(ShardFormat.captions)
+            if hasCaptions { lengths.append((ShardFormat.captions, try Self.vectorLength(file, ShardFormat.captions, path))) }
+            hasLongCaptions = file.exists(ShardFormat.longCaptions)
+            if hasLongCaptions {
+                lengths.append((ShardFormat.longCaptions, try Self.vectorLength(file, ShardFormat.longCaptions, path)))
+            }
+            if file.exists(ShardFormat.labels) {
+                let values = try file.readInt64(ShardFormat.labels)
+                labels = values.map { Int($0) }
+                lengths.append((ShardFormat.labels, values.count))
+            } else {
+                labels = nil
+            }
+            guard let first = lengths.first else {
+                throw ShardError(.missingDataset, file: path, "shard has none of /images, /jpeg, /captions")
+            }
+            if let other = lengths.first(where: { $0.1 != first.1 }) {
+                throw ShardError(.inconsistentLengths, file: path,
+                                 "inconsistent lengths: \(first.0) has \(first.1) items, \(other.0) has \(other.1)")
+            }
+            count = first.1
+            // Class names.
+            if let json = try file.stringAttribute(ShardFormat.classnamesAttribute) {
+                guard let names = try? JSONDecoder().decode([String].self, from: Data(json.utf8)) else {
+                    throw ShardError(.invalidDataset, file: path, "classnames attribute is not a JSON array of strings")
+                }
+                classnames = names
+            } else {
+                classnames = nil
+            }
+        } catch let error as HDF5Error {
+            throw ShardError(.corrupt, file: path, "unreadable shard (\(error.object.map { "\($0): " } ?? "")\(error.message))")
+        }
+    }
+
+    private static func vectorLength(_ file: HDF5File, _ name: String, _ path: String) throws -> Int {
+        let shape = try file.shape(of: name)
+        guard shape.count == 1 else {
+            throw ShardError(.invalidDataset, file: path, "\(name) has shape \(shape), expected [N]")
+        }
+        return shape[0]
+    }
+
+    // MARK: - Items
+
+    private func check(_ index: Int) {
+        require(index >= 0 && index < count, "item \(index) out of range 0..<\(count) in \(path)")
+    }
+
+    private func read<T>(_ dataset: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as HDF5Error {
+            throw ShardError(.corrupt, file: path, "\(dataset): \(error.message)")
+        }
+    }
+
+    /// The image of item `index`: raw pixels or JPEG bytes (not decoded).
+    public func image(at index: Int) throws -> ShardImage {
+        check(index)
+        switch storage {
+        case let .raw(h, w)?:
+            let pixels = try read(ShardFormat.images) { try file.readUInt8(ShardFormat.images, rows: index..<(index + 1)) }
+            return .raw(RGBImage(height: h, width: w, pixels: pixels))
+        case .jpeg?:
+            return .jpeg(try read(ShardFormat.jpeg) { try file.readVariableBytes(ShardFormat.jpeg, rows: index..<(index + 1))[0] })
+        case nil:
+            throw ShardError(.missingDataset, file: path, "item \(index): no /images or /jpeg dataset")
+        }
+    }
+
+    /// Raw pixels of items `rows`, [rows.count, H, W, 3] (raw shards only).
+    public func rawImages(rows: Range<Int>) throws -> [UInt8] {
+        guard case .raw? = storage else { throw ShardError(.missingDataset, file: path, "no /images dataset") }
+        return try read(ShardFormat.images) { try file.readUInt8(ShardFormat.images, rows: rows) }
+    }
+
+    /// The caption of item `index`.
+    public func caption(at index: Int) throws -> String {
+        check(index)
+        guard hasCaptions else { throw ShardError(.missingDataset, file: path, "item \(index): no /captions dataset") }
+        return try read(ShardFormat.captions) { try file.readStrings(ShardFormat.captions, rows: index..<(index + 1))[0] }
+    }
+
+    /// All captions (or those of `rows`).
+    public func captions(rows: Range<Int>? = nil) throws -> [String] {
+        guard hasCaptions else { throw ShardError(.missingDataset, file: path, "no /captions dataset") }
+        return try read(ShardFormat.captions) { try file.readStrings(ShardFormat.captions, rows: rows) }
+    }
+
+    /// The long caption of item `index`; throws `.missingDataset` when the shard has none.
+    public func longCaption(at index: Int) throws -> String {
+        check(index)
+        guard hasLongCaptions else { throw ShardError(.missingDataset, file: path, "item \(index): no /long_captions dataset") }
+        return try read(ShardFormat.longCaptions) {
+            try file.readStrings(ShardFormat.longCaptions, rows: index..<(index + 1))[0]
+        }
+    }
+
+    /// The whole item `index`.
+    public func item(at index: Int) throws -> ShardItem {
+        ShardItem(image: try image(at: index), caption: try caption(at: index),
+                  longCaption: hasLongCaptions ? try longCaption(at: index) : nil, label: labels?[index])
+    }
+}
