@@ -86,7 +86,7 @@ public struct TokenizerSection: Codable, Equatable {
     }
 }
 
-public struct AugmentSection: Codable, Equatable {
+public struct AugmentSection: Codable, Equatable, Sendable {
     /// Scale range of random resized crop; nil = no crop (resize + center crop).
     public var randomResizedCrop: [Double]? = [0.9, 1.0]
     public var horizontalFlip = false
