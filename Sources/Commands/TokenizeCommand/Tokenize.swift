@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Tokenization
+
+/// `tokenize [--vocab FILE] [--context-length N]`: one line of token ids per line of stdin.
+@main
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Tokenize lines of stdin with CLIP's BPE tokenizer (ids as open_clip.tokenize).",
+        discussion: """
+            Prints, for each input line, <start_of_text> ids <end_of_text> zero-padded to the \
+            context length, separated by spaces. Lines longer than the context are cut, keeping \
+            <end_of_text> in the last slot.
+            """)
+
+    @Option(help: "Gzip-compressed BPE merges file (default: the built-in bpe_simple_vocab_16e6.txt.gz).")
+    var vocab: String?
+
+    @Option(help: "Tokens per line, including <start_of_text> and <end_of_text>.")
+    var contextLength: Int = CLIPTokenizer.defaultContextLength
+
+    func validate() throws {
+        guard contextLength >= 2 else {
+            throw Failure(description: "--context-length must be at least 2, got \(contextLength)")
+        }
+    }
+
+    func run() throws {
+        let tokenizer = try vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) }
+            ?? CLIPTokenizer.bundled()
+        var lineNumber = 0
+        var output = ""
+        try forEachLine(of: FileHandle.standardInput) { bytes in
+            lineNumber += 1
+            guard let line = String(validating: bytes, as: UTF8.self) else {
+                throw Failure(description: "stdin line \(lineNumber) is not valid UTF-8")
+            }
+            let ids = tokenizer.tokenize(line, contextLength: contextLength)
+            output += ids.lazy.map(String.init).joined(separator: " ")
+            output += "\n"
+            if output.utf8.count >= 1 << 16 { print(output, terminator: ""); output = "" }
+        }
+        print(output, terminator: "")
+    }
+}
+
+/// A one-line reason for exiting with status 1 (printed as "Error: …", without the usage).
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Calls `body` with each "\n"-terminated line of `handle` (without the "\n"; a final line
+/// without one counts too).
+private func forEachLine(of handle: FileHandle, _ body: ([UInt8]) throws -> Void) throws {
+    var pending: [UInt8] = []
+    while true {
+        let chunk = handle.availableData
+        if chunk.isEmpty { break }
+        pending += chunk
+        var start = 0
+        while let newline = pending[start...].firstIndex(of: 0x0A) {
+            try body(Array(pending[start..<newline]))
+            start = newline + 1
+        }
+        pending.removeFirst(start)
+    }
+    if !pending.isEmpty { try body(pending) }
+}

@@ -1,0 +1,23 @@
+import XCTest
+import Tokenization
+
+final class SentencesTests: XCTestCase {
+    func testSplitsOnSentenceEnds() {
+        XCTAssertEqual(sentences(of: "A dog runs. It is happy!  Why?"), ["A dog runs.", "It is happy!", "Why?"])
+        XCTAssertEqual(sentences(of: "Wow!! Really?! Yes..."), ["Wow!!", "Really?!", "Yes..."])
+        XCTAssertEqual(sentences(of: "no end mark here"), ["no end mark here"])
+        XCTAssertEqual(sentences(of: "Line one.\nLine two.\tThree"), ["Line one.", "Line two.", "Three"])
+    }
+
+    func testDoesNotSplitInsideWords() {
+        XCTAssertEqual(sentences(of: "It costs 3.5 dollars at 10 a.m. today."), ["It costs 3.5 dollars at 10 a.m.", "today."])
+        XCTAssertEqual(sentences(of: "see example.com/x.y now"), ["see example.com/x.y now"])
+    }
+
+    func testTrimsAndDropsEmptySentences() {
+        XCTAssertEqual(sentences(of: ""), [])
+        XCTAssertEqual(sentences(of: "   "), [])
+        XCTAssertEqual(sentences(of: " . ! ? "), [".", "!", "?"])
+        XCTAssertEqual(sentences(of: "  A long caption.   Second part.  "), ["A long caption.", "Second part."])
+    }
+}
