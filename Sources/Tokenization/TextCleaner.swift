@@ -255,10 +255,14 @@ enum FixText {
         }
     }
 
-    /// Unicode NFC; text below U+0300 is already in NFC, so it skips Foundation.
+    /// Unicode NFC; text below U+0300 is already in NFC and is returned as is.
+    ///
+    /// Uses the standard library's normalizer (`_nfcCodeUnits`, public though underscored):
+    /// Foundation's `precomposedStringWithCanonicalMapping` on Linux composes Hangul wrongly
+    /// (U+1113 U+116E → U+FFFD, U+1100 U+1176 → U+AE4C) where Python and the stdlib do not.
     static func nfc(_ text: [Unicode.Scalar]) -> [Unicode.Scalar] {
         guard text.contains(where: { $0.value >= 0x300 }) else { return text }
         let string = String(String.UnicodeScalarView(text))
-        return Array(string.precomposedStringWithCanonicalMapping.unicodeScalars)
+        return Array(String(decoding: string._nfcCodeUnits, as: UTF8.self).unicodeScalars)
     }
 }
