@@ -71,7 +71,7 @@ CORPUS = [
     "café crème brûlée", "Ñandú über naïve façade", "cafe\u0301 composed by NFC", "Straße", "İstanbul",
     "ΣΟΦΟΣ ΟΔΥΣΣΕΥΣ σοφός", "Привет мир", "مرحبا بالعالم", "नमस्ते दुनिया", "สวัสดีครับ", "Ελληνικά",
     # CJK
-    "東京タワーの写真", "一只猫在沙发上睡觉", "한국어 문장입니다", "ｶﾀｶﾅ halfwidth", "ＦＵＬＬＷＩＤＴＨ　１２３",
+    "東京タワーの写真", "一只猫在沙发上睡觉", "한국어 문장입니다", "old jamo \u1113\u116e\u11e9 \u1100\u1176 \uac00\u11a8", "ｶﾀｶﾅ halfwidth", "ＦＵＬＬＷＩＤＴＨ　１２３",
     # emoji
     "I love 🍕 and 🐱!!", "👍🏽 family 👨‍👩‍👧‍👦", "flags 🇯🇵🇫🇷", "☕️❤️✨ sparkle",
     # HTML entities
@@ -80,6 +80,7 @@ CORPUS = [
     "&EACUTE;T&EACUTE; &NTILDE; &nTILDE;", "&amp", "&ampfoo &copy2020", "&#128512; &#x1F600;", "&#0; &#x110000; &#55296;",
     "&#150; dash &#x80;", "&hellip; &mdash; &trade; &euro; &lang;x&rang;", "&apos;apos&apos; &AMP; &LT;",
     "&#65&#66;C", "& ampersand alone & and&nbsp;", "x&y;z &unknown; &#xZ;",
+    "&TRADE; < &excl;&lpar;", "&amp;halfwidth &half; &check; &star;",
     # contractions and case
     "I'm sure you're right, it's what we'll do, they've, he'd, don't", "IT'S DON'T I'M WE'LL",
     "'sun 'tis ''s", "it'ſ long s", "ThE QuIcK BrOwN FoX", "iPhone macOS GitHub OpenCLIP",

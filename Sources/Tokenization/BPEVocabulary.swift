@@ -104,7 +104,7 @@ struct BPEVocabulary: Sendable {
             start = index + 1
             if lines.count == limit { return lines }
         }
-        lines.append(bytes[start...])
+        if start < bytes.count { lines.append(bytes[start...]) }   // no empty line after a final "\n"
         return lines
     }
 }

@@ -9,9 +9,10 @@ import Foundation
 ///      → merge the lowest-ranked adjacent pair until none applies → ids
 /// tokenize(text) = [SOT] + ids + [EOT], zero-padded or cut to T (EOT kept last): [T]
 /// ```
-/// Thread-safe: the piece cache is shared behind a lock, everything else is immutable.
-/// Differences from OpenCLIP (rare in captions): ftfy's mojibake repair is not reproduced, and
-/// only HTML 4 entity names (plus `apos`) are decoded — see `TextCleaner` and `HTMLEntities`.
+/// Thread-safe: the piece cache is shared behind sharded locks, everything else is immutable.
+/// Differences from OpenCLIP (rare in captions): ftfy's mojibake repair is not reproduced, only
+/// HTML 4 entity names and a few HTML5 ones are decoded (see `TextCleaner`, `HTMLEntities`),
+/// and code points assigned after Swift's Unicode version (16) are classified as unassigned.
 public final class CLIPTokenizer: Sendable {
     /// OpenAI CLIP's context length.
     public static let defaultContextLength = 77

@@ -1,11 +1,13 @@
 /// HTML character-reference decoding, as Python's `html.unescape` and ftfy's `unescape_html`.
 ///
 /// Named references use the HTML 4.01 table (252 names, with `lang`/`rang` as HTML5 redefined
-/// them) plus `apos` and the all-caps `AMP COPY GT LT QUOT REG`; HTML5's other ~2,000 names
-/// (`&check;`, `&hyphen;`, …) are left undecoded. Numeric references follow HTML5 exactly.
+/// them), `apos`, the all-caps `AMP COPY GT LT QUOT REG TRADE`, HTML5's names for ASCII
+/// punctuation (`&excl;`, `&lpar;`, `&commat;`, …) and a few symbols (`&check;`, `&star;`,
+/// `&hyphen;`, `&half;`); HTML5's other ~1,900 names (`&Sum;`, `&rarrw;`, …) stay undecoded.
+/// Numeric references follow HTML5 exactly.
 enum HTMLEntities {
-    /// Entity name → code point.
-    static let named: [String: UInt32] = [
+    /// Entity name → code point: HTML 4.01 names and HTML5's legacy all-caps ones.
+    static let html4: [String: UInt32] = [
         "quot": 0x22, "amp": 0x26, "lt": 0x3C, "gt": 0x3E, "nbsp": 0xA0, "iexcl": 0xA1, "cent": 0xA2,
         "pound": 0xA3, "curren": 0xA4, "yen": 0xA5, "brvbar": 0xA6, "sect": 0xA7, "uml": 0xA8,
         "copy": 0xA9, "ordf": 0xAA, "laquo": 0xAB, "not": 0xAC, "shy": 0xAD, "reg": 0xAE, "macr": 0xAF,
@@ -48,14 +50,29 @@ enum HTMLEntities {
         "ge": 0x2265, "sub": 0x2282, "sup": 0x2283, "nsub": 0x2284, "sube": 0x2286, "supe": 0x2287,
         "oplus": 0x2295, "otimes": 0x2297, "perp": 0x22A5, "sdot": 0x22C5, "lceil": 0x2308,
         "rceil": 0x2309, "lfloor": 0x230A, "rfloor": 0x230B, "lang": 0x27E8, "rang": 0x27E9, "loz": 0x25CA,
-        "spades": 0x2660, "clubs": 0x2663, "hearts": 0x2665, "diams": 0x2666, "apos": 0x27, "AMP": 0x26,
-        "COPY": 0xA9, "GT": 0x3E, "LT": 0x3C, "QUOT": 0x22, "REG": 0xAE
+        "spades": 0x2660, "clubs": 0x2663, "hearts": 0x2665, "diams": 0x2666, "AMP": 0x26,
+        "COPY": 0xA9, "GT": 0x3E, "LT": 0x3C, "QUOT": 0x22, "REG": 0xAE,
     ]
 
-    /// Names that also decode without a trailing ";" (the Latin-1 ones, as HTML5's legacy set).
+    /// HTML5-only names: `apos`, all-caps TRADE, ASCII punctuation, a few common symbols.
+    static let html5Additions: [String: UInt32] = [
+        "apos": 0x27, "TRADE": 0x2122, "Tab": 0x9, "NewLine": 0xA, "excl": 0x21, "num": 0x23,
+        "dollar": 0x24, "percnt": 0x25, "lpar": 0x28, "rpar": 0x29, "ast": 0x2A, "midast": 0x2A, "plus": 0x2B,
+        "comma": 0x2C, "period": 0x2E, "sol": 0x2F, "colon": 0x3A, "semi": 0x3B, "equals": 0x3D,
+        "quest": 0x3F, "commat": 0x40, "lbrack": 0x5B, "lsqb": 0x5B, "bsol": 0x5C, "rbrack": 0x5D,
+        "rsqb": 0x5D, "Hat": 0x5E, "UnderBar": 0x5F, "lowbar": 0x5F, "DiacriticalGrave": 0x60,
+        "grave": 0x60, "lbrace": 0x7B, "lcub": 0x7B, "VerticalLine": 0x7C, "verbar": 0x7C,
+        "vert": 0x7C, "rbrace": 0x7D, "rcub": 0x7D, "check": 0x2713, "cross": 0x2717,
+        "star": 0x2606, "starf": 0x2605, "hyphen": 0x2010, "dash": 0x2010, "half": 0xBD,
+    ]
+
+    /// Entity name → code point, all names.
+    static let named: [String: UInt32] = html4.merging(html5Additions) { first, _ in first }
+
+    /// Names that also decode without a trailing ";": HTML 4's Latin-1 ones (HTML5's legacy set).
     static func isLegacy(_ name: String) -> Bool {
-        guard let value = named[name] else { return false }
-        return value <= 0xFF && name != "apos"
+        guard let value = html4[name] else { return false }
+        return value <= 0xFF
     }
 
     /// ftfy also decodes all-caps spellings of lower-case names (`&EACUTE;` → "É") when the

@@ -107,8 +107,10 @@ enum TextCleaner {
 ///   fix_line_breaks      CRLF, CR, U+2028, U+2029, U+0085 → "\n"
 ///   remove_terminal_escapes, remove_control_chars, NFC
 /// ```
-/// Not reproduced: `fix_encoding` (mojibake detection with its heuristics) and the segment
-/// limit of a million characters.
+/// Not reproduced: `fix_encoding`, ftfy's heuristic mojibake repair (re-decoding "cafÃ©",
+/// "â€™", or mixed C1/Latin-1 runs such as "\u{8E}\u{89}", with its sub-steps
+/// `decode_inconsistent_utf8`, `restore_byte_a0`, `replace_lossy_sequences`); `fix_surrogates`
+/// (Swift strings hold no surrogates); the one-million-character segment limit.
 enum FixText {
     static func fixText(_ text: String) -> [Unicode.Scalar] {
         let scalars = Array(text.unicodeScalars)
@@ -235,8 +237,7 @@ enum FixText {
                 while j < text.count, text[j] == ";" || text[j].properties.generalCategory == .decimalNumber {
                     j += 1
                 }
-                if j < text.count, let v = Optional(text[j].value),
-                   (0x41...0x5A).contains(v) || (0x61...0x7A).contains(v) {
+                if j < text.count, (0x41...0x5A).contains(text[j].value) || (0x61...0x7A).contains(text[j].value) {
                     i = j + 1
                     continue
                 }
@@ -255,10 +256,14 @@ enum FixText {
         }
     }
 
-    /// Unicode NFC; text below U+0300 is already in NFC, so it skips Foundation.
+    /// Unicode NFC; text below U+0300 is already in NFC and is returned as is.
+    ///
+    /// Uses the standard library's normalizer (`_nfcCodeUnits`, public though underscored):
+    /// Foundation's `precomposedStringWithCanonicalMapping` on Linux composes Hangul wrongly
+    /// (U+1113 U+116E → U+FFFD, U+1100 U+1176 → U+AE4C) where Python and the stdlib do not.
     static func nfc(_ text: [Unicode.Scalar]) -> [Unicode.Scalar] {
         guard text.contains(where: { $0.value >= 0x300 }) else { return text }
         let string = String(String.UnicodeScalarView(text))
-        return Array(string.precomposedStringWithCanonicalMapping.unicodeScalars)
+        return Array(String(decoding: string._nfcCodeUnits, as: UTF8.self).unicodeScalars)
     }
 }

@@ -16,7 +16,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .unreadable(let file, let reason):
             return "cannot read merges file \(file.path): \(reason)"
         case .notGzip(let file, let reason):
-            return "merges file \(file.path) is not valid gzip (\(reason))"
+            return "merges file \(file.path) is not valid gzip: \(reason)"
         case .tooFewMerges(let file, let found, let needed):
             return "merges file \(file.path) has \(found) merges, need \(needed)"
         case .malformedMerge(let file, let line):

@@ -20,6 +20,24 @@ struct Tokenize: ParsableCommand {
     @Option(help: "Tokens per line, including <start_of_text> and <end_of_text>.")
     var contextLength: Int = CLIPTokenizer.defaultContextLength
 
+    /// Runs the command; a failure prints one line, "Error: <reason>", and exits non-zero
+    /// (ArgumentParser's default would add the usage text).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(message(for: error))         // --help
+            } else {
+                let reason = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                FileHandle.standardError.write(Data("Error: \(reason)\n".utf8))
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
+
     func validate() throws {
         guard contextLength >= 2 else {
             throw Failure(description: "--context-length must be at least 2, got \(contextLength)")
