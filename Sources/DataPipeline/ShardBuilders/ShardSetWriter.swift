@@ -116,7 +116,7 @@ public final class ShardSetWriter {
         bytes += size
         let name = URL(fileURLWithPath: writer.path).lastPathComponent
         staged.append(name)
-        progress.note("wrote \(name): \(writer.count) items, \(String(format: "%.1f", Double(size) / 1_000_000)) MB")
+        progress.note("wrote \(name): \(writer.count) item\(writer.count == 1 ? "" : "s"), \(String(format: "%.1f", Double(size) / 1_000_000)) MB")
     }
 
     /// Writes the last shard, moves every shard into `output` and returns the summary.
