@@ -53,6 +53,9 @@ public final class HDF5File: @unchecked Sendable {
 
     public let path: String
     private var id: hid_t
+    /// Datasets opened once and kept open (with their file types) until `close()`: reading one item
+    /// should not pay for opening the dataset each time.
+    private var openDatasets: [String: (dataset: hid_t, type: hid_t)] = [:]
 
     public init(path: String, mode: Mode) throws {
         self.path = path
@@ -79,6 +82,11 @@ public final class HDF5File: @unchecked Sendable {
     /// Closes the file (flushing what was written). Further calls on this object fail.
     public func close() {
         withHDF5 {
+            for (dataset, type) in openDatasets.values {
+                H5Tclose(type)
+                H5Dclose(dataset)
+            }
+            openDatasets = [:]
             if id >= 0 { H5Fclose(id) }
             id = -1
         }
@@ -96,19 +104,23 @@ public final class HDF5File: @unchecked Sendable {
         return HDF5Error(file: path, object: object, message: what + (detail.isEmpty ? "" : " (\(detail))"))
     }
 
-    /// Runs `body` with an open dataset, its file type and file dataspace; closes all three after.
+    /// Runs `body` with an open dataset, its file type and a fresh file dataspace (closed after).
     private func withDataset<T>(_ name: String, _ body: (hid_t, hid_t, hid_t) throws -> T) throws -> T {
         try withHDF5 {
             guard id >= 0 else { throw HDF5Error(file: path, object: name, message: "file is closed") }
-            guard H5Lexists(id, name, swiftclip_H5P_DEFAULT()) > 0 else {
-                _ = hdf5StackMessage()
-                throw HDF5Error(file: path, object: name, message: "no such dataset")
+            let dataset: hid_t, type: hid_t
+            if let cached = openDatasets[name] {
+                (dataset, type) = cached
+            } else {
+                guard H5Lexists(id, name, swiftclip_H5P_DEFAULT()) > 0 else {
+                    _ = hdf5StackMessage()
+                    throw HDF5Error(file: path, object: name, message: "no such dataset")
+                }
+                dataset = H5Dopen2(id, name, swiftclip_H5P_DEFAULT())
+                guard dataset >= 0 else { throw failure(name, "cannot open dataset") }
+                type = H5Dget_type(dataset)
+                openDatasets[name] = (dataset, type)
             }
-            let dataset = H5Dopen2(id, name, swiftclip_H5P_DEFAULT())
-            guard dataset >= 0 else { throw failure(name, "cannot open dataset") }
-            defer { H5Dclose(dataset) }
-            let type = H5Dget_type(dataset)
-            defer { H5Tclose(type) }
             let space = H5Dget_space(dataset)
             defer { H5Sclose(space) }
             return try body(dataset, type, space)

@@ -1,1 +1,160 @@
-print("not yet")
+import ArgumentParser
+import DataPipeline
+import Foundation
+
+/// `make-shards`: converts a dataset into SwiftCLIP shards (HDF5, format version 1).
+struct MakeShards: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "make-shards",
+        abstract: "Convert a dataset into SwiftCLIP HDF5 shards (shard-00000.h5, …).",
+        subcommands: [CSV.self, ImageFolder.self, FashionMNIST.self])
+}
+
+/// Options every source shares.
+struct OutputOptions: ParsableArguments {
+    @Option(help: "Folder to write the shards to (created if missing).")
+    var output: String
+
+    @Option(help: "Items per shard.")
+    var shardSize: Int = 10_000
+
+    @Flag(help: "Replace .h5 files already in the output folder.")
+    var overwrite = false
+
+    @Flag(help: "Print nothing but errors and the summary.")
+    var quiet = false
+
+    var progressStyle: BuildProgress.Style { quiet ? .silent : .automatic }
+
+    func validate() throws {
+        guard shardSize > 0 else { throw ValidationError("--shard-size must be positive, got \(shardSize)") }
+    }
+}
+
+/// How images are stored: `--image-size N` decodes and resizes them into /images, otherwise /jpeg.
+struct ImageOptions: ParsableArguments {
+    @Option(help: "Decode, resize the shortest side to N, center-crop N×N and store raw pixels in /images (default: keep JPEG bytes in /jpeg).")
+    var imageSize: Int?
+
+    var format: StoredImageFormat { imageSize.map { .raw(size: $0) } ?? .jpeg }
+
+    func validate() throws {
+        if let imageSize, imageSize <= 0 { throw ValidationError("--image-size must be positive, got \(imageSize)") }
+    }
+}
+
+func report(_ summary: BuildSummary) {
+    print(summary)
+}
+
+extension MakeShards {
+    struct CSV: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "csv", abstract: "From an OpenCLIP-style CSV/TSV of image paths and captions.")
+
+        @Argument(help: "The CSV (comma-separated) or TSV (tab-separated) file.")
+        var file: String
+
+        @Option(name: .customLong("csv-image-key"), help: "Column of image paths.")
+        var imageKey = "filepath"
+
+        @Option(name: .customLong("csv-caption-key"), help: "Column of captions.")
+        var captionKey = "title"
+
+        @Option(name: .customLong("csv-long-caption-key"), help: "Optional column of long captions (/long_captions).")
+        var longCaptionKey: String?
+
+        @Option(name: .customLong("csv-separator"), help: "Field separator (default: tab for .tsv, comma otherwise; 'tab' or '\\t' for a tab).")
+        var separator: String?
+
+        @OptionGroup var images: ImageOptions
+        @OptionGroup var outputOptions: OutputOptions
+
+        func run() throws {
+            var source = CSVSource(path: file)
+            source.imageKey = imageKey
+            source.captionKey = captionKey
+            source.longCaptionKey = longCaptionKey
+            if let separator {
+                let resolved = separator == "tab" || separator == "\\t" ? "\t" : separator
+                guard resolved.count == 1, let character = resolved.first else {
+                    throw ValidationError("--csv-separator must be one character, got \"\(separator)\"")
+                }
+                source.separator = character
+            }
+            source.format = images.format
+            report(try buildShards(from: source, output: outputOptions.output, shardSize: outputOptions.shardSize,
+                                   overwrite: outputOptions.overwrite, progressStyle: outputOptions.progressStyle))
+        }
+    }
+
+    struct ImageFolder: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "imagefolder", abstract: "From a folder with one sub-folder of JPEG images per class.")
+
+        @Argument(help: "The root folder (ROOT/CLASS/IMAGE.jpg).")
+        var root: String
+
+        @Option(help: "Caption template file, one template per line with {} for the class name (default: \"a photo of a {}.\").")
+        var templates: String?
+
+        @Option(help: "Seed for choosing each item's caption template.")
+        var seed: UInt64 = 0
+
+        @OptionGroup var images: ImageOptions
+        @OptionGroup var outputOptions: OutputOptions
+
+        func run() throws {
+            var source = ImageFolderSource(root: root)
+            source.format = images.format
+            source.seed = seed
+            if let templates { source.templates = try CaptionTemplates(contentsOf: templates) }
+            report(try buildShards(from: source, output: outputOptions.output, shardSize: outputOptions.shardSize,
+                                   overwrite: outputOptions.overwrite, progressStyle: outputOptions.progressStyle))
+        }
+    }
+
+    struct FashionMNIST: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fashion-mnist", abstract: "From the Fashion-MNIST IDX files.")
+
+        @Option(help: "Folder holding the *-ubyte.gz IDX files.")
+        var directory = FashionMNISTSource.defaultDirectory
+
+        @Option(help: "train or test.")
+        var split = "train"
+
+        @Option(help: "Caption template file (default: Configs/templates/fashion-train.txt for train, Configs/templates/fashion.txt for test).")
+        var templates: String?
+
+        @Option(help: "Seed for choosing each item's caption template.")
+        var seed: UInt64 = 0
+
+        @Option(help: "Only the first N items.")
+        var limit: Int?
+
+        @OptionGroup var outputOptions: OutputOptions
+
+        func validate() throws {
+            guard FashionMNISTSource.Split(rawValue: split) != nil else {
+                throw ValidationError("--split must be train or test, got \"\(split)\"")
+            }
+            if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
+        }
+
+        func run() throws {
+            let split = FashionMNISTSource.Split(rawValue: split)!
+            let templateFile = templates
+                ?? (split == .train ? "Configs/templates/fashion-train.txt" : "Configs/templates/fashion.txt")
+            var source = FashionMNISTSource(templates: try CaptionTemplates(contentsOf: templateFile))
+            source.directory = directory
+            source.split = split
+            source.limit = limit
+            source.seed = seed
+            report(try buildShards(from: source, output: outputOptions.output, shardSize: outputOptions.shardSize,
+                                   overwrite: outputOptions.overwrite, progressStyle: outputOptions.progressStyle))
+        }
+    }
+}
+
+MakeShards.main()

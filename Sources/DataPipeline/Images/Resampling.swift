@@ -133,12 +133,14 @@ public func resample(_ image: RGBImage, box: CropBox, resizedHeight: Int, resize
     let endRow = zip(rows.starts, rows.counts).map { $0 + $1 }.max()!
     let outWidth = window.width
 
-    let low = SIMD4<Float>(repeating: 0), high = SIMD4<Float>(repeating: 255)
     // Horizontal pass → intermediate [endRow − firstRow, outWidth] of SIMD4 (r, g, b, 0).
     let intermediateRows = endRow - firstRow
     let intermediate = UnsafeMutableBufferPointer<SIMD4<Float>>.allocate(capacity: intermediateRows * outWidth)
     defer { intermediate.deallocate() }
-    let sourceRow = UnsafeMutableBufferPointer<SIMD4<Float>>.allocate(capacity: image.width)
+    // One source row as SIMD4 (r, g, b, 0), zero-padded by maxTaps so every output pixel can run all
+    // maxTaps taps (the weights past its own count are 0) without reading outside the buffer.
+    let sourceRow = UnsafeMutableBufferPointer<SIMD4<Float>>.allocate(capacity: image.width + columns.maxTaps)
+    sourceRow.initialize(repeating: .zero)
     defer { sourceRow.deallocate() }
     image.pixels.withUnsafeBufferPointer { pixels in
         columns.weights.withUnsafeBufferPointer { weights in
@@ -158,15 +160,34 @@ public func resample(_ image: RGBImage, box: CropBox, resizedHeight: Int, resize
                     let p = rowBytes + x * 3
                     sourceRow[x] = SIMD4(Float(p[0]), Float(p[1]), Float(p[2]), 0)
                 }
-                for x in 0..<outWidth {
-                    let start = columns.starts[x]
-                    let w = weights.baseAddress! + x * columns.maxTaps
-                    var acc = SIMD4<Float>.zero
-                    for k in 0..<columns.counts[x] {
-                        acc += w[k] * sourceRow[start + k]
+                // Four output pixels at a time: independent accumulator chains instead of one long one.
+                let taps = columns.maxTaps
+                var x = 0
+                while x + 4 <= outWidth {
+                    let w0 = weights.baseAddress! + x * taps, w1 = w0 + taps, w2 = w1 + taps, w3 = w2 + taps
+                    let s0 = sourceRow.baseAddress! + columns.starts[x], s1 = sourceRow.baseAddress! + columns.starts[x + 1]
+                    let s2 = sourceRow.baseAddress! + columns.starts[x + 2], s3 = sourceRow.baseAddress! + columns.starts[x + 3]
+                    var a0 = SIMD4<Float>.zero, a1 = SIMD4<Float>.zero, a2 = SIMD4<Float>.zero, a3 = SIMD4<Float>.zero
+                    for k in 0..<taps {
+                        a0 += w0[k] * s0[k]
+                        a1 += w1[k] * s1[k]
+                        a2 += w2[k] * s2[k]
+                        a3 += w3[k] * s3[k]
                     }
                     // The intermediate is an image too: clamp bicubic overshoot, as PIL does between passes.
-                    destination[x] = acc.clamped(lowerBound: low, upperBound: high)
+                    destination[x] = clamp255(a0)
+                    destination[x + 1] = clamp255(a1)
+                    destination[x + 2] = clamp255(a2)
+                    destination[x + 3] = clamp255(a3)
+                    x += 4
+                }
+                while x < outWidth {
+                    let w = weights.baseAddress! + x * taps
+                    let source = sourceRow.baseAddress! + columns.starts[x]
+                    var acc = SIMD4<Float>.zero
+                    for k in 0..<taps { acc += w[k] * source[k] }
+                    destination[x] = clamp255(acc)
+                    x += 1
                 }
             }
         }
@@ -192,7 +213,7 @@ public func resample(_ image: RGBImage, box: CropBox, resizedHeight: Int, resize
             }
             let destination = output.baseAddress! + y * outWidth * 3
             for x in 0..<outWidth {
-                let v = accumulator[x].clamped(lowerBound: low, upperBound: high) * affine.scale + affine.offset
+                let v = clamp255(accumulator[x]) * affine.scale + affine.offset
                 let o = (flip ? outWidth - 1 - x : x) * 3
                 destination[o] = v[0]
                 destination[o + 1] = v[1]
@@ -200,4 +221,11 @@ public func resample(_ image: RGBImage, box: CropBox, resizedHeight: Int, resize
             }
         }
     }
+}
+
+/// Clamps each lane to [0, 255] (scalar min/max: the generic `clamped` is not inlined here).
+@inline(__always)
+private func clamp255(_ v: SIMD4<Float>) -> SIMD4<Float> {
+    SIMD4(Swift.min(Swift.max(v[0], 0), 255), Swift.min(Swift.max(v[1], 0), 255),
+          Swift.min(Swift.max(v[2], 0), 255), 0)
 }

@@ -90,6 +90,8 @@ public final class DataLoader {
     private let pipeline: Pipeline
     private let log: @Sendable (String) -> Void
     private var seenSkips: Set<SkippedItem> = []
+    private var pending: [SampleResult] = []    // collected results for positions cursor ..< cursor + remaining
+    private var pendingIndex = 0
     private var epochHadBatch = false
     private var epochStartedAtZero: Bool
 
@@ -126,7 +128,8 @@ public final class DataLoader {
             training: training, contextLength: configuration.contextLength, tokenizer: tokenizer,
             longTokenizer: longTokenizer, longContextLength: configuration.longContextLength)
         pipeline = Pipeline(order: order, processor: processor, start: cursor, end: end,
-                            window: max(configuration.prefetchBatches * configuration.batchSize, configuration.threads))
+                            window: max(configuration.prefetchBatches * configuration.batchSize, configuration.threads),
+                            threads: configuration.threads)
         pipeline.startWorkers(configuration.threads)
     }
 
@@ -160,7 +163,12 @@ public final class DataLoader {
                 epochHadBatch = false
                 epochStartedAtZero = true
             }
-            let result = pipeline.take(cursor)
+            if pendingIndex == pending.count {
+                pending = pipeline.collect(from: cursor)
+                pendingIndex = 0
+            }
+            let result = pending[pendingIndex]
+            pendingIndex += 1
             cursor += 1
             switch result {
             case let .sample(sample):
@@ -201,26 +209,30 @@ public final class DataLoader {
 
 // MARK: - Worker threads and the reorder buffer
 
-/// The workers' shared state: positions claimed in order, results kept until `take` collects them.
+/// The workers' shared state: positions are claimed in order, a few at a time, and their results kept
+/// until the consumer collects them in order. Workers stay at most `window` positions ahead of it.
 private final class Pipeline: @unchecked Sendable {
     private let order: SampleOrder
     private let processor: SampleProcessor
     private let end: Int
     private let window: Int
+    private let chunk: Int
     private let condition = NSCondition()
     private var nextToClaim: Int
-    private var consumed: Int                       // every position below this has been taken
+    private var consumed: Int                       // every position below this has been collected
     private var results: [Int: SampleResult] = [:]
     private var stopped = false
     private var running = 0
     private let permutations = NSLock()
     private var cachedPermutations: [Int: [Int32]] = [:]
 
-    init(order: SampleOrder, processor: SampleProcessor, start: Int, end: Int, window: Int) {
+    init(order: SampleOrder, processor: SampleProcessor, start: Int, end: Int, window: Int, threads: Int) {
         self.order = order
         self.processor = processor
         self.end = end
         self.window = window
+        // Claiming and publishing several positions per lock round trip keeps small images cheap.
+        chunk = max(1, min(32, window / (2 * threads)))
         nextToClaim = start
         consumed = start
     }
@@ -245,7 +257,7 @@ private final class Pipeline: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// The global item index at absolute position `position` (epoch · N + p).
+    /// The epoch and global item index at absolute position `position` (epoch · N + p).
     private func item(at position: Int) -> (epoch: Int, index: Int) {
         let epoch = position / order.count, p = position % order.count
         permutations.lock()
@@ -262,14 +274,19 @@ private final class Pipeline: @unchecked Sendable {
         while true {
             while !stopped && (nextToClaim >= end || nextToClaim >= consumed + window) { condition.wait() }
             if stopped { break }
-            let position = nextToClaim
-            nextToClaim += 1
+            let first = nextToClaim
+            let last = min(end, consumed + window, first + chunk)
+            nextToClaim = last
             condition.unlock()
-            let (epoch, index) = item(at: position)
-            let rng = order.sampleGenerator(epoch: epoch, position: position % order.count)
-            let result = processor.process(globalIndex: index, epoch: epoch, rng: rng)
+            var produced: [(Int, SampleResult)] = []
+            produced.reserveCapacity(last - first)
+            for position in first..<last {
+                let (epoch, index) = item(at: position)
+                let rng = order.sampleGenerator(epoch: epoch, position: position % order.count)
+                produced.append((position, processor.process(globalIndex: index, epoch: epoch, rng: rng)))
+            }
             condition.lock()
-            results[position] = result
+            for (position, result) in produced { results[position] = result }
             condition.broadcast()
         }
         running -= 1
@@ -277,14 +294,21 @@ private final class Pipeline: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Waits for and removes the result at `position` (positions must be taken in order).
-    func take(_ position: Int) -> SampleResult {
+    /// Waits for the result at `position` (the first not yet collected), then removes and returns it with
+    /// every consecutive result already available after it.
+    func collect(from position: Int) -> [SampleResult] {
         condition.lock()
         defer { condition.unlock() }
-        require(position == consumed, "positions must be taken in order")
+        require(position == consumed, "positions must be collected in order")
         while results[position] == nil { condition.wait() }
-        consumed = position + 1
+        var collected: [SampleResult] = []
+        var p = position
+        while let result = results.removeValue(forKey: p) {
+            collected.append(result)
+            p += 1
+        }
+        consumed = p
         condition.broadcast()
-        return results.removeValue(forKey: position)!
+        return collected
     }
 }

@@ -4,7 +4,16 @@ import Foundation
 ///
 /// Opening validates the file: it exists, is HDF5, carries `format = "swiftclip-shard"` and `version = 1`,
 /// its datasets have the documented types and shapes, and every present dataset has the same length N.
-/// Each failure is a one-line `ShardError` naming the file. A missing image or caption dataset is not an
+/// Each failure is a one-line `ShardError` naming the file:
+///
+///     PATH: no such shard file                                              (.missingFile)
+///     PATH: not an HDF5 file                                                (.notHDF5)
+///     PATH: truncated or corrupt HDF5 file (HDF5's reason)                  (.corrupt)
+///     PATH: not a SwiftCLIP shard (format attribute is "x", expected "swiftclip-shard")   (.wrongFormat)
+///     PATH: unsupported shard version 2 (this build reads version 1)       (.wrongVersion)
+///     PATH: inconsistent lengths: /images has 3 items, /captions has 2     (.inconsistentLengths)
+///
+/// A missing image or caption dataset is not an
 /// error at open time: the shard opens, and reading an item from it throws `.missingDataset` (the loader
 /// skips such items and reports them).
 ///

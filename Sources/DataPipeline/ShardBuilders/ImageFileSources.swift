@@ -1,0 +1,135 @@
+import Foundation
+
+/// How `make-shards` stores images read from files.
+public enum StoredImageFormat: Sendable, Equatable {
+    /// The original JPEG bytes in `/jpeg` (checked by decoding them once).
+    case jpeg
+    /// Decoded, shortest side resized to `size` (bicubic), center-cropped to `size × size`, in `/images`.
+    case raw(size: Int)
+}
+
+/// Reads an image file and prepares it for a shard; the error's description is the reason to skip it.
+func loadImageFile(_ path: String, as format: StoredImageFormat) throws -> ShardImage {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ShardBuildError(description: "cannot read image file")
+    }
+    let bytes = [UInt8](data)
+    guard JPEG.hasSignature(bytes) else { throw ShardBuildError(description: "not a JPEG file") }
+    let image = try JPEG.decode(bytes)
+    switch format {
+    case .jpeg:
+        return .jpeg(bytes)
+    case let .raw(size):
+        return .raw(resizedForStorage(image, size: size))
+    }
+}
+
+/// Shortest side to `size`, center crop, rounded back to 8 bits.
+func resizedForStorage(_ image: RGBImage, size: Int) -> RGBImage {
+    if image.height == size && image.width == size { return image }
+    let values = ImageTransforms.resizeShortestSideAndCenterCrop(image, size: size)
+    return RGBImage(height: size, width: size, pixels: values.map { UInt8(max(0, min(255, $0.rounded()))) })
+}
+
+// MARK: - CSV
+
+/// An OpenCLIP-style CSV/TSV of image paths and captions.
+public struct CSVSource: Sendable {
+    public var path: String
+    public var imageKey = "filepath"
+    public var captionKey = "title"
+    /// Optional column of long captions (written to `/long_captions`).
+    public var longCaptionKey: String? = nil
+    /// nil: tab for `.tsv`, comma otherwise.
+    public var separator: Character? = nil
+    public var format: StoredImageFormat = .jpeg
+
+    public init(path: String) { self.path = path }
+}
+
+/// Builds shards from a CSV: one item per row; relative image paths are taken as given (relative to the
+/// working directory, as OpenCLIP does) and, when no such file exists, relative to the CSV's folder.
+/// Rows with a missing, non-JPEG or corrupt image or an empty caption are skipped and reported.
+@discardableResult
+public func buildShards(from source: CSVSource, output: String, shardSize: Int, overwrite: Bool = false,
+                        progressStyle: BuildProgress.Style = .silent) throws -> BuildSummary {
+    let table = try CSVTable(path: source.path, separator: source.separator)
+    let imageColumn = try table.column(source.imageKey)
+    let captionColumn = try table.column(source.captionKey)
+    let longColumn = try source.longCaptionKey.map { try table.column($0) }
+    let writer = try ShardSetWriter(output: output, shardSize: shardSize, overwrite: overwrite,
+                                    progress: BuildProgress(total: table.rows.count, style: progressStyle))
+    let folder = URL(fileURLWithPath: source.path).deletingLastPathComponent()
+    for (n, row) in table.rows.enumerated() {
+        var imagePath = row[imageColumn]
+        if !imagePath.hasPrefix("/") && !FileManager.default.fileExists(atPath: imagePath) {
+            imagePath = folder.appendingPathComponent(imagePath).path
+        }
+        let origin = "\(source.path) row \(n + 2) (\(row[imageColumn]))"
+        let caption = row[captionColumn].trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !caption.isEmpty else { writer.skip(source: origin, reason: "empty caption"); continue }
+        let image: ShardImage
+        do {
+            image = try loadImageFile(imagePath, as: source.format)
+        } catch {
+            writer.skip(source: origin, reason: "\(error)")
+            continue
+        }
+        try writer.append(ShardItem(image: image, caption: caption,
+                                    longCaption: longColumn.map { row[$0].trimmingCharacters(in: .whitespacesAndNewlines) }))
+    }
+    return try writer.finish()
+}
+
+// MARK: - Image folder
+
+/// A folder with one sub-folder of images per class (torchvision's ImageFolder layout).
+public struct ImageFolderSource: Sendable {
+    public var root: String
+    public var format: StoredImageFormat = .jpeg
+    /// Captions are these templates filled with the class name.
+    public var templates = CaptionTemplates(["a photo of a {}."])
+    public var seed: UInt64 = 0
+
+    public init(root: String) { self.root = root }
+}
+
+/// Builds shards from an image folder: classes are the sub-folders sorted by name (label = position),
+/// class names are the folder names with `_` read as a space (also the `classnames` attribute), captions
+/// come from the templates. Items are written class by class; the loader shuffles the whole dataset.
+@discardableResult
+public func buildShards(from source: ImageFolderSource, output: String, shardSize: Int, overwrite: Bool = false,
+                        progressStyle: BuildProgress.Style = .silent) throws -> BuildSummary {
+    let manager = FileManager.default
+    var isDirectory: ObjCBool = false
+    guard manager.fileExists(atPath: source.root, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw ShardBuildError(description: "\(source.root): no such folder")
+    }
+    let rootURL = URL(fileURLWithPath: source.root)
+    let classes = ((try? manager.contentsOfDirectory(atPath: source.root)) ?? []).filter { name in
+        var d: ObjCBool = false
+        return !name.hasPrefix(".") && manager.fileExists(atPath: rootURL.appendingPathComponent(name).path, isDirectory: &d) && d.boolValue
+    }.sorted()
+    guard !classes.isEmpty else { throw ShardBuildError(description: "\(source.root): no class sub-folders") }
+    let names = classes.map { $0.replacingOccurrences(of: "_", with: " ") }
+    var files: [(path: String, label: Int)] = []
+    for (label, folder) in classes.enumerated() {
+        let folderURL = rootURL.appendingPathComponent(folder)
+        let entries = ((try? manager.contentsOfDirectory(atPath: folderURL.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        files += entries.map { (folderURL.appendingPathComponent($0).path, label) }
+    }
+    let writer = try ShardSetWriter(output: output, shardSize: shardSize, classnames: names, overwrite: overwrite,
+                                    progress: BuildProgress(total: files.count, style: progressStyle))
+    for (n, file) in files.enumerated() {
+        let image: ShardImage
+        do {
+            image = try loadImageFile(file.path, as: source.format)
+        } catch {
+            writer.skip(source: file.path, reason: "\(error)")
+            continue
+        }
+        let caption = source.templates.caption(for: names[file.label], index: n, seed: source.seed)
+        try writer.append(ShardItem(image: image, caption: caption, label: file.label))
+    }
+    return try writer.finish()
+}
