@@ -14,7 +14,14 @@ extension SafeTensorsFile {
         return withBytes(of: record) { bytes in
             switch record.dtype {
             case .float32:
+                #if _endian(little)
+                return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    if count > 0 { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes) }
+                    initialized = count
+                }
+                #else
                 return decode(bytes, count: count) { Float(bitPattern: UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
+                #endif
             case .float16:
                 return decode(bytes, count: count) { floatFromFloat16Bits(UInt16(littleEndian: $0.loadUnaligned(as: UInt16.self))) }
             case .bfloat16:
@@ -57,8 +64,8 @@ extension SafeTensorsFile {
     /// The raw little-endian bytes of tensor `name`.
     public func bytes(named name: String) throws -> Data {
         let record = try requireRecord(name)
-        let start = dataRegion.startIndex + record.dataOffsets.lowerBound
-        return Data(dataRegion[start..<start + record.byteCount])
+        let start = storage.startIndex + dataStart + record.dataOffsets.lowerBound
+        return Data(storage[start..<start + record.byteCount])
     }
 
     // MARK: Helpers
@@ -76,8 +83,9 @@ extension SafeTensorsFile {
     }
 
     private func withBytes<R>(of record: TensorRecord, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        dataRegion.withUnsafeBytes { region in
-            body(UnsafeRawBufferPointer(rebasing: region[record.dataOffsets]))
+        storage.withUnsafeBytes { all in
+            let start = dataStart + record.dataOffsets.lowerBound
+            return body(UnsafeRawBufferPointer(rebasing: all[start..<start + record.byteCount]))
         }
     }
 }

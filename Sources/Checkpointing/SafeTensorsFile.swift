@@ -22,8 +22,9 @@ public struct SafeTensorsFile: Sendable {
     /// All tensors, sorted by name (UTF-8 byte order).
     public let records: [TensorRecord]
     private let recordIndex: [String: Int]
-    /// The data region: everything after the header.
-    let dataRegion: Data
+    /// Holds the data region (everything after the header) from byte `dataStart` on.
+    let storage: Data
+    let dataStart: Int
 
     /// Reads and validates the file at `url`. The header is checked before the data is read.
     public init(contentsOf url: URL) throws {
@@ -34,7 +35,7 @@ public struct SafeTensorsFile: Sendable {
         let header = try file.read(at: 8, count: headerLength)
         let dataSize = file.size - 8 - headerLength
         let parsed = try Self.parseHeader(header, dataSize: dataSize, path: path)
-        self.init(path: path, header: parsed, dataRegion: try file.read(at: 8 + headerLength, count: dataSize))
+        self.init(path: path, header: parsed, storage: try file.read(at: 8 + headerLength, count: dataSize), dataStart: 0)
     }
 
     /// Validates the safetensors bytes in `data`; `path` names them in error messages.
@@ -44,15 +45,18 @@ public struct SafeTensorsFile: Sendable {
         let headerLength = try Self.headerLength(data[start..<start + 8], fileSize: data.count, path: path)
         let header = data[start + 8..<start + 8 + headerLength]
         let parsed = try Self.parseHeader(header, dataSize: data.count - 8 - headerLength, path: path)
-        self.init(path: path, header: parsed, dataRegion: Data(data[(start + 8 + headerLength)...]))
+        // Keep `data` itself (no copy); the data region starts after the header.
+        self.init(path: path, header: parsed, storage: data, dataStart: 8 + headerLength)
     }
 
-    private init(path: String, header: (metadata: [String: String], records: [TensorRecord]), dataRegion: Data) {
+    private init(path: String, header: (metadata: [String: String], records: [TensorRecord]), storage: Data,
+                 dataStart: Int) {
         self.path = path
         metadata = header.metadata
         records = header.records
         recordIndex = Dictionary(uniqueKeysWithValues: header.records.enumerated().map { ($1.name, $0) })
-        self.dataRegion = dataRegion
+        self.storage = storage
+        self.dataStart = dataStart
     }
 
     /// Tensor names, sorted.
