@@ -20,7 +20,8 @@ public struct CheckpointingError: Error, Equatable, Sendable, CustomStringConver
     }
 
     public let kind: Kind
-    /// The file or folder the error is about, as given by the caller.
+    /// The file or folder the error is about, as given by the caller (for writer input errors:
+    /// the tensor, e.g. `tensor 'visual.proj'`).
     public let path: String
     /// What is wrong, in one line.
     public let reason: String
