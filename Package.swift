@@ -54,6 +54,9 @@ func command(_ target: String, _ dependencies: [Target.Dependency]) -> Target {
 }
 
 let commands: [Target] = [
+    command("TrainCommand", ["Training"]),
+    command("EvaluateCommand", ["Training"]),
+    command("EmbedCommand", ["Training"]),
     command("BenchCommand", ["Training"]),
     command("TokenizeCommand", ["Tokenization"]),
     command("MakeShardsCommand", ["DataPipeline"]),
@@ -67,13 +70,18 @@ let tests: [Target] = [
     .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
     .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing"]),
+    .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing"], exclude: ["Fixtures"]),
+    .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Checkpointing"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
 ]
 
 let package = Package(
     name: "SwiftCLIP",
     platforms: [.macOS(.v14)],
     products: [
+        .executable(name: "train", targets: ["TrainCommand"]),
+        .executable(name: "evaluate", targets: ["EvaluateCommand"]),
+        .executable(name: "embed", targets: ["EmbedCommand"]),
         .executable(name: "bench", targets: ["BenchCommand"]),
         .executable(name: "tokenize", targets: ["TokenizeCommand"]),
         .executable(name: "make-shards", targets: ["MakeShardsCommand"]),

@@ -25,7 +25,7 @@ extension Variable {
     /// `x Wᵀ + b` with PyTorch's weight layout W [out, in]; x [..., in] → [..., out].
     public func linear(weight: Variable, bias: Variable?) -> Variable {
         let inDim = weight.shape[1]
-        precondition(shape.last == inDim, "linear expects last dimension \(inDim), got \(shape)")
+        ensure(shape.last == inDim, "linear expects last dimension \(inDim), got \(shape)")
         let x = value, w = weight.value
         var y = x.matmul(w, transposeOther: true)
         if let bias { y = y + bias.value }

@@ -91,10 +91,10 @@ extension Variable {
         var grads: [ObjectIdentifier: Tensor] = [:]
         for (root, seed) in roots where root.requiresGrad {
             let start = seed ?? {
-                precondition(root.value.count == 1, "backward() without a seed needs a scalar, got shape \(root.shape)")
+                ensure(root.value.count == 1, "backward() without a seed needs a scalar, got shape \(root.shape)")
                 return Tensor(shape: root.value.shape, repeating: 1)
             }()
-            precondition(start.count == root.value.count,
+            ensure(start.count == root.value.count,
                          "backward seed shape \(start.shape) differs from the value's \(root.shape)")
             let key = ObjectIdentifier(root)
             if var existing = grads.removeValue(forKey: key) { existing += start; grads[key] = existing }
@@ -129,7 +129,7 @@ extension Variable {
             }
             for (input, ig) in zip(node.inputs, inputGrads) {
                 guard input.requiresGrad, let ig else { continue }
-                precondition(ig.count == input.value.count,
+                ensure(ig.count == input.value.count,
                              "gradient of \(node.name) for input \(input.name) has shape \(ig.shape), expected \(input.shape)")
                 let key = ObjectIdentifier(input)
                 if var existing = grads.removeValue(forKey: key) { existing += ig; grads[key] = existing } else { grads[key] = ig.reshaped(input.shape) }

@@ -37,7 +37,7 @@ public final class VisionTransformer: ImageTower {
     /// - Parameter images: [B, S, S, 3]. - Returns: pooled [B, E]; tokens [B, g², E] when asked.
     public func callAsFunction(_ images: Variable, returnTokens: Bool = false) -> (pooled: Variable, tokens: Variable?) {
         let (b, w) = (images.shape[0], config.width)
-        precondition(images.shape == [b, imageSize, imageSize, 3],
+        ensure(images.shape == [b, imageSize, imageSize, 3],
                      "VisionTransformer expects images [B, \(imageSize), \(imageSize), 3], got \(images.shape)")
         let patches = images.conv2d(weight: conv1, stride: config.patchSize).reshaped([b, grid * grid, w])
         let cls = classEmbedding.reshaped([1, 1, w]).broadcast(to: [b, 1, w])

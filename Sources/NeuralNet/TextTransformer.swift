@@ -49,9 +49,9 @@ public final class TextTransformer: Layer {
     ///   tokens [B, ctx, E] when asked.
     public func callAsFunction(_ tokens: [Int32], batch: Int, returnTokens: Bool = false) -> (pooled: Variable, tokens: Variable?) {
         let (ctx, w) = (config.contextLength, config.width)
-        precondition(tokens.count == batch * ctx, "text tower expects \(batch) × \(ctx) token ids, got \(tokens.count)")
+        ensure(tokens.count == batch * ctx, "text tower expects \(batch) × \(ctx) token ids, got \(tokens.count)")
         let ids = tokens.map { id -> Int in
-            precondition(id >= 0 && Int(id) < config.vocabSize, "token id \(id) outside the vocabulary of \(config.vocabSize)")
+            ensure(id >= 0 && Int(id) < config.vocabSize, "token id \(id) outside the vocabulary of \(config.vocabSize)")
             return Int(id)
         }
         var x = tokenEmbedding.gatherRows(ids).reshaped([batch, ctx, w]) + positionalEmbedding

@@ -16,7 +16,7 @@ public final class MultiheadAttention: Layer {
     public let outProj: Linear         // [W, W]
 
     public init(width: Int, heads: Int, using rng: inout RandomGenerator) {
-        precondition(width % heads == 0, "attention width \(width) must be divisible by \(heads) heads")
+        ensure(width % heads == 0, "attention width \(width) must be divisible by \(heads) heads")
         self.heads = heads
         inProjWeight = parameter(Initializer.xavierUniform([3 * width, width], using: &rng))
         inProjBias = parameter(.zeros([3 * width]))

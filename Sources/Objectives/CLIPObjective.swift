@@ -15,6 +15,7 @@ public struct CLIPObjective: Objective {
         (self.labelSmoothing, self.maxLogitScale) = (labelSmoothing, maxLogitScale)
     }
 
+    public var name: String { "clip" }
     public var needs: ObjectiveNeeds { ObjectiveNeeds() }
 
     public func loss(_ f: Features, _ s: ObjectiveScalars) -> Variable {

@@ -1,4 +1,5 @@
 @_exported import Autograd
+import Foundation
 
 /// Features of one global batch, gathered from all data-parallel workers. The objective
 /// normalizes them itself, so gradients flow through the normalization.
@@ -44,7 +45,16 @@ public struct ObjectiveNeeds: Equatable, Sendable {
 
 /// A contrastive objective computed on the global batch.
 public protocol Objective: Sendable {
+    /// The config name (`clip`, `align`, …).
+    var name: String { get }
     var needs: ObjectiveNeeds { get }
+    /// Values the model's `logit_scale` (and `logit_bias`) take at initialization for this objective.
+    var initialScalars: (scale: Float, bias: Float?) { get }
+    /// True when the scale is a fixed hyperparameter (not trained).
+    var freezesScale: Bool { get }
+    /// Extra caption sets for a batch (Long-CLIP short captions, multi-positive sub-captions), each
+    /// with one caption per sample; deterministic given the captions, `step` and `seed`.
+    func extraCaptions(for captions: [String], step: Int, seed: UInt64) -> [[String]]
     /// The scalar loss; back-propagating it yields the gradients of the features and scalars.
     func loss(_ features: Features, _ scalars: ObjectiveScalars) -> Variable
     /// Applied to the scalars after each optimizer step (e.g. CLIP's clamp of the logit scale).
@@ -53,6 +63,9 @@ public protocol Objective: Sendable {
 
 extension Objective {
     public func constrain(_ scalars: ObjectiveScalars) {}
+    public var initialScalars: (scale: Float, bias: Float?) { (Foundation.log(1 / 0.07), nil) }
+    public var freezesScale: Bool { false }
+    public func extraCaptions(for captions: [String], step: Int, seed: UInt64) -> [[String]] { [] }
 }
 
 /// Symmetric cross-entropy over a similarity matrix `logits` [B, B] whose diagonal holds the

@@ -29,12 +29,12 @@ extension Tensor {
     ///   `transposeOther`) is multiplied as one big GEMM over all leading rows;
     /// - with equal leading (batch) axes on both sides, one GEMM per batch item.
     public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {
-        precondition(rank >= 2 && other.rank >= 2, "matmul needs rank ≥ 2, got \(shape) and \(other.shape)")
+        ensure(rank >= 2 && other.rank >= 2, "matmul needs rank ≥ 2, got \(shape) and \(other.shape)")
         let m = transposeSelf ? shape[rank - 1] : shape[rank - 2]
         let k = transposeSelf ? shape[rank - 2] : shape[rank - 1]
         let k2 = transposeOther ? other.shape[other.rank - 1] : other.shape[other.rank - 2]
         let n = transposeOther ? other.shape[other.rank - 2] : other.shape[other.rank - 1]
-        precondition(k == k2, "matmul inner dimensions differ: \(shape)\(transposeSelf ? "ᵀ" : "") @ \(other.shape)\(transposeOther ? "ᵀ" : "")")
+        ensure(k == k2, "matmul inner dimensions differ: \(shape)\(transposeSelf ? "ᵀ" : "") @ \(other.shape)\(transposeOther ? "ᵀ" : "")")
         if other.rank == 2 && !transposeSelf {
             let rows = count / k
             let out = Tensor(uninitializedShape: Array(shape.dropLast()) + [n])
@@ -44,7 +44,7 @@ extension Tensor {
         }
         let batchShape = Array(shape.dropLast(2))
         let otherBatch = Array(other.shape.dropLast(2))
-        precondition(batchShape == otherBatch || otherBatch.isEmpty,
+        ensure(batchShape == otherBatch || otherBatch.isEmpty,
                      "batched matmul needs equal batch axes, got \(shape) and \(other.shape)")
         let batch = batchShape.reduce(1, *)
         let out = Tensor(uninitializedShape: batchShape + [m, n])

@@ -9,13 +9,13 @@ public enum AttentionKernel {
     ///   - mask: optional additive mask [T, T] (e.g. causal, −inf above the diagonal) or [B, T, T].
     /// - Returns: output [B, T, W] and the attention probabilities [B, H, T, T] for backward.
     public static func forward(qkv: Tensor, heads: Int, mask: Tensor? = nil) -> (out: Tensor, probs: Tensor) {
-        precondition(qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0,
+        ensure(qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0,
                      "attention expects qkv [B, T, 3W] with W divisible by \(heads) heads, got \(qkv.shape)")
         let (b, t, w3) = (qkv.shape[0], qkv.shape[1], qkv.shape[2])
         let w = w3 / 3, dh = w / heads
         let scale = 1 / Float(dh).squareRoot()
         if let mask {
-            precondition(mask.shape == [t, t] || mask.shape == [b, t, t], "attention mask must be [T, T] or [B, T, T] with T = \(t), got \(mask.shape)")
+            ensure(mask.shape == [t, t] || mask.shape == [b, t, t], "attention mask must be [T, T] or [B, T, T] with T = \(t), got \(mask.shape)")
         }
         let out = Tensor(uninitializedShape: [b, t, w])
         let probs = Tensor(uninitializedShape: [b, heads, t, t])

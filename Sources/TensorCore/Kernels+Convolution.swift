@@ -11,12 +11,12 @@ public struct Conv2DGeometry: Equatable, Sendable {
     public var rows: Int { batch * outHeight * outWidth }
 
     public init(input: [Int], weight: [Int], stride: Int, padding: Int) {
-        precondition(input.count == 4 && weight.count == 4 && weight[1] == input[3] && weight[2] == weight[3],
+        ensure(input.count == 4 && weight.count == 4 && weight[1] == input[3] && weight[2] == weight[3],
                      "conv2d expects input [B, H, W, C] and square weight [O, C, k, k], got \(input) and \(weight)")
         (batch, height, width, channels) = (input[0], input[1], input[2], input[3])
         (outChannels, kernel) = (weight[0], weight[2])
         (self.stride, self.padding) = (stride, padding)
-        precondition(outHeight > 0 && outWidth > 0, "conv2d kernel \(kernel) does not fit input \(input) with padding \(padding)")
+        ensure(outHeight > 0 && outWidth > 0, "conv2d kernel \(kernel) does not fit input \(input) with padding \(padding)")
     }
 }
 
@@ -76,7 +76,7 @@ public enum ConvolutionKernel {
     public static func avgPool(_ x: Tensor, kernel: Int, stride: Int) -> Tensor {
         let (b, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let oh = (h - kernel) / stride + 1, ow = (w - kernel) / stride + 1
-        precondition(oh > 0 && ow > 0, "avgPool window \(kernel) larger than input \(x.shape)")
+        ensure(oh > 0 && ow > 0, "avgPool window \(kernel) larger than input \(x.shape)")
         let out = Tensor.zeros([b, oh, ow, c])
         let inv = 1 / Float(kernel * kernel)
         for bi in 0..<b { for oy in 0..<oh { for ox in 0..<ow {

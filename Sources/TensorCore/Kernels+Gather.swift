@@ -5,7 +5,7 @@ extension Tensor {
         let c = count / Swift.max(shape[0], 1)
         let out = Tensor(uninitializedShape: [indices.count] + shape.dropFirst())
         for (i, idx) in indices.enumerated() {
-            precondition(idx >= 0 && idx < shape[0], "row index \(idx) out of range 0..<\(shape[0])")
+            ensure(idx >= 0 && idx < shape[0], "row index \(idx) out of range 0..<\(shape[0])")
             (out.pointer + i * c).update(from: pointer + idx * c, count: c)
         }
         return out

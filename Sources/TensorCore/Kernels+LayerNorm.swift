@@ -6,7 +6,7 @@ public enum LayerNormKernel {
         -> (y: Tensor, mean: Tensor, rstd: Tensor)
     {
         let c = x.shape.last ?? 1
-        precondition(gamma.count == c && beta.count == c, "layer norm over \(c) features got γ \(gamma.shape), β \(beta.shape)")
+        ensure(gamma.count == c && beta.count == c, "layer norm over \(c) features got γ \(gamma.shape), β \(beta.shape)")
         let rows = x.count / c
         let y = Tensor(uninitializedShape: x.shape)
         let mean = Tensor(uninitializedShape: [rows]), rstd = Tensor(uninitializedShape: [rows])

@@ -59,7 +59,7 @@ extension Tensor {
     public static func softmaxCrossEntropy(logits: Tensor, targets: [Int], labelSmoothing: Float = 0)
         -> (loss: Float, gradient: Tensor)
     {
-        precondition(logits.rank == 2 && logits.shape[0] == targets.count,
+        ensure(logits.rank == 2 && logits.shape[0] == targets.count,
                      "cross-entropy needs logits [N, C] and N targets, got \(logits.shape) and \(targets.count)")
         let (rows, c) = (logits.shape[0], logits.shape[1])
         let grad = Tensor(uninitializedShape: logits.shape)
@@ -68,7 +68,7 @@ extension Tensor {
         for r in 0..<rows {
             let x = logits.pointer + r * c, p = grad.pointer + r * c
             let t = targets[r]
-            precondition(t >= 0 && t < c, "cross-entropy target \(t) out of range 0..<\(c)")
+            ensure(t >= 0 && t < c, "cross-entropy target \(t) out of range 0..<\(c)")
             var m = -Float.infinity
             for j in 0..<c { m = Swift.max(m, x[j]) }
             mapVectorized(x, p, c) { vexp($0 - m) }

@@ -7,7 +7,7 @@ public enum Shape {
         for i in 0..<n {
             let da = i < n - a.count ? 1 : a[i - (n - a.count)]
             let db = i < n - b.count ? 1 : b[i - (n - b.count)]
-            precondition(da == db || da == 1 || db == 1, "shapes \(a) and \(b) cannot be broadcast together")
+            ensure(da == db || da == 1 || db == 1, "shapes \(a) and \(b) cannot be broadcast together")
             out[i] = da == 1 ? db : da
         }
         return out
@@ -33,7 +33,7 @@ public enum Shape {
     /// Normalizes a possibly negative axis.
     public static func axis(_ axis: Int, rank: Int) -> Int {
         let a = axis < 0 ? axis + rank : axis
-        precondition(a >= 0 && a < max(rank, 1), "axis \(axis) out of range for rank \(rank)")
+        ensure(a >= 0 && a < max(rank, 1), "axis \(axis) out of range for rank \(rank)")
         return a
     }
 

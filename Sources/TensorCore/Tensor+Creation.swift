@@ -6,7 +6,7 @@ extension Tensor {
 
     /// `[start, start + step, …]` below `end`, as a 1-d tensor.
     public static func arange(_ start: Float = 0, _ end: Float, step: Float = 1) -> Tensor {
-        precondition(step != 0, "arange step must be nonzero")
+        ensure(step != 0, "arange step must be nonzero")
         let n = Swift.max(0, Int(((end - start) / step).rounded(.up)))
         return Tensor(shape: [n], scalars: (0..<n).map { start + Float($0) * step })
     }

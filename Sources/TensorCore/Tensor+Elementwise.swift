@@ -75,7 +75,7 @@ extension Tensor {
 
     /// In place `self += other` (same shape), the gradient-accumulation primitive.
     public static func += (a: inout Tensor, b: Tensor) {
-        precondition(a.shape == b.shape || a.count == b.count, "+= needs equal shapes, got \(a.shape) and \(b.shape)")
+        ensure(a.shape == b.shape || a.count == b.count, "+= needs equal shapes, got \(a.shape) and \(b.shape)")
         a.makeUnique()
         zipVectorized(a.pointer, b.pointer, a.pointer, a.count, +)
     }
@@ -105,7 +105,7 @@ extension Tensor {
     public func gelu() -> Tensor { map { $0 * vnormalCDFAndPDF($0).cdf } }
     /// Gradient of exact GELU: `dy · (Φ(x) + x·φ(x))`.
     public static func geluBackward(x: Tensor, dy: Tensor) -> Tensor {
-        precondition(x.shape == dy.shape, "GELU backward needs matching shapes, got \(x.shape) and \(dy.shape)")
+        ensure(x.shape == dy.shape, "GELU backward needs matching shapes, got \(x.shape) and \(dy.shape)")
         let dx = Tensor(uninitializedShape: x.shape)
         zipVectorized(x.pointer, dy.pointer, dx.pointer, x.count) { x, dy in
             let (cdf, pdf) = vnormalCDFAndPDF(x)
@@ -130,7 +130,7 @@ extension Tensor {
         let bb = broadcasting(b, a) { b, _ in b }
         let shape = Shape.broadcast(ab.shape, condition.shape)
         let cond = broadcasting(condition, Tensor(shape: shape, repeating: 0)) { c, _ in c }
-        precondition(cond.shape == ab.shape, "select: condition \(condition.shape) does not broadcast to \(ab.shape)")
+        ensure(cond.shape == ab.shape, "select: condition \(condition.shape) does not broadcast to \(ab.shape)")
         let out = Tensor(uninitializedShape: ab.shape)
         for i in 0..<out.count { out.pointer[i] = cond.pointer[i] != 0 ? ab.pointer[i] : bb.pointer[i] }
         return out

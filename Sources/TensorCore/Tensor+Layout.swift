@@ -2,7 +2,7 @@
 extension Tensor {
     /// Axes reordered: output axis i is input axis `order[i]`.
     public func permuted(_ order: [Int]) -> Tensor {
-        precondition(order.sorted() == Array(0..<rank), "permutation \(order) does not match rank \(rank)")
+        ensure(order.sorted() == Array(0..<rank), "permutation \(order) does not match rank \(rank)")
         if order == Array(0..<rank) { return self }
         let outShape = order.map { shape[$0] }
         let out = Tensor(uninitializedShape: outShape)
@@ -49,7 +49,7 @@ extension Tensor {
     /// Elements `range` along `axis`.
     public func slice(axis: Int, _ range: Range<Int>) -> Tensor {
         let ax = Shape.axis(axis, rank: rank)
-        precondition(range.lowerBound >= 0 && range.upperBound <= shape[ax],
+        ensure(range.lowerBound >= 0 && range.upperBound <= shape[ax],
                      "slice \(range) out of bounds for axis \(ax) of \(shape)")
         let (outer, n, inner) = Shape.split(shape, at: ax)
         var outShape = shape
@@ -64,10 +64,10 @@ extension Tensor {
 
     /// Concatenation along `axis`; other axes must agree.
     public static func concat(_ parts: [Tensor], axis: Int) -> Tensor {
-        precondition(!parts.isEmpty, "concat needs at least one tensor")
+        ensure(!parts.isEmpty, "concat needs at least one tensor")
         let ax = Shape.axis(axis, rank: parts[0].rank)
         for p in parts {
-            precondition(p.rank == parts[0].rank && p.shape.enumerated().allSatisfy { $0.offset == ax || $0.element == parts[0].shape[$0.offset] },
+            ensure(p.rank == parts[0].rank && p.shape.enumerated().allSatisfy { $0.offset == ax || $0.element == parts[0].shape[$0.offset] },
                          "concat along axis \(ax): shapes \(parts.map(\.shape)) disagree")
         }
         var outShape = parts[0].shape
@@ -88,7 +88,7 @@ extension Tensor {
     /// Splits along `axis` into pieces of the given sizes.
     public func split(axis: Int, sizes: [Int]) -> [Tensor] {
         let ax = Shape.axis(axis, rank: rank)
-        precondition(sizes.reduce(0, +) == shape[ax], "split sizes \(sizes) do not sum to \(shape[ax]) (axis \(ax) of \(shape))")
+        ensure(sizes.reduce(0, +) == shape[ax], "split sizes \(sizes) do not sum to \(shape[ax]) (axis \(ax) of \(shape))")
         var start = 0
         return sizes.map { size in
             defer { start += size }
@@ -98,7 +98,7 @@ extension Tensor {
 
     /// Materializes the broadcast of `self` to `target`.
     public func broadcast(to target: [Int]) -> Tensor {
-        precondition(Shape.broadcast(shape, target) == target, "cannot broadcast \(shape) to \(target)")
+        ensure(Shape.broadcast(shape, target) == target, "cannot broadcast \(shape) to \(target)")
         return Tensor.broadcasting(Tensor.zeros(target), self) { _, b in b }
     }
 }

@@ -5,7 +5,7 @@ extension Tensor {
     func reduce(axis: Int, keepDims: Bool, _ combine: (Vec, Vec) -> Vec, scalar: (Float, Float) -> Float) -> Tensor {
         let ax = Shape.axis(axis, rank: rank)
         let (outer, n, inner) = Shape.split(shape, at: ax)
-        precondition(n > 0, "cannot reduce an empty axis of \(shape)")
+        ensure(n > 0, "cannot reduce an empty axis of \(shape)")
         var outShape = shape
         if keepDims { outShape[ax] = 1 } else { outShape.remove(at: ax) }
         let out = Tensor(uninitializedShape: outShape)
@@ -82,7 +82,7 @@ extension Tensor {
     public func sumToShape(_ target: [Int]) -> Tensor {
         if shape == target { return self }
         let offset = rank - target.count
-        precondition(offset >= 0, "sumToShape: \(shape) cannot reduce to \(target)")
+        ensure(offset >= 0, "sumToShape: \(shape) cannot reduce to \(target)")
         var axes = Array(0..<offset)
         for (i, d) in target.enumerated() where d == 1 && shape[i + offset] != 1 { axes.append(i + offset) }
         return sum(axes: axes, keepDims: true).reshaped(target)
@@ -92,7 +92,7 @@ extension Tensor {
     /// (ties keep the lower index first).
     public func topK(_ k: Int) -> (values: Tensor, indices: [[Int]]) {
         let n = shape.last ?? 1
-        precondition(k >= 1 && k <= n, "topK: k = \(k) must be in 1...\(n)")
+        ensure(k >= 1 && k <= n, "topK: k = \(k) must be in 1...\(n)")
         let rows = count / n
         let values = Tensor(uninitializedShape: Array(shape.dropLast()) + [k])
         var indices = [[Int]]()

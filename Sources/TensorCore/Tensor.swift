@@ -12,13 +12,13 @@ public struct Tensor: @unchecked Sendable {
 
     /// Uninitialized tensor; only for kernels that write every element.
     public init(uninitializedShape shape: [Int]) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor shape must be non-negative, got \(shape)")
+        ensure(shape.allSatisfy { $0 >= 0 }, "Tensor shape must be non-negative, got \(shape)")
         self.shape = shape
         storage = TensorStorage(count: shape.reduce(1, *))
     }
 
     public init(shape: [Int], scalars: [Float]) {
-        precondition(shape.reduce(1, *) == scalars.count,
+        ensure(shape.reduce(1, *) == scalars.count,
                      "Tensor shape \(shape) needs \(shape.reduce(1, *)) scalars, got \(scalars.count)")
         self.init(uninitializedShape: shape)
         scalars.withUnsafeBufferPointer { src in
@@ -38,7 +38,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// The single value of a one-element tensor.
     public var scalar: Float {
-        precondition(count == 1, "scalar needs a one-element tensor, got shape \(shape)")
+        ensure(count == 1, "scalar needs a one-element tensor, got shape \(shape)")
         return storage.pointer[0]
     }
 
@@ -74,10 +74,10 @@ public struct Tensor: @unchecked Sendable {
         var resolved = newShape
         if let hole = newShape.firstIndex(of: -1) {
             let known = newShape.enumerated().filter { $0.offset != hole }.reduce(1) { $0 * $1.element }
-            precondition(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
+            ensure(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
             resolved[hole] = count / known
         }
-        precondition(resolved.reduce(1, *) == count, "cannot reshape \(shape) (\(count) elements) to \(newShape)")
+        ensure(resolved.reduce(1, *) == count, "cannot reshape \(shape) (\(count) elements) to \(newShape)")
         var t = self
         t.shape = resolved
         return t
@@ -105,7 +105,7 @@ extension Tensor {
     }
 
     public func maxAbsDifference(_ other: Tensor) -> Float {
-        precondition(count == other.count, "maxAbsDifference needs equal sizes, got \(shape) and \(other.shape)")
+        ensure(count == other.count, "maxAbsDifference needs equal sizes, got \(shape) and \(other.shape)")
         var m: Float = 0
         for i in 0..<count { m = Swift.max(m, Swift.abs(pointer[i] - other.pointer[i])) }
         return m

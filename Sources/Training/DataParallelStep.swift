@@ -46,7 +46,7 @@ public final class DataParallelStep {
     public let accumulation: Int
 
     public init(model: CLIPModel, objective: any Objective, workers: Int, accumulation: Int = 1) {
-        precondition(workers >= 1 && accumulation >= 1, "workers and accumulation must be at least 1")
+        ensure(workers >= 1 && accumulation >= 1, "workers and accumulation must be at least 1")
         (self.model, self.objective, self.workers, self.accumulation) = (model, objective, workers, accumulation)
     }
 
@@ -57,7 +57,7 @@ public final class DataParallelStep {
     @discardableResult
     public func run(_ batch: TowerInputs) -> Float {
         let b = batch.batchSize
-        precondition(b % (workers * accumulation) == 0,
+        ensure(b % (workers * accumulation) == 0,
                      "batch size \(b) must be divisible by workers × accumulation = \(workers * accumulation)")
         model.zeroGradients()
         let micro = b / accumulation

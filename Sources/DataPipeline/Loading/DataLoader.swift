@@ -121,7 +121,8 @@ public final class DataLoader {
         }
         cursor = start.epoch * count + start.position
         end = training ? Int.max : count
-        epochStartedAtZero = start.position == 0
+        // Resuming exactly at an epoch boundary has not traversed the previous epoch.
+        epochStartedAtZero = start.position == 0 && cursor == 0
         let order = SampleOrder(count: count, seed: configuration.seed, shuffle: training && configuration.shuffle)
         let processor = SampleProcessor(
             dataset: dataset, imageSize: configuration.imageSize, augmentation: configuration.augmentation,

@@ -58,8 +58,8 @@ public struct ConfigError: Error, CustomStringConvertible, LocalizedError {
         case is String.Type: return "a string"
         default:
             let name = String(describing: type)
-            if name.hasPrefix("Array") { return "a list" }
-            if name.hasPrefix("Dictionary") || name.hasSuffix("Config") || name.hasSuffix("Section") { return "a mapping" }
+            if name.hasPrefix("Array") || name.contains("Sequence") { return "a list" }
+            if name.hasPrefix("Dictionary") || name.contains("Mapping") || name.hasSuffix("Config") || name.hasSuffix("Section") { return "a mapping" }
             return name
         }
     }

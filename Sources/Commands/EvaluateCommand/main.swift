@@ -1,0 +1,68 @@
+import ArgumentParser
+import DataPipeline
+import Foundation
+import Tokenization
+import Training
+
+/// `evaluate --checkpoint CKPT --task zeroshot|retrieval --dataset PATH …`
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate", abstract: "Zero-shot classification or image-text retrieval with a trained model.")
+
+    enum Task: String, ExpressibleByArgument { case zeroshot, retrieval }
+
+    @Option(help: "A run folder, a checkpoint folder, or a model.safetensors (then --model-config).") var checkpoint: String
+    @Option(help: "OpenCLIP model-config JSON (for bare safetensors files).") var modelConfig: String?
+    @Option(help: "zeroshot or retrieval.") var task: Task
+    @Option(help: "Shard folder, .h5 file, or comma-separated list.") var dataset: String
+    @Option(help: "Templates file, one per line with {} (zeroshot).") var templates: String?
+    @Option(help: "Class names file, one per line (default: the dataset's classnames attribute).") var classnames: String?
+    @Flag(help: "Use /long_captions (Long-CLIP retrieval).") var longCaptions = false
+    @Option(help: "BPE merges file (default: built-in CLIP vocabulary).") var vocab: String?
+    @Option(help: "Images per batch.") var batchSize = 256
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "Evaluate at most this many images.") var limit: Int?
+    @Option(help: "Write the results as JSON to this file.") var json: String?
+
+    func run() {
+        CommandSupport.run("evaluate") {
+            let t = threads ?? ProcessInfo.processInfo.activeProcessorCount
+            Parallel.configure(threads: t)
+            Parallel.setBLASThreads(1)
+            let model = try ModelLoading.load(checkpoint: checkpoint, modelConfig: modelConfig)
+            let tokenizer = try vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) } ?? CLIPTokenizer.bundled()
+            let data = try ShardDataset(paths: dataset.split(separator: ",").map(String.init))
+            let encoder = ModelEncoder(model: model, workers: t)
+            let bar = ProgressBar(label: task.rawValue)
+            let output: Data
+            switch task {
+            case .zeroshot:
+                guard let names = try classnames.map({ try ZeroShotClassifier.loadClassnames($0) }) ?? data.classnames else {
+                    throw ValidationError("\(dataset) has no classnames attribute; pass --classnames FILE")
+                }
+                let temps = try templates.map { try ZeroShotClassifier.loadTemplates($0) } ?? ZeroShotClassifier.defaultTemplates
+                let classifier = ZeroShotClassifier(encoder: encoder, tokenizer: tokenizer, classnames: names, templates: temps)
+                let r = try classifier.evaluate(encoder: encoder, dataset: data, batchSize: batchSize, limit: limit,
+                                                loaderThreads: max(1, t), progress: bar.update)
+                bar.finish()
+                print(ZeroShotReport.table(r))
+                output = try encode(r)
+            case .retrieval:
+                let r = try RetrievalResult.evaluate(encoder: encoder, tokenizer: tokenizer, dataset: data, longCaptions: longCaptions,
+                                                     batchSize: batchSize, loaderThreads: max(1, t), progress: bar.update)
+                bar.finish()
+                print(ZeroShotReport.table(r))
+                output = try encode(r)
+            }
+            if let json { try output.write(to: URL(fileURLWithPath: json), options: .atomic) }
+        }
+    }
+
+    func encode<T: Encodable>(_ value: T) throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try e.encode(value)
+    }
+}
+
+Evaluate.main()

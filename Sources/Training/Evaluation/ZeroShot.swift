@@ -1,0 +1,117 @@
+import Foundation
+import DataPipeline
+import Tokenization
+
+/// Zero-shot classification (Radford et al., 2021): each class is the renormalized mean of its
+/// L2-normalized prompt embeddings (prompt ensembling); `logits = 100 · l2norm(image) · Wᵀ`.
+public struct ZeroShotClassifier {
+    public let classnames: [String]
+    public let templates: [String]
+    /// [C, E], rows L2-normalized.
+    public let weights: Tensor
+
+    public static let defaultTemplates = ["a photo of a {}.", "a photo of the {}.", "an image of a {}.", "a picture of a {}."]
+
+    public init(encoder: ModelEncoder, tokenizer: CLIPTokenizer, classnames: [String], templates: [String]) {
+        ensure(!classnames.isEmpty && !templates.isEmpty, "zero-shot needs class names and templates")
+        self.classnames = classnames
+        self.templates = templates
+        let prompts = classnames.flatMap { c in templates.map { $0.replacingOccurrences(of: "{}", with: c) } }
+        let embeddings = encoder.texts(prompts, tokenizer: tokenizer)          // [C·T, E], normalized
+        let e = embeddings.shape[1]
+        let mean = embeddings.reshaped([classnames.count, templates.count, e]).mean(axis: 1)
+        weights = mean.l2Normalized().y
+    }
+
+    /// Reads templates, one per line containing `{}`; blank lines and `#` comments are skipped.
+    public static func loadTemplates(_ path: String) throws -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError("\(path): cannot read templates")
+        }
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        guard !lines.isEmpty else { throw ConfigError("\(path): no templates") }
+        for l in lines where !l.contains("{}") { throw ConfigError("\(path): template without {}: \(l)") }
+        return lines
+    }
+
+    /// Reads class names, one per line.
+    public static func loadClassnames(_ path: String) throws -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError("\(path): cannot read class names")
+        }
+        let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else { throw ConfigError("\(path): no class names") }
+        return names
+    }
+}
+
+/// Accumulated zero-shot results: top-1/top-5, per-class accuracy and the confusion matrix.
+public struct ZeroShotResult: Codable, Equatable, Sendable {
+    public var count = 0
+    public var top1 = 0.0, top5 = 0.0
+    public var classnames: [String]
+    public var perClassAccuracy: [Double]
+    /// confusion[true][predicted]
+    public var confusion: [[Int]]
+    var correct1 = 0, correct5 = 0
+
+    enum CodingKeys: String, CodingKey {
+        case count, top1, top5, classnames, perClassAccuracy = "per_class_accuracy", confusion
+    }
+
+    public init(classnames: [String]) {
+        self.classnames = classnames
+        perClassAccuracy = Array(repeating: 0, count: classnames.count)
+        confusion = Array(repeating: Array(repeating: 0, count: classnames.count), count: classnames.count)
+    }
+
+    /// Adds a batch of logits [B, C] with their labels.
+    public mutating func add(logits: Tensor, labels: [Int]) {
+        let c = classnames.count
+        ensure(logits.shape == [labels.count, c], "zero-shot logits \(logits.shape) do not match \(labels.count) labels × \(c) classes")
+        for (i, label) in labels.enumerated() {
+            ensure(label >= 0 && label < c, "label \(label) outside the \(c) classes")
+            let row = logits.pointer + i * c
+            let r = RankingMetrics.rank(row, count: c, target: label)
+            if r < 1 { correct1 += 1 }
+            if r < 5 { correct5 += 1 }
+            var best = 0
+            for j in 1..<c where row[j] > row[best] { best = j }
+            confusion[label][best] += 1
+        }
+        count += labels.count
+        top1 = Double(correct1) / Double(max(count, 1))
+        top5 = Double(correct5) / Double(max(count, 1))
+        for k in 0..<c {
+            let total = confusion[k].reduce(0, +)
+            perClassAccuracy[k] = total == 0 ? 0 : Double(confusion[k][k]) / Double(total)
+        }
+    }
+}
+
+extension ZeroShotClassifier {
+    /// Classifies every image of a labelled dataset (evaluation transform, one pass).
+    public func evaluate(encoder: ModelEncoder, dataset: ShardDataset, batchSize: Int = 256, limit: Int? = nil,
+                         loaderThreads: Int = 2, progress: ((Int, Int) -> Void)? = nil) throws -> ZeroShotResult {
+        guard dataset.hasLabels else { throw ConfigError("zero-shot dataset has no /labels") }
+        let total = min(dataset.count, limit ?? .max)
+        let ctx = encoder.model.config.textCfg.contextLength
+        let loader = try DataLoader(
+            dataset: dataset,
+            configuration: DataLoaderConfiguration(batchSize: batchSize, imageSize: encoder.model.visual.imageSize,
+                                                   contextLength: encoder.model.config.textCfg.contextLength,
+                                                   mode: .eval, shuffle: false, threads: loaderThreads),
+            tokenizer: { _ in [Int32](repeating: 0, count: ctx) })
+        var result = ZeroShotResult(classnames: classnames)
+        while result.count < total, let batch = try loader.next() {
+            let n = min(batch.size, total - result.count)
+            let s = batch.imageSize
+            let images = Tensor(shape: [batch.size, s, s, 3], scalars: batch.images).slice(axis: 0, 0..<n)
+            let logits = encoder.images(images).matmul(weights, transposeOther: true) * 100
+            result.add(logits: logits, labels: Array(batch.labels!.prefix(n)))
+            progress?(result.count, total)
+        }
+        return result
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+
+/// Progress output: a live line on a terminal, plain periodic lines otherwise.
+final class ProgressReporter {
+    let total: Int
+    let every: Int
+    let live = isatty(STDOUT_FILENO) == 1
+    private var printedLive = false
+
+    init(total: Int, every: Int) { (self.total, self.every) = (total, every) }
+
+    func report(_ r: StepRecord) {
+        let remaining = Double(total - r.step) * r.elapsedSeconds / Double(max(r.step, 1))
+        let line = String(format: "step %d/%d  loss %.4f  lr %.2e  scale %.2f  %.1f img/s  data wait %.0f%%  ETA %@",
+                          r.step, total, r.loss, r.lr, r.logitScale, r.imagesPerSecond, 100 * r.dataWaitShare,
+                          Self.duration(remaining) as NSString)
+        if live {
+            FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
+            printedLive = true
+        } else {
+            print(line)
+            FileHandle.standardOutput.synchronizeFile()
+        }
+    }
+
+    func finish() { if printedLive { print(""); printedLive = false } }
+
+    static func duration(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
+    }
+}

@@ -1,0 +1,24 @@
+import Foundation
+
+/// Ctrl-C / SIGTERM handling: the first signal asks the trainer to finish the current step,
+/// checkpoint and exit 0; a second one exits immediately (the last complete checkpoint stays usable).
+public enum StopSignal {
+    nonisolated(unsafe) private static var requested: sig_atomic_t = 0
+
+    public static var isRequested: Bool { requested != 0 }
+
+    public static func install() {
+        let handler: @convention(c) (Int32) -> Void = { sig in
+            if StopSignal.requested != 0 { _exit(130) }
+            StopSignal.requested = 1
+            let msg = "\nstop requested: finishing the current step and writing a checkpoint (signal again to quit at once)\n"
+            _ = msg.withCString { write(2, $0, strlen($0)) }
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+    }
+
+    /// For tests: request a stop as if a signal had arrived.
+    public static func request() { requested = 1 }
+    public static func reset() { requested = 0 }
+}

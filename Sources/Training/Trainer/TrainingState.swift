@@ -1,0 +1,33 @@
+import DataPipeline
+
+/// `state.json` of a checkpoint: everything besides weights and optimizer moments needed to
+/// continue exactly. All randomness derives from `seed` and the positions saved here (the
+/// loader's per-sample generators are seeded by (seed, epoch, position)), so no other RNG
+/// state exists.
+public struct TrainingState: Codable, Equatable, Sendable {
+    public var formatVersion = 1
+    public var step: Int
+    public var loader: LoaderState
+    public var seed: UInt64
+    /// Hash of everything that determines the model's shape (refuse resuming a different model).
+    public var modelHash: String
+    /// Hash of the whole resolved config (informational).
+    public var configHash: String
+    public var consecutiveNonfinite: Int
+    public var skippedNonfinite: Int
+    public var optimizer: String
+    public var imagesSeen: Int
+
+    enum CodingKeys: String, CodingKey {
+        case formatVersion = "format_version", step, loader, seed, modelHash = "model_hash", configHash = "config_hash"
+        case consecutiveNonfinite = "consecutive_nonfinite", skippedNonfinite = "skipped_nonfinite", optimizer
+        case imagesSeen = "images_seen"
+    }
+}
+
+/// A stable 64-bit FNV-1a hash, hex-encoded (for config fingerprints).
+func fingerprint(_ text: String) -> String {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    return String(h, radix: 16)
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Training
+import XCTest
+
+/// Bad configs give one-line errors naming the file and the offending key.
+final class ConfigTests: XCTestCase {
+    var run: SyntheticRun!
+    override func setUpWithError() throws { run = try SyntheticRun(items: 8) }
+    override func tearDown() { run.cleanup() }
+
+    func message(_ yaml: String, overrides: [String] = []) -> String {
+        do {
+            _ = try run.config(yaml, overrides: overrides)
+            return "no error"
+        } catch {
+            return String(describing: error)
+        }
+    }
+
+    func testTableOfBadConfigs() {
+        let good = run.yaml()
+        let cases: [(String, [String], String)] = [
+            (good + "\nextra_section: 1\n", [], "test.yaml: extra_section: unknown key"),
+            (good.replacingOccurrences(of: "batch_size: 16", with: "batch_sise: 16"), [], "test.yaml: data.batch_sise: unknown key"),
+            (good, ["data.batch_size=ten"], "test.yaml: data.batch_size: expected an integer"),
+            (good, ["data.batch_size=15", "train.workers=2"], "test.yaml: data.batch_size: 15 is not divisible by train.workers × train.accumulation = 2"),
+            (good, ["model.config=/nonexistent.json"], "test.yaml: model.config: file not found: /nonexistent.json"),
+            (good, ["optimizer.type=adam"], "test.yaml: optimizer.type: expected adamw or sgd, got adam"),
+            (good, ["optimizer.lr=-1"], "test.yaml: optimizer.lr: must be positive"),
+            (good, ["schedule.type=linear"], "test.yaml: schedule.type: expected cosine, constant or const-cooldown, got linear"),
+            (good, ["train.steps=0"], "test.yaml: train.steps: must be positive"),
+            (good, ["data.augment.random_resized_crop=[0.5]"], "test.yaml: data.augment.random_resized_crop: expected [min, max]"),
+            (good, ["objective.type=simclr"], "test.yaml: objective:"),
+            ("run: [1, 2]\n", [], "test.yaml: run: expected a mapping"),
+            ("data: {batch_size: 4}\nmodel: {config: x}\n", [], "test.yaml: data.train: missing required key"),
+            ("model: {config: a\n", [], "test.yaml: not valid YAML"),
+            (good, ["nokey"], "--set nokey: expected key.path=value"),
+        ]
+        for (yaml, overrides, expected) in cases {
+            let m = message(yaml, overrides: overrides)
+            XCTAssertTrue(m.hasPrefix(expected) || m.contains(expected), "expected «\(expected)», got «\(m)»")
+            XCTAssertFalse(m.contains("\n"), "multi-line error: \(m)")
+        }
+    }
+
+    func testOverridesAndJSONAreAccepted() throws {
+        let c = try run.config(run.yaml(), overrides: ["train.steps=3", "optimizer.betas=[0.8, 0.9]", "run.name=other"])
+        XCTAssertEqual(c.train.steps, 3)
+        XCTAssertEqual(c.optimizer.betas, [0.8, 0.9])
+        XCTAssertEqual(c.run.name, "other")
+        let json = """
+        {"model": {"config": "\(run.root.appendingPathComponent("model.json").path)"},
+         "data": {"train": "\(run.root.appendingPathComponent("data").path)", "batch_size": 4}}
+        """
+        XCTAssertEqual(try run.config(json).data.batchSize, 4)
+    }
+
+    func testSchedulesArePureFunctionsOfTheStep() {
+        let cosine = LearningRateSchedule.cosine(baseLR: 1, warmup: 10, totalSteps: 110)
+        XCTAssertEqual(cosine.lr(at: 0), 0.1, accuracy: 1e-7)
+        XCTAssertEqual(cosine.lr(at: 9), 1, accuracy: 1e-7)
+        XCTAssertEqual(cosine.lr(at: 60), 0.5, accuracy: 1e-6)
+        XCTAssertEqual(cosine.lr(at: 110), 0, accuracy: 1e-6)
+        let cool = LearningRateSchedule.constCooldown(baseLR: 1, warmup: 0, totalSteps: 100, cooldown: 20, power: 1, endLR: 0.1)
+        XCTAssertEqual(cool.lr(at: 50), 1)
+        XCTAssertEqual(cool.lr(at: 90), 0.55, accuracy: 1e-6)
+    }
+}
