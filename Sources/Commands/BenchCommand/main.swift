@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
+import DataPipeline
 import Training
 
 /// `bench`: engine and training-step measurements (tables, or one JSON object with --json).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure SwiftCLIP's kernels and training steps on this machine.",
-        subcommands: [SGEMM.self, Kernels.self, Step.self], defaultSubcommand: Kernels.self)
+        subcommands: [SGEMM.self, Kernels.self, Step.self, Loader.self], defaultSubcommand: Kernels.self)
 }
 
 struct Common: ParsableArguments {
@@ -113,6 +114,35 @@ struct Step: ParsableCommand {
         Parallel.setBLASThreads(Parallel.threads)
         defer { Parallel.setBLASThreads(saved) }
         return Benchmarks.sgemm(n: 1024)
+    }
+}
+
+struct Loader: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "loader",
+        abstract: "Data-loader throughput (decode, augment, tokenize) in images/s; synthetic 500×375 JPEGs by default.")
+    @OptionGroup var common: Common
+    @Option(help: "A shard folder or file to read (default: a synthetic JPEG shard in a temporary folder).") var dataset: String?
+    @Option(help: "Output image size.") var imageSize = 224
+    @Option(help: "Batch size.") var batch = 128
+    @Option(help: "Loader threads (default: the thread count).") var loaderThreads: Int?
+    @Option(help: "Timed batches.") var batches = 8
+
+    func run() throws {
+        common.apply()
+        var path = dataset
+        var temp: URL? = nil
+        if path == nil {
+            temp = FileManager.default.temporaryDirectory.appendingPathComponent("swiftclip-loader-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: temp!, withIntermediateDirectories: true)
+            path = temp!.appendingPathComponent("jpeg.h5").path
+            try LoaderBenchmark.makeJPEGShard(at: path!, count: 512)
+        }
+        defer { if let temp { try? FileManager.default.removeItem(at: temp) } }
+        let threads = loaderThreads ?? Parallel.threads
+        let rate = try LoaderBenchmark.measure(dataset: try ShardDataset(path: path!), imageSize: imageSize, batchSize: batch,
+                                               threads: threads, batches: batches)
+        print(String(format: "loader: %.0f images/s (%d×%d, random resized crop, %d threads, batch %d)", rate, imageSize, imageSize, threads, batch))
+        if common.json { emitJSON(["loader_images_per_second": rate]) }
     }
 }
 
