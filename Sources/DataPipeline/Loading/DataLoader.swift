@@ -68,8 +68,9 @@ public struct DataLoaderConfiguration: Sendable {
 /// draws its augmentation from a generator seeded by (seed, e, p). Worker threads process positions ahead of
 /// the consumer (at most `prefetchBatches × batchSize`), results are put back in position order, and
 /// `next()` assembles batches from consecutive positions — so batches are identical whatever the thread
-/// count or timing. A bad item (corrupt JPEG, empty caption, missing dataset) is skipped: the batch takes
-/// the next position instead, the same way on every run; skips are counted and each item is logged once.
+/// count or timing. A bad item (corrupt JPEG, empty caption unless `needsCaptions` is false, missing dataset)
+/// is skipped: the batch takes the next position instead, the same way on every run; skips are counted and
+/// each item is logged once.
 ///
 /// `state` is the position of the next sample to consider; a loader made with `resumeFrom: state`
 /// continues with exactly the batches this one would have produced.
