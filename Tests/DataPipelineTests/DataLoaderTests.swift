@@ -213,4 +213,62 @@ final class DataLoaderTests: XCTestCase {
         XCTAssertEqual(Array(batch.longTokens![0..<16]),
                        wordTokenizer(contextLength: 16)("a long caption. item 0 of shard 0. more words."))
     }
+
+    func testLongCaptionsAreInTheBatchWhenTheDatasetHasThem() throws {
+        let dir = try temporaryDirectory(self)
+        try writeRawShard(dir + "/l.h5", count: 3, size: 8, longCaptions: true)
+        try writeRawShard(dir + "/s.h5", count: 2, size: 8, seed: 1)
+        func firstBatch(_ path: String, needsCaptions: Bool = true) throws -> Batch {
+            let loader = try DataLoader(
+                dataset: try ShardDataset(path: path),
+                configuration: DataLoaderConfiguration(batchSize: 5, imageSize: 8, contextLength: context, mode: .eval,
+                                                       needsCaptions: needsCaptions),
+                tokenizer: wordTokenizer(contextLength: context))
+            return try XCTUnwrap(try loader.next())
+        }
+        // Without a long-caption tokenizer too; "" for the items of a shard without /long_captions.
+        XCTAssertEqual(try firstBatch(dir).longCaptions,
+                       (0..<3).map { "a long caption. item \($0) of shard 0. more words." } + ["", ""])
+        XCTAssertNil(try firstBatch(dir + "/s.h5").longCaptions)
+        XCTAssertNil(try firstBatch(dir, needsCaptions: false).longCaptions)
+    }
+
+    func testEvaluationWithoutCaptionsKeepsLabelledItems() throws {
+        let dir = try temporaryDirectory(self)
+        let writer = ShardWriter(path: dir + "/shard-0.h5", classnames: ["a", "b"])
+        for i in 0..<3 {
+            try writer.append(ShardItem(image: .raw(RGBImage(height: 4, width: 4, filledWith: (UInt8(i), 0, 0))),
+                                        caption: i == 1 ? "" : "caption \(i)", label: i % 2))
+        }
+        try writer.finish()
+        let file = try HDF5File(path: dir + "/shard-1.h5", mode: .create)   // labels, no /captions
+        try file.setAttribute("format", string: "swiftclip-shard")
+        try file.setAttribute("version", integer: 1)
+        try file.writeUInt8("/images", shape: [2, 4, 4, 3], values: [UInt8](repeating: 9, count: 96))
+        try file.writeInt64("/labels", values: [1, 0])
+        file.close()
+        let dataset = try ShardDataset(path: dir)
+        let log = LogCollector()
+        let configuration = DataLoaderConfiguration(batchSize: 4, imageSize: 4, contextLength: context,
+                                                    augmentation: Augmentation(normalization: .unit), mode: .eval,
+                                                    needsCaptions: false)
+        // A tokenizer of the wrong length would fail the loader if it were called.
+        let loader = try DataLoader(dataset: dataset, configuration: configuration, tokenizer: { _ in [] }, log: log.sink)
+        var all: [Batch] = []
+        while let batch = try loader.next() { all.append(batch) }
+        XCTAssertEqual(all.map(\.size), [4, 1])
+        XCTAssertEqual(all.flatMap(\.indices), Array(0..<5))
+        XCTAssertEqual(all.flatMap { $0.labels ?? [] }, [0, 1, 0, 1, 0])
+        XCTAssertEqual(all.flatMap(\.captions), ["", "", "", "", ""])
+        XCTAssertEqual(all.flatMap(\.tokens), [Int32](repeating: 0, count: 5 * context))
+        XCTAssertEqual(all[0].images[3 * 16 * 3], 9 / 255, accuracy: 1e-6)   // item 3: shard 1's first image
+        XCTAssertEqual(loader.skippedCount, 0)
+        XCTAssertEqual(log.lines, [])
+
+        XCTAssertThrowsError(try DataLoader(dataset: dataset, configuration: configuration,
+                                            tokenizer: wordTokenizer(contextLength: context),
+                                            longTokenizer: wordTokenizer(contextLength: 16))) { error in
+            XCTAssertTrue("\(error)".contains("needsCaptions"), "\(error)")
+        }
+    }
 }

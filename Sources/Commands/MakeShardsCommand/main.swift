@@ -7,7 +7,7 @@ struct MakeShards: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "make-shards",
         abstract: "Convert a dataset into SwiftCLIP HDF5 shards (shard-00000.h5, …).",
-        subcommands: [CSV.self, ImageFolder.self, FashionMNIST.self])
+        subcommands: [CSV.self, ImageFolder.self, FashionMNIST.self, Scenes.self])
 }
 
 /// Options every source shares.
@@ -151,6 +151,34 @@ extension MakeShards {
             source.split = split
             source.limit = limit
             source.seed = seed
+            report(try buildShards(from: source, output: outputOptions.output, shardSize: outputOptions.shardSize,
+                                   overwrite: outputOptions.overwrite, progressStyle: outputOptions.progressStyle))
+        }
+    }
+
+    struct Scenes: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "scenes",
+            abstract: "Procedurally drawn scenes of 2–4 colored shapes with long and short captions (Long-CLIP, FILIP).")
+
+        @Option(help: "Number of images.")
+        var count: Int
+
+        @Option(help: "Seed: the same seed and count give the same shards.")
+        var seed: UInt64 = 0
+
+        @Option(help: "Height and width of the images in pixels (at least 24).")
+        var imageSize = 64
+
+        @OptionGroup var outputOptions: OutputOptions
+
+        func validate() throws {
+            guard count > 0 else { throw ValidationError("--count must be positive, got \(count)") }
+            guard imageSize >= 24 else { throw ValidationError("--image-size must be at least 24, got \(imageSize)") }
+        }
+
+        func run() throws {
+            let source = ScenesSource(count: count, seed: seed, imageSize: imageSize)
             report(try buildShards(from: source, output: outputOptions.output, shardSize: outputOptions.shardSize,
                                    overwrite: outputOptions.overwrite, progressStyle: outputOptions.progressStyle))
         }

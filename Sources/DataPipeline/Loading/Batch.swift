@@ -9,14 +9,18 @@ public struct Batch: Sendable {
     /// [B, H, W, 3]
     public var images: [Float]
     public var contextLength: Int
-    /// [B, contextLength]: the tokenized captions.
+    /// [B, contextLength]: the tokenized captions (all zeros when the loader does not read captions,
+    /// `DataLoaderConfiguration.needsCaptions == false`).
     public var tokens: [Int32]
     /// [B, longContextLength]: tokenized long captions, when the loader has a long-caption tokenizer.
     public var longTokens: [Int32]?
     /// [B]: class labels, when every shard has `/labels`.
     public var labels: [Int]?
-    /// [B]: the raw captions.
+    /// [B]: the raw captions ("" each when the loader does not read captions).
     public var captions: [String]
+    /// [B]: the raw long captions, when the dataset has `/long_captions` (and the loader reads captions);
+    /// "" for an item of a shard without them. For Long-CLIP's short captions and multi-positive sub-captions.
+    public var longCaptions: [String]?
     /// [B]: each sample's global index in the dataset (`ShardDataset.locate` gives shard and index).
     public var indices: [Int]
     /// The epoch the batch belongs to.

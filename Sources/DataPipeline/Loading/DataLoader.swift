@@ -38,10 +38,14 @@ public struct DataLoaderConfiguration: Sendable {
     public var threads: Int
     /// How many batches' worth of samples the workers may prepare ahead of `next()`.
     public var prefetchBatches: Int
+    /// Whether items need captions. False (zero-shot classification, image embedding) reads neither
+    /// `/captions` nor `/long_captions` and never calls the tokenizer: every item gets caption "" and an
+    /// all-zero token row, and items with an empty caption or in a shard without `/captions` are kept.
+    public var needsCaptions: Bool
 
     public init(batchSize: Int, imageSize: Int, contextLength: Int = 77, longContextLength: Int = 248,
                 augmentation: Augmentation = Augmentation(), mode: Mode = .train, shuffle: Bool = true,
-                seed: UInt64 = 0, threads: Int = 2, prefetchBatches: Int = 2) {
+                seed: UInt64 = 0, threads: Int = 2, prefetchBatches: Int = 2, needsCaptions: Bool = true) {
         require(batchSize > 0 && imageSize > 0 && contextLength > 0, "batch size, image size and context length must be positive")
         require(threads > 0 && prefetchBatches > 0, "threads and prefetchBatches must be positive")
         self.batchSize = batchSize
@@ -54,6 +58,7 @@ public struct DataLoaderConfiguration: Sendable {
         self.seed = seed
         self.threads = threads
         self.prefetchBatches = prefetchBatches
+        self.needsCaptions = needsCaptions
     }
 }
 
@@ -63,8 +68,9 @@ public struct DataLoaderConfiguration: Sendable {
 /// draws its augmentation from a generator seeded by (seed, e, p). Worker threads process positions ahead of
 /// the consumer (at most `prefetchBatches × batchSize`), results are put back in position order, and
 /// `next()` assembles batches from consecutive positions — so batches are identical whatever the thread
-/// count or timing. A bad item (corrupt JPEG, empty caption, missing dataset) is skipped: the batch takes
-/// the next position instead, the same way on every run; skips are counted and each item is logged once.
+/// count or timing. A bad item (corrupt JPEG, empty caption unless `needsCaptions` is false, missing dataset)
+/// is skipped: the batch takes the next position instead, the same way on every run; skips are counted and
+/// each item is logged once.
 ///
 /// `state` is the position of the next sample to consider; a loader made with `resumeFrom: state`
 /// continues with exactly the batches this one would have produced.
@@ -98,7 +104,7 @@ public final class DataLoader {
     /// - Parameters:
     ///   - tokenizer: maps a caption to exactly `contextLength` token ids (padded); called on worker threads.
     ///   - longTokenizer: the same for `/long_captions` (`longContextLength` ids); when given, `Batch.longTokens`
-    ///     is filled and items without a long caption are skipped.
+    ///     is filled and items without a long caption are skipped. Needs `configuration.needsCaptions`.
     ///   - resumeFrom: a `state` saved earlier; nil starts at epoch 0, position 0.
     ///   - log: receives one line per newly skipped item (default: standard error).
     public init(dataset: ShardDataset, configuration: DataLoaderConfiguration,
@@ -111,6 +117,9 @@ public final class DataLoader {
         self.log = log
         count = dataset.count
         guard count > 0 else { throw DataLoaderError.noUsableBatch("the dataset has no items") }
+        guard configuration.needsCaptions || longTokenizer == nil else {
+            throw DataLoaderError.invalidState("a long-caption tokenizer was given to a loader that does not read captions (needsCaptions is false)")
+        }
         let start = resumeFrom ?? LoaderState()
         guard start.epoch >= 0, (0...count).contains(start.position) else {
             throw DataLoaderError.invalidState("cannot resume at epoch \(start.epoch), position \(start.position) of a \(count)-item dataset")
@@ -127,7 +136,9 @@ public final class DataLoader {
         let processor = SampleProcessor(
             dataset: dataset, imageSize: configuration.imageSize, augmentation: configuration.augmentation,
             training: training, contextLength: configuration.contextLength, tokenizer: tokenizer,
-            longTokenizer: longTokenizer, longContextLength: configuration.longContextLength)
+            longTokenizer: longTokenizer, longContextLength: configuration.longContextLength,
+            needsCaptions: configuration.needsCaptions,
+            readsLongCaptions: configuration.needsCaptions && dataset.hasLongCaptions)
         pipeline = Pipeline(order: order, processor: processor, start: cursor, end: end,
                             window: max(configuration.prefetchBatches * configuration.batchSize, configuration.threads),
                             threads: configuration.threads)
@@ -204,7 +215,9 @@ public final class DataLoader {
         return Batch(size: samples.count, imageSize: c.imageSize, images: images, contextLength: c.contextLength,
                      tokens: tokens, longTokens: longTokens,
                      labels: dataset.hasLabels ? samples.map { $0.label ?? -1 } : nil,
-                     captions: samples.map(\.caption), indices: samples.map(\.globalIndex), epoch: samples[0].epoch)
+                     captions: samples.map(\.caption),
+                     longCaptions: samples[0].longCaption == nil ? nil : samples.map { $0.longCaption ?? "" },
+                     indices: samples.map(\.globalIndex), epoch: samples[0].epoch)
     }
 }
 

@@ -8,6 +8,7 @@ struct ProcessedSample: Sendable {
     var longTokens: [Int32]?    // [longContextLength]
     var label: Int?
     var caption: String
+    var longCaption: String?
     var globalIndex: Int
     var epoch: Int
 }
@@ -30,6 +31,10 @@ struct SampleProcessor: Sendable {
     let tokenizer: @Sendable (String) -> [Int32]
     let longTokenizer: (@Sendable (String) -> [Int32])?
     let longContextLength: Int
+    /// Read and tokenize `/captions` (false: caption "", all-zero tokens, no long captions).
+    let needsCaptions: Bool
+    /// Read `/long_captions` into the sample (the dataset has them and captions are needed).
+    let readsLongCaptions: Bool
 
     func process(globalIndex: Int, epoch: Int, rng: RandomGenerator) -> SampleResult {
         let (s, i) = dataset.locate(globalIndex)
@@ -38,13 +43,18 @@ struct SampleProcessor: Sendable {
             .skipped(SkippedItem(shardPath: shard.path, shard: s, index: i, reason: reason))
         }
         do {
-            let caption = try shard.caption(at: i)
-            if caption.allSatisfy(\.isWhitespace) { return skip("empty caption") }
+            var caption = ""
+            if needsCaptions {
+                caption = try shard.caption(at: i)
+                if caption.allSatisfy(\.isWhitespace) { return skip("empty caption") }
+            }
             var longCaption: String? = nil
             if longTokenizer != nil {
                 let text = try shard.longCaption(at: i)
                 if text.allSatisfy(\.isWhitespace) { return skip("empty long caption") }
                 longCaption = text
+            } else if readsLongCaptions {
+                longCaption = shard.hasLongCaptions ? try shard.longCaption(at: i) : ""
             }
             let image = try shard.image(at: i).decoded()
 
@@ -53,7 +63,7 @@ struct SampleProcessor: Sendable {
                 augmentation.apply(to: image, size: imageSize, training: training, using: &rng, into: buffer)
                 count = imageSize * imageSize * 3
             }
-            let tokens = tokenizer(caption)
+            let tokens = needsCaptions ? tokenizer(caption) : [Int32](repeating: 0, count: contextLength)
             guard tokens.count == contextLength else {
                 return .failed(.tokenizer("the tokenizer returned \(tokens.count) tokens, expected the context length \(contextLength)"))
             }
@@ -66,7 +76,8 @@ struct SampleProcessor: Sendable {
                 longTokens = ids
             }
             return .sample(ProcessedSample(image: pixels, tokens: tokens, longTokens: longTokens,
-                                           label: shard.labels?[i], caption: caption, globalIndex: globalIndex,
+                                           label: shard.labels?[i], caption: caption, longCaption: longCaption,
+                                           globalIndex: globalIndex,
                                            epoch: epoch))
         } catch let error as ShardError {
             let prefix = "item \(i): "
