@@ -18,15 +18,19 @@ final class ProgressReporter {
             FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
             printedLive = true
         } else {
-            print(line)
-            FileHandle.standardOutput.synchronizeFile()
+            writeLine(line)
         }
     }
 
-    func finish() { if printedLive { print(""); printedLive = false } }
+    func finish() { if printedLive { writeLine(""); printedLive = false } }
 
     static func duration(_ s: Double) -> String {
         let t = Int(s.rounded())
         return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
     }
+}
+
+/// Writes a line to standard output unbuffered (progress must show up promptly in logs and pipes).
+public func writeLine(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

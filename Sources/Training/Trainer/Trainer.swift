@@ -25,7 +25,7 @@ public final class Trainer {
     ///   - resume: nil for a new run, `"latest"` or a checkpoint folder path to continue.
     ///   - overwrite: allow reusing a run folder that already has checkpoints (new run only).
     public init(config: TrainingConfig, configFile: String? = nil, resume: String? = nil, overwrite: Bool = false,
-                log: @escaping (String) -> Void = { print($0) }) throws {
+                log: @escaping (String) -> Void = { writeLine($0) }) throws {
         self.config = config
         self.log = log
         runDirectory = URL(fileURLWithPath: config.run.outputDir).appendingPathComponent(config.run.name)
