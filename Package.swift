@@ -63,6 +63,7 @@ let tests: [Target] = [
     .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline"], resources: [.copy("Fixtures")]),
     .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing"]),
+    .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
 ]
 
 let package = Package(

@@ -1,4 +1,5 @@
 @_exported import Autograd
+import Foundation
 
 /// Features of one global batch, gathered from all data-parallel workers. The objective
 /// normalizes them itself, so gradients flow through the normalization.
@@ -42,9 +43,24 @@ public struct ObjectiveNeeds: Equatable, Sendable {
     public init(tokens: Bool = false, extraCaptionSets: Int = 0) { (self.tokens, self.extraCaptionSets) = (tokens, extraCaptionSets) }
 }
 
+/// The values an objective wants the model's `logit_scale` / `logit_bias` parameters to start
+/// from. The trainer copies them into a freshly initialized model (not into a loaded checkpoint).
+public struct InitialScalars: Equatable, Sendable {
+    /// Initial raw `logit_scale`; what it means is the objective's (usually `t` with scale `exp(t)`).
+    public var logitScale: Float
+    /// Initial `logit_bias`, or nil when the objective uses no bias (the model then has none).
+    public var logitBias: Float?
+    public init(logitScale: Float, logitBias: Float? = nil) { (self.logitScale, self.logitBias) = (logitScale, logitBias) }
+
+    /// CLIP's `logit_scale = ln(1/0.07)`, no bias.
+    public static let clip = InitialScalars(logitScale: Foundation.log(1 / 0.07))
+}
+
 /// A contrastive objective computed on the global batch.
 public protocol Objective: Sendable {
     var needs: ObjectiveNeeds { get }
+    /// Initial values for the model's `logit_scale` (and `logit_bias`).
+    var initialScalars: InitialScalars { get }
     /// The scalar loss; back-propagating it yields the gradients of the features and scalars.
     func loss(_ features: Features, _ scalars: ObjectiveScalars) -> Variable
     /// Applied to the scalars after each optimizer step (e.g. CLIP's clamp of the logit scale).
@@ -53,6 +69,7 @@ public protocol Objective: Sendable {
 
 extension Objective {
     public func constrain(_ scalars: ObjectiveScalars) {}
+    public var initialScalars: InitialScalars { .clip }
 }
 
 /// Symmetric cross-entropy over a similarity matrix `logits` [B, B] whose diagonal holds the
@@ -63,4 +80,17 @@ public func contrastiveLoss(_ logits: Variable, imageWeight: Float = 0.5, textWe
     let li = logits.crossEntropy(targets: targets, labelSmoothing: labelSmoothing)
     let lt = logits.transposed().crossEntropy(targets: targets, labelSmoothing: labelSmoothing)
     return li * imageWeight + lt * textWeight
+}
+
+/// `l2norm(v)` along the last axis, or `v` itself when `normalize` is false (features that are
+/// already unit vectors, as in the reference fixtures).
+@inline(__always)
+func normalized(_ v: Variable, _ normalize: Bool) -> Variable { normalize ? v.l2Normalized() : v }
+
+/// CLIP's symmetric loss on already-normalized features:
+/// `½[CE_ε(s·x yᵀ) + CE_ε(s·y xᵀ)]` with `s = exp(t)`.
+/// - Parameters: x [B, D], y [B, D], logitScale `t` [] (0-d).
+func clipLoss(_ x: Variable, _ y: Variable, logitScale: Variable, labelSmoothing: Float) -> Variable {
+    let logits = x.matmul(y, transposeOther: true) * logitScale.exp()   // [B, B]
+    return contrastiveLoss(logits, labelSmoothing: labelSmoothing)
 }
