@@ -50,9 +50,14 @@ public struct LongCLIPObjective: Objective {
     /// `xS = (xL − μ) P Pᵀ + μ` with P = `principalComponents(xL, count:)` held constant.
     /// - Parameter xL: [B, D]. - Returns: [B, D].
     public static func shortImageFeatures(_ xL: Variable, components: Int) -> Variable {
-        let p = Variable(principalComponents(xL.value, count: components))   // [D, m], constant
+        shortImageFeatures(xL, projection: principalComponents(xL.value, count: components))
+    }
+
+    /// `xS = (xL − μ) P Pᵀ + μ` for a given constant P [D, m].
+    public static func shortImageFeatures(_ xL: Variable, projection: Tensor) -> Variable {
+        let p = Variable(projection)                                          // [D, m], constant
         let mu = xL.mean(axis: 0, keepDims: true)                             // [1, D]
-        if p.shape[1] == 0 { return mu.broadcast(to: xL.shape) }              // all rows equal
+        if projection.shape[1] == 0 { return mu.broadcast(to: xL.shape) }     // all rows equal
         return (xL - mu).matmul(p).matmul(p, transposeOther: true) + mu
     }
 
