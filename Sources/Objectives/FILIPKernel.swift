@@ -8,8 +8,8 @@
 ///     s^T_ij = (1/|V_j|) Σ_{r∈V_j} max_k        ⟨X_ik, Y_jr⟩     text→image
 ///
 /// both indexed [image i, text j]. The forward computes them in blocks of (images × texts), one
-/// `sgemm` per block ([bi·n1, d] × [d, bj·n2]), so the [B, B, n1, n2] similarity tensor never
-/// exists; only the argmax indices are kept (B²·(n1 + n2) `UInt16`). The backward scatters the
+/// `sgemm` per block ([bi·n1, d] × [d, Σ_j |V_j|], the valid tokens of the block's texts packed
+/// together, so padding costs nothing), and the [B, B, n1, n2] similarity tensor never exists; only the argmax indices are kept (B²·(n1 + n2) `UInt16`). The backward scatters the
 /// output gradients through them: with `c^I = ds^I_ij / n1`, `c^T = ds^T_ij / |V_j|`,
 ///
 ///     dX_ik += c^I · Y_j,argmax_r(i,j,k)        dY_j,argmax_r(i,j,k) += c^I · X_ik
@@ -54,31 +54,50 @@ public enum FILIPKernel {
         bestText.withUnsafeMutableBufferPointer { bt in
             bestImage.withUnsafeMutableBufferPointer { bi in
                 let p = UncheckedBox((x.pointer, y.pointer, sImage.pointer, sText.pointer, bt.baseAddress!, bi.baseAddress!))
-                Parallel.forEachChunk(blocks * blocks) { range in
+                // Each thread owns whole text blocks; it packs their valid tokens once and sweeps all image blocks.
+                Parallel.forEachChunk(blocks) { range in
                     let (xp, yp, si, st, btp, bip) = p.value
-                    let scratch = Tensor(uninitializedShape: [bs * n1, bs * n2])   // one block of similarities
-                    let colMax = UnsafeMutablePointer<Float>.allocate(capacity: n2 + 16)
-                    let colArg = UnsafeMutablePointer<Int32>.allocate(capacity: n2 + 16)
-                    defer { colMax.deallocate(); colArg.deallocate() }
-                    for blk in range {
-                        let (i0, j0) = ((blk / blocks) * bs, (blk % blocks) * bs)
-                        let (bi, bj) = (min(bs, b - i0), min(bs, b - j0))
-                        let ld = bj * n2
-                        // S = X_[i0..<i0+bi] Y_[j0..<j0+bj]ᵀ   [bi·n1, bj·n2]
-                        BLAS.sgemm(transA: false, transB: true, m: bi * n1, n: ld, k: d,
-                                   a: xp + i0 * n1 * d, lda: d, b: yp + j0 * n2 * d, ldb: d,
-                                   c: scratch.pointer, ldc: ld)
-                        for ii in 0..<bi {
-                            for jj in 0..<bj {
-                                let (i, j) = (i0 + ii, j0 + jj)
-                                let valid = validTokens[j]
-                                let pair = i * b + j
-                                let s = reducePair(scratch.pointer + ii * n1 * ld + jj * n2 + valid.lowerBound, ld: ld,
-                                                   n1: n1, m: valid.count, colMax: colMax, colArg: colArg,
-                                                   bestText: btp + pair * n1, textOffset: valid.lowerBound)
-                                si[pair] = s.image / Float(n1)
-                                for r in 0..<valid.count { bip[pair * n2 + valid.lowerBound + r] = UInt16(colArg[r]) }
-                                st[pair] = s.text / Float(valid.count)
+                    let packed = Tensor(uninitializedShape: [bs * n2 + 1, d])                 // valid tokens of one text block
+                    let scratch = Tensor(uninitializedShape: [bs * n1 + 1, bs * n2 + 1])      // one block of similarities
+                    let xRows = UnsafeMutablePointer<Float>.allocate(capacity: 2 * d)
+                    let colMax = UnsafeMutablePointer<Float>.allocate(capacity: n2)
+                    let colArg = UnsafeMutablePointer<Int32>.allocate(capacity: n2)
+                    defer { colMax.deallocate(); colArg.deallocate(); xRows.deallocate() }
+                    var offsets = [Int](repeating: 0, count: bs + 1)
+                    for jb in range {
+                        let j0 = jb * bs, bj = min(bs, b - j0)
+                        for jj in 0..<bj {
+                            let valid = validTokens[j0 + jj]
+                            offsets[jj + 1] = offsets[jj] + valid.count
+                            (packed.pointer + offsets[jj] * d).update(from: yp + ((j0 + jj) * n2 + valid.lowerBound) * d,
+                                                                      count: valid.count * d)
+                        }
+                        // OpenBLAS computes a GEMM with one column (or row) as a GEMV, whose summation order
+                        // differs; keep at least two of each so every similarity is computed alike.
+                        if offsets[bj] == 1 { (packed.pointer + d).update(from: packed.pointer, count: d) }
+                        let ld = max(offsets[bj], 2)
+                        for ib in 0..<blocks {
+                            let i0 = ib * bs, bi = min(bs, b - i0)
+                            var a = xp + i0 * n1 * d
+                            if bi * n1 == 1 {
+                                xRows.update(from: a, count: d); (xRows + d).update(from: a, count: d)
+                                a = UnsafeMutablePointer(mutating: xRows)
+                            }
+                            // S = X_[i0..<i0+bi] Y_validᵀ   [bi·n1, Σ_j |V_j|]
+                            BLAS.sgemm(transA: false, transB: true, m: max(bi * n1, 2), n: ld, k: d,
+                                       a: a, lda: d, b: packed.pointer, ldb: d, c: scratch.pointer, ldc: ld)
+                            for ii in 0..<bi {
+                                for jj in 0..<bj {
+                                    let (i, j) = (i0 + ii, j0 + jj)
+                                    let valid = validTokens[j]
+                                    let pair = i * b + j
+                                    let s = reducePair(scratch.pointer + ii * n1 * ld + offsets[jj], ld: ld,
+                                                       n1: n1, m: valid.count, colMax: colMax, colArg: colArg,
+                                                       bestText: btp + pair * n1, textOffset: valid.lowerBound)
+                                    si[pair] = s.image / Float(n1)
+                                    for r in 0..<valid.count { bip[pair * n2 + valid.lowerBound + r] = UInt16(colArg[r]) }
+                                    st[pair] = s.text / Float(valid.count)
+                                }
                             }
                         }
                     }
@@ -91,6 +110,7 @@ public enum FILIPKernel {
     /// Max-reductions of one pair's similarities `S[k, r]` (n1 rows of m valid columns, row stride `ld`):
     /// returns Σ_k max_r S and Σ_r max_k S (sums in index order); the argmax over r of each row goes
     /// to `bestText[k]` (offset by `textOffset`), the argmax over k of each column to `colArg[r]`.
+    /// Plain loops with selects, which LLVM vectorizes (faster here than explicit `SIMD16` code).
     @inline(__always)
     static func reducePair(_ s: UnsafePointer<Float>, ld: Int, n1: Int, m: Int,
                            colMax: UnsafeMutablePointer<Float>, colArg: UnsafeMutablePointer<Int32>,
@@ -100,26 +120,14 @@ public enum FILIPKernel {
         var sumImage: Float = 0
         for k in 0..<n1 {
             let row = s + k * ld
-            var vmax = Vec(repeating: -.infinity)
-            var r = 0
-            let kv = SIMD16<Int32>(repeating: Int32(k))
-            let rowRaw = UnsafeRawPointer(row), cmRaw = UnsafeMutableRawPointer(colMax), caRaw = UnsafeMutableRawPointer(colArg)
-            while r + 16 <= m {
-                let v = rowRaw.loadUnaligned(fromByteOffset: r * 4, as: Vec.self)
-                vmax = pointwiseMax(vmax, v)
-                let cm = cmRaw.loadUnaligned(fromByteOffset: r * 4, as: Vec.self)
-                let better = v .> cm
-                cmRaw.storeBytes(of: cm.replacing(with: v, where: better), toByteOffset: r * 4, as: Vec.self)
-                let ca = caRaw.loadUnaligned(fromByteOffset: r * 4, as: SIMD16<Int32>.self)
-                caRaw.storeBytes(of: ca.replacing(with: kv, where: better), toByteOffset: r * 4, as: SIMD16<Int32>.self)
-                r += 16
-            }
-            var best = vmax.max()
-            while r < m {
-                let v = row[r]
-                if v > best { best = v }
-                if v > colMax[r] { colMax[r] = v; colArg[r] = Int32(k) }
-                r += 1
+            let kk = Int32(k)
+            var best = -Float.infinity
+            for r in 0..<m {
+                let v = row[r], c = colMax[r]
+                best = v > best ? v : best
+                let better = v > c
+                colMax[r] = better ? v : c
+                colArg[r] = better ? kk : colArg[r]
             }
             var arg = 0
             while arg < m - 1 && row[arg] != best { arg += 1 }   // first maximal position
@@ -136,40 +144,48 @@ public enum FILIPKernel {
                                 result: Result, dImageToText gI: Tensor, dTextToImage gT: Tensor) -> (dx: Tensor, dy: Tensor) {
         let (b, n1, d, n2) = (x.shape[0], x.shape[1], x.shape[2], y.shape[1])
         let dx = Tensor.zeros(x.shape), dy = Tensor.zeros(y.shape)
+        let bs = 16, blocks = (b + bs - 1) / bs   // cache blocking only; summation order is by index
         result.bestTextToken.withUnsafeBufferPointer { bt in
             result.bestImageToken.withUnsafeBufferPointer { bi in
                 let p = UncheckedBox((x.pointer, y.pointer, dx.pointer, dy.pointer, gI.pointer, gT.pointer,
                                       bt.baseAddress!, bi.baseAddress!))
-                // dX: each image i belongs to one thread, summing over texts j in order.
-                Parallel.forEachChunk(b) { range in
-                    let (xp, yp, dxp, _, gi, gt, btp, bip) = p.value
-                    _ = xp
-                    for i in range {
-                        for j in 0..<b {
-                            let pair = i * b + j, valid = validTokens[j]
-                            let cI = gi[pair] / Float(n1), cT = gt[pair] / Float(valid.count)
-                            if cI != 0 {
-                                for k in 0..<n1 { axpy(dxp + (i * n1 + k) * d, cI, yp + (j * n2 + Int(btp[pair * n1 + k])) * d, d) }
-                            }
-                            if cT != 0 {
-                                for r in valid { axpy(dxp + (i * n1 + Int(bip[pair * n2 + r])) * d, cT, yp + (j * n2 + r) * d, d) }
+                // dX: each image block belongs to one thread, which sums over texts j in increasing order.
+                Parallel.forEachChunk(blocks) { range in
+                    let (_, yp, dxp, _, gi, gt, btp, bip) = p.value
+                    for ib in range {
+                        for jb in 0..<blocks {
+                            for i in (ib * bs)..<min(b, (ib + 1) * bs) {
+                                for j in (jb * bs)..<min(b, (jb + 1) * bs) {
+                                    let pair = i * b + j, valid = validTokens[j]
+                                    let cI = gi[pair] / Float(n1), cT = gt[pair] / Float(valid.count)
+                                    if cI != 0 {
+                                        for k in 0..<n1 { axpy(dxp + (i * n1 + k) * d, cI, yp + (j * n2 + Int(btp[pair * n1 + k])) * d, d) }
+                                    }
+                                    if cT != 0 {
+                                        for r in valid { axpy(dxp + (i * n1 + Int(bip[pair * n2 + r])) * d, cT, yp + (j * n2 + r) * d, d) }
+                                    }
+                                }
                             }
                         }
                     }
                 }
-                // dY: each text j belongs to one thread, summing over images i in order.
-                Parallel.forEachChunk(b) { range in
+                // dY: each text block belongs to one thread, which sums over images i in increasing order.
+                Parallel.forEachChunk(blocks) { range in
                     let (xp, _, _, dyp, gi, gt, btp, bip) = p.value
-                    for j in range {
-                        let valid = validTokens[j]
-                        for i in 0..<b {
-                            let pair = i * b + j
-                            let cI = gi[pair] / Float(n1), cT = gt[pair] / Float(valid.count)
-                            if cI != 0 {
-                                for k in 0..<n1 { axpy(dyp + (j * n2 + Int(btp[pair * n1 + k])) * d, cI, xp + (i * n1 + k) * d, d) }
-                            }
-                            if cT != 0 {
-                                for r in valid { axpy(dyp + (j * n2 + r) * d, cT, xp + (i * n1 + Int(bip[pair * n2 + r])) * d, d) }
+                    for jb in range {
+                        for ib in 0..<blocks {
+                            for j in (jb * bs)..<min(b, (jb + 1) * bs) {
+                                let valid = validTokens[j]
+                                for i in (ib * bs)..<min(b, (ib + 1) * bs) {
+                                    let pair = i * b + j
+                                    let cI = gi[pair] / Float(n1), cT = gt[pair] / Float(valid.count)
+                                    if cI != 0 {
+                                        for k in 0..<n1 { axpy(dyp + (j * n2 + Int(btp[pair * n1 + k])) * d, cI, xp + (i * n1 + k) * d, d) }
+                                    }
+                                    if cT != 0 {
+                                        for r in valid { axpy(dyp + (j * n2 + r) * d, cT, xp + (i * n1 + Int(bip[pair * n2 + r])) * d, d) }
+                                    }
+                                }
                             }
                         }
                     }
@@ -183,8 +199,7 @@ public enum FILIPKernel {
 /// `y += a·x` over `n` floats.
 @inline(__always)
 func axpy(_ y: UnsafeMutablePointer<Float>, _ a: Float, _ x: UnsafePointer<Float>, _ n: Int) {
-    let av = Vec(repeating: a)
-    zipVectorized(y, x, y, n) { y, x in y + av * x }
+    for i in 0..<n { y[i] += a * x[i] }
 }
 
 extension Variable {
