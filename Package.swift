@@ -73,6 +73,7 @@ let tests: [Target] = [
     .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing"], exclude: ["Fixtures"]),
     .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Checkpointing"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+    .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
 ]
 
 let package = Package(

@@ -10,17 +10,22 @@ import Foundation
 public struct CLIPObjective: Objective {
     public var labelSmoothing: Float
     public var maxLogitScale: Float
+    /// False when the features are already L2-normalized; gradients are then with respect to them.
+    public var normalizesFeatures = true
+    /// Initial `logit_scale` t (CLIP: ln(1/0.07)).
+    public var initialLogitScale: Float = Foundation.log(1 / 0.07)
 
     public init(labelSmoothing: Float = 0, maxLogitScale: Float = Foundation.log(100)) {
         (self.labelSmoothing, self.maxLogitScale) = (labelSmoothing, maxLogitScale)
     }
 
-    public var name: String { "clip" }
+    public var initialScalars: InitialScalars { InitialScalars(logitScale: initialLogitScale) }
+
     public var needs: ObjectiveNeeds { ObjectiveNeeds() }
 
     public func loss(_ f: Features, _ s: ObjectiveScalars) -> Variable {
-        let logits = f.image.l2Normalized().matmul(f.text.l2Normalized(), transposeOther: true) * s.logitScale.exp()
-        return contrastiveLoss(logits, labelSmoothing: labelSmoothing)
+        clipLoss(normalized(f.image, normalizesFeatures), normalized(f.text, normalizesFeatures),
+                 logitScale: s.logitScale, labelSmoothing: labelSmoothing)
     }
 
     public func constrain(_ s: ObjectiveScalars) {

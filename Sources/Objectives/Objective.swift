@@ -43,18 +43,24 @@ public struct ObjectiveNeeds: Equatable, Sendable {
     public init(tokens: Bool = false, extraCaptionSets: Int = 0) { (self.tokens, self.extraCaptionSets) = (tokens, extraCaptionSets) }
 }
 
+/// The values an objective wants the model's `logit_scale` / `logit_bias` parameters to start
+/// from. The trainer copies them into a freshly initialized model (not into a loaded checkpoint).
+public struct InitialScalars: Equatable, Sendable {
+    /// Initial raw `logit_scale`; what it means is the objective's (usually `t` with scale `exp(t)`).
+    public var logitScale: Float
+    /// Initial `logit_bias`, or nil when the objective uses no bias (the model then has none).
+    public var logitBias: Float?
+    public init(logitScale: Float, logitBias: Float? = nil) { (self.logitScale, self.logitBias) = (logitScale, logitBias) }
+
+    /// CLIP's `logit_scale = ln(1/0.07)`, no bias.
+    public static let clip = InitialScalars(logitScale: Foundation.log(1 / 0.07))
+}
+
 /// A contrastive objective computed on the global batch.
 public protocol Objective: Sendable {
-    /// The config name (`clip`, `align`, …).
-    var name: String { get }
     var needs: ObjectiveNeeds { get }
-    /// Values the model's `logit_scale` (and `logit_bias`) take at initialization for this objective.
-    var initialScalars: (scale: Float, bias: Float?) { get }
-    /// True when the scale is a fixed hyperparameter (not trained).
-    var freezesScale: Bool { get }
-    /// Extra caption sets for a batch (Long-CLIP short captions, multi-positive sub-captions), each
-    /// with one caption per sample; deterministic given the captions, `step` and `seed`.
-    func extraCaptions(for captions: [String], step: Int, seed: UInt64) -> [[String]]
+    /// Initial values for the model's `logit_scale` (and `logit_bias`).
+    var initialScalars: InitialScalars { get }
     /// The scalar loss; back-propagating it yields the gradients of the features and scalars.
     func loss(_ features: Features, _ scalars: ObjectiveScalars) -> Variable
     /// Applied to the scalars after each optimizer step (e.g. CLIP's clamp of the logit scale).
@@ -63,9 +69,7 @@ public protocol Objective: Sendable {
 
 extension Objective {
     public func constrain(_ scalars: ObjectiveScalars) {}
-    public var initialScalars: (scale: Float, bias: Float?) { (Foundation.log(1 / 0.07), nil) }
-    public var freezesScale: Bool { false }
-    public func extraCaptions(for captions: [String], step: Int, seed: UInt64) -> [[String]] { [] }
+    public var initialScalars: InitialScalars { .clip }
 }
 
 /// Symmetric cross-entropy over a similarity matrix `logits` [B, B] whose diagonal holds the
@@ -76,4 +80,17 @@ public func contrastiveLoss(_ logits: Variable, imageWeight: Float = 0.5, textWe
     let li = logits.crossEntropy(targets: targets, labelSmoothing: labelSmoothing)
     let lt = logits.transposed().crossEntropy(targets: targets, labelSmoothing: labelSmoothing)
     return li * imageWeight + lt * textWeight
+}
+
+/// `l2norm(v)` along the last axis, or `v` itself when `normalize` is false (features that are
+/// already unit vectors, as in the reference fixtures).
+@inline(__always)
+func normalized(_ v: Variable, _ normalize: Bool) -> Variable { normalize ? v.l2Normalized() : v }
+
+/// CLIP's symmetric loss on already-normalized features:
+/// `½[CE_ε(s·x yᵀ) + CE_ε(s·y xᵀ)]` with `s = exp(t)`.
+/// - Parameters: x [B, D], y [B, D], logitScale `t` [] (0-d).
+func clipLoss(_ x: Variable, _ y: Variable, logitScale: Variable, labelSmoothing: Float) -> Variable {
+    let logits = x.matmul(y, transposeOther: true) * logitScale.exp()   // [B, B]
+    return contrastiveLoss(logits, labelSmoothing: labelSmoothing)
 }

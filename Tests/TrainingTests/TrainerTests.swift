@@ -76,3 +76,21 @@ final class TrainerTests: XCTestCase {
         }
     }
 }
+
+/// Every objective trains end to end from the config (features, caption sets, scalars wired).
+final class ObjectiveTrainingTests: XCTestCase {
+    func testEveryObjectiveTrains() throws {
+        let run = try SyntheticRun()
+        defer { run.cleanup() }
+        for objective in ["clip", "align", "convirt", "siglip", "filip", "longclip", "multipos"] {
+            let trainer = try Trainer(config: try run.config(run.yaml(steps: 6, workers: 2, every: 100, objective: objective)),
+                                      overwrite: true, log: { _ in })
+            let summary = try trainer.run()
+            XCTAssertEqual(summary.finalStep, 6, objective)
+            let losses = trainer.metrics.steps.map(\.loss)
+            XCTAssertTrue(losses.allSatisfy(\.isFinite), "\(objective): \(losses)")
+            XCTAssertLessThan(losses.last!, losses.first! + 1e-3, "\(objective) did not learn: \(losses)")
+            if objective == "siglip" { XCTAssertNotNil(trainer.model.logitBias) }
+        }
+    }
+}

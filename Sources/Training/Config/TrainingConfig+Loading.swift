@@ -96,7 +96,7 @@ extension TrainingConfig {
             if let t = z.templates, !exists(t) { throw fail("eval.zeroshot.templates", "file not found: \(t)") }
             guard z.everySteps > 0 else { throw fail("eval.zeroshot.every_steps", "must be positive") }
         }
-        do { _ = try objective.makeObjective() } catch { throw fail("objective", "\(error)") }
+        do { _ = try objective.makeObjective() } catch { throw ConfigError("\(error)") }
     }
 
     /// The resolved config as YAML (saved as `config.yaml` in the run folder).

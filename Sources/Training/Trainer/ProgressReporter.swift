@@ -7,7 +7,9 @@ final class ProgressReporter {
     let live = isatty(STDOUT_FILENO) == 1
     private var printedLive = false
 
-    init(total: Int, every: Int) { (self.total, self.every) = (total, every) }
+    let output: (String) -> Void
+
+    init(total: Int, every: Int, output: @escaping (String) -> Void) { (self.total, self.every, self.output) = (total, every, output) }
 
     func report(_ r: StepRecord) {
         let remaining = Double(total - r.step) * r.elapsedSeconds / Double(max(r.step, 1))
@@ -18,7 +20,7 @@ final class ProgressReporter {
             FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
             printedLive = true
         } else {
-            writeLine(line)
+            output(line)
         }
     }
 

@@ -30,13 +30,16 @@ public final class Trainer {
         self.log = log
         runDirectory = URL(fileURLWithPath: config.run.outputDir).appendingPathComponent(config.run.name)
         checkpoints = RunCheckpoints(runDirectory: runDirectory)
-        let modelConfig = try ModelConfig.load(URL(fileURLWithPath: config.model.config))
+        var modelConfig = try ModelConfig.load(URL(fileURLWithPath: config.model.config))
+        let objective = try config.objective.makeObjective()
+        self.objective = objective
+        // Objectives with a learnable bias (SigLIP) need the model's `logit_bias`.
+        if let bias = objective.initialScalars.logitBias, modelConfig.initLogitBias == nil { modelConfig.initLogitBias = bias }
         contextLength = config.data.tokenizer.contextLength ?? modelConfig.textCfg.contextLength
         guard contextLength == modelConfig.textCfg.contextLength else {
             throw ConfigError("data.tokenizer.context_length \(contextLength) differs from the model's text context_length \(modelConfig.textCfg.contextLength)")
         }
         model = CLIPModel(modelConfig, seed: config.run.seed)
-        objective = try config.objective.makeObjective()
         let modelHash = fingerprint(String(decoding: modelConfig.jsonData(), as: UTF8.self) + config.objective.type)
         let configHash = fingerprint((try? config.yaml()) ?? "")
 
@@ -52,13 +55,17 @@ public final class Trainer {
                 var tensors = try RunCheckpoints.readTensors(URL(fileURLWithPath: initPath))
                 if config.model.stretchPositionalEmbedding, let pe = tensors["positional_embedding"],
                    pe.shape[0] != modelConfig.textCfg.contextLength {
-                    tensors["positional_embedding"] = PositionalEmbeddingStretch.stretch(pe, to: modelConfig.textCfg.contextLength)
+                    let stretched = LongCLIP.stretchPositionalEmbedding(pe)
+                    guard stretched.shape[0] == modelConfig.textCfg.contextLength else {
+                        throw ConfigError("model.stretch_positional_embedding: the stretched embedding has \(stretched.shape[0]) positions but the model config's text context_length is \(modelConfig.textCfg.contextLength)")
+                    }
+                    tensors["positional_embedding"] = stretched
                 }
                 try model.load(tensors, source: initPath)
             } else {
                 let initial = objective.initialScalars
-                model.logitScale.value = Tensor(initial.scale)
-                if let b = initial.bias, let bias = model.logitBias { bias.value = Tensor(b) }
+                model.logitScale.value = Tensor(initial.logitScale)
+                if let b = initial.logitBias, let bias = model.logitBias { bias.value = Tensor(b) }
             }
         }
         for tower in config.model.freeze { model.setTrainable(false, prefix: tower == "visual" ? "visual." : "") }
@@ -68,8 +75,6 @@ public final class Trainer {
             model.logitScale.requiresGrad = true
             model.logitBias?.requiresGrad = true
         }
-        if config.model.stretchPositionalEmbedding { PositionalEmbeddingStretch.freezeFirstRows(of: model.text.positionalEmbedding) }
-        if objective.freezesScale { model.logitScale.requiresGrad = false }
 
         let entries = model.namedParameters().filter { $0.parameter.requiresGrad }.map {
             ParameterGroupEntry(name: $0.name, parameter: $0.parameter,
@@ -127,14 +132,14 @@ public final class Trainer {
         let workers = config.train.workers
         // Workers use single-threaded BLAS when they occupy every core.
         Parallel.setBLASThreads(workers >= Parallel.threads ? 1 : max(1, Parallel.threads / workers))
-        let progress = ProgressReporter(total: total, every: config.run.logEvery)
+        let progress = ProgressReporter(total: total, every: config.run.logEvery, output: log)
         var lastLoss: Float? = nil
         var lastCheckpoint: URL? = nil
         var stoppedEarly = false
         var zeroShotTop1: Double? = nil
         let startTime = Date()
         var windowStart = Date(), windowImages = 0, windowWait = 0.0, waitTotal = 0.0
-        log("training \(config.run.name): \(model.parameterCount) parameters, \(objective.name) objective, batch \(config.data.batchSize), \(workers) workers → \(runDirectory.path)")
+        log("training \(config.run.name): \(model.parameterCount) parameters, \(config.objective.type) objective, batch \(config.data.batchSize), \(workers) workers → \(runDirectory.path)")
         while state.step < total {
             if StopSignal.isRequested { stoppedEarly = true; break }
             guard let batch = try loader.next() else { throw ConfigError("the training loader ended unexpectedly") }
@@ -142,6 +147,10 @@ public final class Trainer {
             waitTotal += loader.lastWaitSeconds
             let inputs = try towerInputs(batch)
             let loss = step.run(inputs)
+            if config.model.stretchPositionalEmbedding, var g = model.text.positionalEmbedding.grad {
+                LongCLIP.zeroFrozenRows(of: &g)   // Long-CLIP keeps CLIP's first 20 positions
+                model.text.positionalEmbedding.grad = g
+            }
             let finite = loss.isFinite && gradientsAreFinite()
             if finite {
                 if let clip = config.train.gradClipNorm { clipGradientNorm(model.parameters, maxNorm: clip) }
@@ -195,14 +204,15 @@ public final class Trainer {
                        zeroShotTop1: zeroShotTop1, dataWaitShare: share)
     }
 
-    /// Token rows for the objective's caption sets (Long-CLIP short captions, multi-positive sub-captions).
+    /// Images and token rows of a batch, including the objective's extra caption sets.
     func towerInputs(_ batch: Batch) throws -> TowerInputs {
         let s = batch.imageSize
         let images = Tensor(shape: [batch.size, s, s, 3], scalars: batch.images)
-        let extra = objective.extraCaptions(for: batch.captions, step: state.step, seed: config.run.seed)
+        let sets = CaptionSets.make(for: objective, captions: batch.captions, longCaptions: batch.longCaptions,
+                                    indices: batch.indices, epoch: batch.epoch, seed: config.run.seed)
         let ctx = contextLength
-        let extraTokens = extra.map { set in set.flatMap { tokenizer.tokenize($0, contextLength: ctx) } }
-        return TowerInputs(images: images, tokens: batch.tokens, extraTokens: extraTokens)
+        func tokens(_ captions: [String]) -> [Int32] { captions.flatMap { tokenizer.tokenize($0, contextLength: ctx) } }
+        return TowerInputs(images: images, tokens: sets.main.map(tokens) ?? batch.tokens, extraTokens: sets.extra.map(tokens))
     }
 
     func gradientsAreFinite() -> Bool {

@@ -1,0 +1,113 @@
+import Foundation
+import Objectives
+import TestSupport
+import XCTest
+
+/// The blocked FILIP kernel against a naive implementation: all similarities at once
+/// ([B·n1, B·n2], exactly what the blocked kernel avoids), then plain loops over the
+/// definition. Same inputs ⇒ bit-identical similarities and loss, as long as OpenBLAS computes
+/// each dot product the same way in both GEMMs. It does on its regular path; its small-matrix
+/// path (tiny GEMMs, here block size 1) rounds differently, so block size 1 is held to 1e-6.
+final class FILIPKernelTests: XCTestCase {
+    /// Unit token rows [B, n, d].
+    func tokens(_ b: Int, _ n: Int, _ d: Int, seed: UInt64) -> Tensor {
+        GradientCheck.random([b, n, d], seed: seed).l2Normalized().y
+    }
+
+    /// A mask [B, n2] with the given numbers of leading valid tokens.
+    func mask(_ lengths: [Int], _ n2: Int) -> Tensor {
+        Tensor(shape: [lengths.count, n2], scalars: lengths.flatMap { len in (0..<n2).map { $0 < len ? 1 : 0 } })
+    }
+
+    /// s^I and s^T [B, B] straight from the definition.
+    func naiveSimilarities(_ x: Tensor, _ y: Tensor, _ valid: [Range<Int>]) -> (Tensor, Tensor) {
+        let (b, n1, d, n2) = (x.shape[0], x.shape[1], x.shape[2], y.shape[1])
+        let all = x.reshaped([b * n1, d]).matmul(y.reshaped([b * n2, d]), transposeOther: true)   // [B·n1, B·n2]
+        func sim(_ i: Int, _ j: Int, _ k: Int, _ r: Int) -> Float { all[flat: (i * n1 + k) * (b * n2) + j * n2 + r] }
+        var sI = Tensor.zeros([b, b]), sT = Tensor.zeros([b, b])
+        for i in 0..<b {
+            for j in 0..<b {
+                var total: Float = 0
+                for k in 0..<n1 {
+                    var best = -Float.infinity
+                    for r in valid[j] where sim(i, j, k, r) > best { best = sim(i, j, k, r) }
+                    total += best
+                }
+                sI[flat: i * b + j] = total / Float(n1)
+                total = 0
+                for r in valid[j] {
+                    var best = -Float.infinity
+                    for k in 0..<n1 where sim(i, j, k, r) > best { best = sim(i, j, k, r) }
+                    total += best
+                }
+                sT[flat: i * b + j] = total / Float(valid[j].count)
+            }
+        }
+        return (sI, sT)
+    }
+
+    func naiveLoss(_ sI: Tensor, _ sT: Tensor, logitScale: Float) -> Float {
+        let b = sI.shape[0], scale = Variable(Tensor(logitScale)).exp(), targets = Array(0..<b)
+        let li = (Variable(sI) * scale).crossEntropy(targets: targets)
+        let lt = (Variable(sT).transposed() * scale).crossEntropy(targets: targets)
+        return ((li + lt) * 0.5).value.scalar
+    }
+
+    func testBlockedEqualsNaiveBitForBit() {
+        let cases: [(b: Int, n1: Int, n2: Int, d: Int, lengths: [Int])] = [
+            (1, 3, 4, 5, [2]),
+            (5, 4, 6, 8, [6, 1, 3, 2, 5]),
+            (13, 9, 11, 16, [1, 11, 4, 2, 9, 10, 3, 7, 1, 5, 6, 8, 11]),
+            (21, 50, 77, 32, (0..<21).map { 1 + ($0 * 37) % 77 }),
+        ]
+        for (index, c) in cases.enumerated() {
+            let x = tokens(c.b, c.n1, c.d, seed: UInt64(10 + index)), y = tokens(c.b, c.n2, c.d, seed: UInt64(20 + index))
+            let m = mask(c.lengths, c.n2)
+            for special in [true, false] {
+                let valid = FILIPObjective.validTokens(mask: m, includeSpecialTokens: special)
+                let (sI, sT) = naiveSimilarities(x, y, valid)
+                let expectedLoss = naiveLoss(sI, sT, logitScale: 2.5)
+                for block in [1, 2, 3, 4, 16, 64] {
+                    let r = FILIPKernel.forward(imageTokens: x, textTokens: y, validTokens: valid, blockSize: block)
+                    if block == 1 {
+                        XCTAssertLessThanOrEqual(r.imageToText.maxAbsDifference(sI), 1e-6, "case \(index) block 1: s^I")
+                        XCTAssertLessThanOrEqual(r.textToImage.maxAbsDifference(sT), 1e-6, "case \(index) block 1: s^T")
+                        continue
+                    }
+                    XCTAssertTrue(r.imageToText.scalars == sI.scalars, "case \(index) block \(block): s^I differs by \(r.imageToText.maxAbsDifference(sI))")
+                    XCTAssertTrue(r.textToImage.scalars == sT.scalars, "case \(index) block \(block): s^T differs by \(r.textToImage.maxAbsDifference(sT))")
+                    var o = FILIPObjective(includeSpecialTokens: special, blockSize: block)
+                    o.normalizesFeatures = false
+                    let f = Features(image: Variable(Tensor.zeros([c.b, 1])), text: Variable(Tensor.zeros([c.b, 1])),
+                                     imageTokens: Variable(x), textTokens: Variable(y), textMask: m)
+                    let loss = o.loss(f, ObjectiveScalars(logitScale: Variable(Tensor(2.5)))).value.scalar
+                    XCTAssertEqual(loss.bitPattern, expectedLoss.bitPattern, "case \(index) block \(block): loss \(loss) vs \(expectedLoss)")
+                }
+            }
+        }
+    }
+
+    /// The backward of every block size gives identical gradients (fixed summation order).
+    func testGradientsDoNotDependOnBlockSizeOrThreads() {
+        let (b, n1, n2, d) = (11, 6, 9, 12)
+        let x = tokens(b, n1, d, seed: 1), y = tokens(b, n2, d, seed: 2)
+        let m = mask((0..<b).map { 1 + $0 % n2 }, n2)
+        func grads(_ block: Int, threads: Int) -> [Float] {
+            var o = FILIPObjective(blockSize: block)
+            o.normalizesFeatures = false
+            let xv = Variable(x, requiresGrad: true), yv = Variable(y, requiresGrad: true)
+            let f = Features(image: Variable(Tensor.zeros([b, 1])), text: Variable(Tensor.zeros([b, 1])),
+                             imageTokens: xv, textTokens: yv, textMask: m)
+            Parallel.withThreadBudget(threads) { o.loss(f, ObjectiveScalars(logitScale: Variable(Tensor(3)))).backward() }
+            return xv.grad!.scalars + yv.grad!.scalars
+        }
+        let reference = grads(b, threads: 1)
+        for block in [1, 2, 4, 5] { for threads in [1, 2] { XCTAssertEqual(grads(block, threads: threads), reference) } }
+    }
+
+    func testSpecialTokensAreDroppedUnlessNothingRemains() {
+        let m = mask([5, 2, 1, 3], 6)
+        XCTAssertEqual(FILIPObjective.validTokens(mask: m, includeSpecialTokens: true), [0..<5, 0..<2, 0..<1, 0..<3])
+        XCTAssertEqual(FILIPObjective.validTokens(mask: m, includeSpecialTokens: false), [1..<4, 0..<2, 0..<1, 1..<2])
+    }
+}
