@@ -67,3 +67,23 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(cool.lr(at: 90), 0.55, accuracy: 1e-6)
     }
 }
+
+/// Every config shipped in Configs/ decodes (keys and types; files are checked when used).
+final class ShippedConfigTests: XCTestCase {
+    func testShippedConfigsDecode() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Configs").standardizedFileURL
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }
+        XCTAssertGreaterThanOrEqual(files.count, 8)
+        var objectives = Set<String>()
+        for f in files {
+            let text = try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)
+            let c = try TrainingConfig.parse(text, file: f, validate: false)
+            objectives.insert(c.objective.type)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir.deletingLastPathComponent().appendingPathComponent(c.model.config).path), f)
+        }
+        XCTAssertEqual(objectives, ["clip", "align", "filip", "longclip", "siglip", "convirt", "multipos"])
+        for m in try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("models").path) {
+            XCTAssertNoThrow(try ModelConfig.load(dir.appendingPathComponent("models/\(m)")), m)
+        }
+    }
+}

@@ -114,8 +114,11 @@ public struct DataSection: Codable, Equatable {
     public var shuffle = true
     public var augment = AugmentSection()
     public var loaderThreads = 2
+    /// Which text is the main caption: `caption` (/captions) or `long_caption` (/long_captions).
+    public var captionSource = "caption"
     enum CodingKeys: String, CodingKey, CaseIterable {
         case train, tokenizer, batchSize = "batch_size", shuffle, augment, loaderThreads = "loader_threads"
+        case captionSource = "caption_source"
     }
     public init(train: [String]) { self.train = train }
     public init(from decoder: Decoder) throws {
@@ -127,6 +130,7 @@ public struct DataSection: Codable, Equatable {
         shuffle = try c.decodeIfPresent(Bool.self, forKey: .shuffle) ?? shuffle
         augment = try c.decodeIfPresent(AugmentSection.self, forKey: .augment) ?? augment
         loaderThreads = try c.decodeIfPresent(Int.self, forKey: .loaderThreads) ?? loaderThreads
+        captionSource = try c.decodeIfPresent(String.self, forKey: .captionSource) ?? captionSource
     }
 }
 

@@ -4,12 +4,13 @@ import Checkpointing
 /// Loads a trained model from a checkpoint folder (its `model.safetensors` carries the model
 /// config in its metadata) or from an OpenCLIP-format safetensors plus a model-config JSON.
 public enum ModelLoading {
-    public static func load(checkpoint: String, modelConfig: String? = nil) throws -> CLIPModel {
+    /// The `model.safetensors` of a run folder (its latest checkpoint), a checkpoint folder, or the file itself.
+    public static func weightsURL(_ path: String) throws -> URL {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: checkpoint, isDirectory: &isDirectory) else {
-            throw ConfigError("\(checkpoint): checkpoint not found")
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ConfigError("\(path): checkpoint not found")
         }
-        var weights = URL(fileURLWithPath: checkpoint)
+        var weights = URL(fileURLWithPath: path)
         if isDirectory.boolValue {
             let latest = weights.appendingPathComponent("checkpoints/latest")
             if let name = try? String(contentsOf: latest, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) {
@@ -17,6 +18,11 @@ public enum ModelLoading {
             }
             weights = weights.appendingPathComponent("model.safetensors")
         }
+        return weights
+    }
+
+    public static func load(checkpoint: String, modelConfig: String? = nil) throws -> CLIPModel {
+        let weights = try weightsURL(checkpoint)
         let file = try SafeTensorsFile(contentsOf: weights)
         let config: ModelConfig
         if let path = modelConfig {

@@ -52,7 +52,7 @@ public final class Trainer {
         }
         if resumeFrom == nil {
             if let initPath = config.model.initWeights {
-                var tensors = try RunCheckpoints.readTensors(URL(fileURLWithPath: initPath))
+                var tensors = try RunCheckpoints.readTensors(try ModelLoading.weightsURL(initPath))
                 if config.model.stretchPositionalEmbedding, let pe = tensors["positional_embedding"],
                    pe.shape[0] != modelConfig.textCfg.contextLength {
                     let stretched = LongCLIP.stretchPositionalEmbedding(pe)
@@ -208,8 +208,12 @@ public final class Trainer {
     func towerInputs(_ batch: Batch) throws -> TowerInputs {
         let s = batch.imageSize
         let images = Tensor(shape: [batch.size, s, s, 3], scalars: batch.images)
-        let sets = CaptionSets.make(for: objective, captions: batch.captions, longCaptions: batch.longCaptions,
+        var sets = CaptionSets.make(for: objective, captions: batch.captions, longCaptions: batch.longCaptions,
                                     indices: batch.indices, epoch: batch.epoch, seed: config.run.seed)
+        if config.data.captionSource == "long_caption" && sets.main == nil {
+            guard let long = batch.longCaptions else { throw ConfigError("data.caption_source: the training data has no /long_captions") }
+            sets.main = long
+        }
         let ctx = contextLength
         func tokens(_ captions: [String]) -> [Int32] { captions.flatMap { tokenizer.tokenize($0, contextLength: ctx) } }
         return TowerInputs(images: images, tokens: sets.main.map(tokens) ?? batch.tokens, extraTokens: sets.extra.map(tokens))
