@@ -7,7 +7,7 @@ import Training
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure SwiftCLIP's kernels and training steps on this machine.",
-        subcommands: [SGEMM.self, Kernels.self, Step.self, Loader.self], defaultSubcommand: Kernels.self)
+        subcommands: [SGEMM.self, Kernels.self, Step.self, Loader.self, Objectives.self], defaultSubcommand: Kernels.self)
 }
 
 struct Common: ParsableArguments {
@@ -143,6 +143,25 @@ struct Loader: ParsableCommand {
                                                threads: threads, batches: batches)
         print(String(format: "loader: %.0f images/s (%d×%d, random resized crop, %d threads, batch %d)", rate, imageSize, imageSize, threads, batch))
         if common.json { emitJSON(["loader_images_per_second": rate]) }
+    }
+}
+
+struct Objectives: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "objectives",
+        abstract: "Forward+backward time of each objective (B=256, D=256) and FILIP at B=512, n1=50, n2=77, d=256 with peak memory.")
+    @OptionGroup var common: Common
+    @Flag(help: "Skip the (slow) FILIP measurement.") var skipFilip = false
+
+    func run() {
+        common.apply()
+        Parallel.setBLASThreads(Parallel.threads)
+        var rows = ObjectiveBenchmark.pooled()
+        if !skipFilip { rows.append(ObjectiveBenchmark.filip()) }
+        for r in rows {
+            let memory = r.peakExtraBytes.map { String(format: ", peak extra memory %.0f MiB", Double($0) / 1048576) } ?? ""
+            print("  " + r.objective.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: "%9.1f ms", r.milliseconds) + memory)
+        }
+        if common.json { emitJSON(["objectives": rows]) }
     }
 }
 
