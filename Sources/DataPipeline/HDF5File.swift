@@ -1,3 +1,4 @@
+import TensorCore
 internal import CHDF5
 import Foundation
 
@@ -204,7 +205,7 @@ public final class HDF5File: @unchecked Sendable {
 
     /// Writes a `uint8` dataset of the given shape from row-major `values`.
     public func writeUInt8(_ name: String, shape: [Int], values: [UInt8]) throws {
-        require(shape.reduce(1, *) == values.count, "shape \(shape) does not match \(values.count) values")
+        ensure(shape.reduce(1, *) == values.count, "shape \(shape) does not match \(values.count) values")
         try withHDF5 {
             let (dataset, space) = try create(name, shape: shape, fileType: swiftclip_H5T_NATIVE_UINT8())
             defer { H5Dclose(dataset); H5Sclose(space) }

@@ -7,7 +7,7 @@ public struct Normalization: Codable, Sendable, Equatable {
     public var std: [Float]    // [3]
 
     public init(mean: [Float], std: [Float]) {
-        require(mean.count == 3 && std.count == 3 && std.allSatisfy { $0 > 0 },
+        ensure(mean.count == 3 && std.count == 3 && std.allSatisfy { $0 > 0 },
                      "normalization needs 3 means and 3 positive stds, got \(mean), \(std)")
         self.mean = mean
         self.std = std
@@ -35,8 +35,8 @@ public struct RandomResizedCrop: Codable, Sendable, Equatable {
 
     /// OpenCLIP's training default is scale (0.9, 1.0); torchvision's ratio default (3/4, 4/3).
     public init(scale: ClosedRange<Double> = 0.9...1.0, ratio: ClosedRange<Double> = (3.0 / 4.0)...(4.0 / 3.0)) {
-        require(scale.lowerBound > 0 && scale.upperBound <= 1, "random resized crop scale must lie in (0, 1], got \(scale)")
-        require(ratio.lowerBound > 0, "random resized crop ratio must be positive, got \(ratio)")
+        ensure(scale.lowerBound > 0 && scale.upperBound <= 1, "random resized crop scale must lie in (0, 1], got \(scale)")
+        ensure(ratio.lowerBound > 0, "random resized crop ratio must be positive, got \(ratio)")
         self.scale = scale
         self.ratio = ratio
     }

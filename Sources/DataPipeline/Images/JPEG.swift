@@ -1,3 +1,4 @@
+import TensorCore
 internal import CJPEG
 import Foundation
 
@@ -47,7 +48,7 @@ public enum JPEG {
     /// Encodes an RGB image as a baseline JPEG (4:2:0 chroma subsampling, libjpeg's standard tables).
     /// - Parameter quality: 1...100 as in libjpeg / PIL (PIL's default is 75).
     public static func encode(_ image: RGBImage, quality: Int = 90) throws -> [UInt8] {
-        require((1...100).contains(quality), "JPEG quality must be in 1...100, got \(quality)")
+        ensure((1...100).contains(quality), "JPEG quality must be in 1...100, got \(quality)")
         var message = [CChar](repeating: 0, count: Int(swiftclip_jpeg_message_length()))
         var output: UnsafeMutablePointer<UInt8>? = nil
         var count: UInt = 0

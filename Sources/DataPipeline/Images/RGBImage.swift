@@ -1,3 +1,4 @@
+import TensorCore
 /// An 8-bit RGB image stored channels-last: `pixels` is [H, W, 3], row-major, values 0...255.
 public struct RGBImage: Sendable, Equatable {
     public var height: Int
@@ -6,8 +7,8 @@ public struct RGBImage: Sendable, Equatable {
     public var pixels: [UInt8]
 
     public init(height: Int, width: Int, pixels: [UInt8]) {
-        require(height > 0 && width > 0, "RGBImage needs a positive size, got \(height)×\(width)")
-        require(pixels.count == height * width * 3,
+        ensure(height > 0 && width > 0, "RGBImage needs a positive size, got \(height)×\(width)")
+        ensure(pixels.count == height * width * 3,
                      "RGBImage \(height)×\(width)×3 needs \(height * width * 3) bytes, got \(pixels.count)")
         self.height = height
         self.width = width
@@ -27,7 +28,7 @@ public struct RGBImage: Sendable, Equatable {
 
     /// Replicates a one-channel [H, W] image into the three channels.
     public init(height: Int, width: Int, gray: [UInt8]) {
-        require(gray.count == height * width, "gray image \(height)×\(width) needs \(height * width) bytes")
+        ensure(gray.count == height * width, "gray image \(height)×\(width) needs \(height * width) bytes")
         var pixels = [UInt8](repeating: 0, count: height * width * 3)
         for i in 0..<(height * width) {
             let v = gray[i]

@@ -1,3 +1,4 @@
+import TensorCore
 /// The interpolation filter of a resize.
 ///
 /// Both follow PIL's `Image.resize` (what OpenCLIP's torchvision transforms call on PIL images):
@@ -64,8 +65,8 @@ struct AxisTaps {
     ///   - offset: first input index of the (cropped) region; `inputSize` its length.
     ///   - outputSize: resized length; `window` the output indices wanted.
     init(offset: Int, inputSize: Int, outputSize: Int, window: Range<Int>, filter: ResizeFilter) {
-        require(inputSize > 0 && outputSize > 0, "resize needs positive sizes, got \(inputSize) → \(outputSize)")
-        require(window.lowerBound >= 0 && window.upperBound <= outputSize, "window \(window) outside 0..<\(outputSize)")
+        ensure(inputSize > 0 && outputSize > 0, "resize needs positive sizes, got \(inputSize) → \(outputSize)")
+        ensure(window.lowerBound >= 0 && window.upperBound <= outputSize, "window \(window) outside 0..<\(outputSize)")
         let scale = Double(inputSize) / Double(outputSize)
         let filterScale = max(scale, 1)
         let support = filter.support * filterScale
@@ -120,10 +121,10 @@ public struct PixelAffine: Sendable, Equatable {
 public func resample(_ image: RGBImage, box: CropBox, resizedHeight: Int, resizedWidth: Int, window: CropBox,
                      filter: ResizeFilter, flip: Bool = false, affine: PixelAffine = .identity,
                      into output: UnsafeMutableBufferPointer<Float>) {
-    require(box.top >= 0 && box.left >= 0 && box.height > 0 && box.width > 0
+    ensure(box.top >= 0 && box.left >= 0 && box.height > 0 && box.width > 0
                  && box.top + box.height <= image.height && box.left + box.width <= image.width,
                  "crop box \(box) outside a \(image.height)×\(image.width) image")
-    require(output.count >= window.height * window.width * 3, "output too small for window \(window)")
+    ensure(output.count >= window.height * window.width * 3, "output too small for window \(window)")
     let columns = AxisTaps(offset: box.left, inputSize: box.width, outputSize: resizedWidth,
                            window: window.left..<(window.left + window.width), filter: filter)
     let rows = AxisTaps(offset: box.top, inputSize: box.height, outputSize: resizedHeight,

@@ -46,8 +46,8 @@ public struct DataLoaderConfiguration: Sendable {
     public init(batchSize: Int, imageSize: Int, contextLength: Int = 77, longContextLength: Int = 248,
                 augmentation: Augmentation = Augmentation(), mode: Mode = .train, shuffle: Bool = true,
                 seed: UInt64 = 0, threads: Int = 2, prefetchBatches: Int = 2, needsCaptions: Bool = true) {
-        require(batchSize > 0 && imageSize > 0 && contextLength > 0, "batch size, image size and context length must be positive")
-        require(threads > 0 && prefetchBatches > 0, "threads and prefetchBatches must be positive")
+        ensure(batchSize > 0 && imageSize > 0 && contextLength > 0, "batch size, image size and context length must be positive")
+        ensure(threads > 0 && prefetchBatches > 0, "threads and prefetchBatches must be positive")
         self.batchSize = batchSize
         self.imageSize = imageSize
         self.contextLength = contextLength
@@ -313,7 +313,7 @@ private final class Pipeline: @unchecked Sendable {
     func collect(from position: Int) -> [SampleResult] {
         condition.lock()
         defer { condition.unlock() }
-        require(position == consumed, "positions must be collected in order")
+        ensure(position == consumed, "positions must be collected in order")
         while results[position] == nil { condition.wait() }
         var collected: [SampleResult] = []
         var p = position

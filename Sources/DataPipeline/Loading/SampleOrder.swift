@@ -12,7 +12,7 @@ struct SampleOrder: Sendable {
     /// The epoch's permutation of global item indices: a Fisher–Yates shuffle of the whole dataset seeded
     /// by `(seed, epoch)` (which also shuffles the order of shards), or `0 ..< count` when not shuffling.
     func permutation(epoch: Int) -> [Int32] {
-        require(count < Int(Int32.max), "datasets of more than 2³¹ items are not supported")
+        ensure(count < Int(Int32.max), "datasets of more than 2³¹ items are not supported")
         var order = (0..<Int32(count)).map { $0 }
         guard shuffle else { return order }
         var rng = RandomGenerator(seed: derivedSeed(seed, domain: 1, UInt64(epoch)))

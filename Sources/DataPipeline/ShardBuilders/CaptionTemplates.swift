@@ -7,7 +7,7 @@ public struct CaptionTemplates: Sendable, Equatable {
     public let templates: [String]
 
     public init(_ templates: [String]) {
-        require(!templates.isEmpty && templates.allSatisfy { $0.contains("{}") },
+        ensure(!templates.isEmpty && templates.allSatisfy { $0.contains("{}") },
                 "caption templates must be non-empty and contain {}, got \(templates)")
         self.templates = templates
     }

@@ -49,8 +49,8 @@ public struct SceneObject: Sendable, Equatable {
     public var offsetY: Float
 
     public init(_ size: Size, _ color: Color, _ shape: Shape, cell: Int, offsetX: Float = 0, offsetY: Float = 0) {
-        require((0..<9).contains(cell), "a scene object's cell is 0..<9, got \(cell)")
-        require(abs(offsetX) <= 1 && abs(offsetY) <= 1, "a scene object's offsets are in -1...1, got \(offsetX), \(offsetY)")
+        ensure((0..<9).contains(cell), "a scene object's cell is 0..<9, got \(cell)")
+        ensure(abs(offsetX) <= 1 && abs(offsetY) <= 1, "a scene object's offsets are in -1...1, got \(offsetX), \(offsetY)")
         self.shape = shape
         self.color = color
         self.size = size
@@ -94,10 +94,10 @@ public struct Scene: Sendable, Equatable {
 
     public init(background: Background = .plain, backgroundRGB: [UInt8] = [60, 60, 60], textureSeed: UInt64 = 0,
                 objects: [SceneObject]) {
-        require(backgroundRGB.count == 3 && backgroundRGB.allSatisfy { (30...92).contains($0) },
+        ensure(backgroundRGB.count == 3 && backgroundRGB.allSatisfy { (30...92).contains($0) },
                 "a scene's background color is 3 channels in 30...92, got \(backgroundRGB)")
-        require(!objects.isEmpty, "a scene needs at least one object")
-        require(zip(objects, objects.dropFirst()).allSatisfy { $0.cell < $1.cell },
+        ensure(!objects.isEmpty, "a scene needs at least one object")
+        ensure(zip(objects, objects.dropFirst()).allSatisfy { $0.cell < $1.cell },
                 "a scene's objects are in reading order, one per cell, got cells \(objects.map(\.cell))")
         self.background = background
         self.backgroundRGB = backgroundRGB
@@ -135,7 +135,7 @@ public struct Scene: Sendable, Equatable {
     /// Draws the scene at `size × size` pixels (`size` ≥ 24). Object edges are anti-aliased with 4×4
     /// samples per pixel.
     public func render(size: Int) -> RGBImage {
-        require(size >= 24, "scenes are drawn at 24×24 pixels or more, got \(size)")
+        ensure(size >= 24, "scenes are drawn at 24×24 pixels or more, got \(size)")
         var pixels = [UInt8](repeating: 0, count: size * size * 3)
         drawBackground(size: size, into: &pixels)
         let cellSide = Float(size) / 3

@@ -1,3 +1,4 @@
+import TensorCore
 import Foundation
 
 /// A `make-shards` input or output problem; the description is one line naming the file.
@@ -121,7 +122,7 @@ public final class ShardSetWriter {
 
     /// Writes the last shard, moves every shard into `output` and returns the summary.
     public func finish() throws -> BuildSummary {
-        require(!done, "ShardSetWriter.finish called twice")
+        ensure(!done, "ShardSetWriter.finish called twice")
         do {
             try flush()
             guard !staged.isEmpty else { throw ShardBuildError(description: "\(output): no items to write (every input item was skipped)") }

@@ -1,3 +1,4 @@
+import TensorCore
 import Foundation
 
 /// A dataset made of shards: a folder of `.h5` files (sorted by name), one `.h5` file, or a list of either,
@@ -66,7 +67,7 @@ public final class ShardDataset: @unchecked Sendable {
 
     /// The (shard, index in shard) of global item `index`.
     public func locate(_ index: Int) -> (shard: Int, index: Int) {
-        require(index >= 0 && index < count, "item \(index) out of range 0..<\(count)")
+        ensure(index >= 0 && index < count, "item \(index) out of range 0..<\(count)")
         // Last shard whose offset is <= index (skips empty shards).
         var lo = 0, hi = shards.count - 1
         while lo < hi {

@@ -1,3 +1,4 @@
+import TensorCore
 import Foundation
 
 /// Reads one version-1 shard (see `ShardFormat`), item by item.
@@ -124,7 +125,7 @@ public final class ShardReader: @unchecked Sendable {
     // MARK: - Items
 
     private func check(_ index: Int) {
-        require(index >= 0 && index < count, "item \(index) out of range 0..<\(count) in \(path)")
+        ensure(index >= 0 && index < count, "item \(index) out of range 0..<\(count) in \(path)")
     }
 
     private func read<T>(_ dataset: String, _ body: () throws -> T) throws -> T {

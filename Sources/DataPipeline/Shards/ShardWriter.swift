@@ -1,3 +1,4 @@
+import TensorCore
 import Foundation
 
 /// Collects items and writes them as one version-1 shard.
@@ -34,7 +35,7 @@ public final class ShardWriter {
 
     /// Adds an item. Throws when it does not match the items before it.
     public func append(_ item: ShardItem) throws {
-        require(!finished, "ShardWriter.append after finish()")
+        ensure(!finished, "ShardWriter.append after finish()")
         switch (item.image, storage) {
         case let (.raw(image), nil):
             storage = .raw(height: image.height, width: image.width)
@@ -74,7 +75,7 @@ public final class ShardWriter {
     /// Writes the shard (atomically: temporary file, then rename) and returns its size in bytes.
     @discardableResult
     public func finish() throws -> Int {
-        require(!finished, "ShardWriter.finish called twice")
+        ensure(!finished, "ShardWriter.finish called twice")
         finished = true
         guard let storage, count > 0 else { throw ShardError(.invalidItem, file: path, "a shard needs at least one item") }
         let url = URL(fileURLWithPath: path)
