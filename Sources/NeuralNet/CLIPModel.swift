@@ -22,6 +22,12 @@ public final class CLIPModel: Layer {
         logitBias = config.initLogitBias.map { parameter(Tensor($0)) }
     }
 
+    /// Turns per-block activation recomputation on or off in both towers (see `Transformer`).
+    public func setActivationRecomputation(_ on: Bool) {
+        (visual as? VisionTransformer)?.transformer.recomputeActivations = on
+        text.transformer.recomputeActivations = on
+    }
+
     public func visitParameters(_ prefix: String, _ visit: (String, Variable) -> Void) {
         visual.visitParameters(prefix + "visual.", visit)
         text.visitParameters(prefix, visit)

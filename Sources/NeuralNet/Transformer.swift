@@ -72,6 +72,10 @@ public final class ResidualAttentionBlock: Layer {
 public final class Transformer: Layer {
     public let blocks: [ResidualAttentionBlock]
     public let width: Int
+    /// Keep only each block's input during the forward pass and recompute the block in the
+    /// backward pass: activation memory O(layers·B·T·W) instead of O(layers·B·T·(13W + H·T)),
+    /// for about one extra forward pass of compute.
+    public var recomputeActivations = false
 
     public init(width: Int, layers: Int, heads: Int, mlpRatio: Double, activation: Activation,
                 using rng: inout RandomGenerator) {
@@ -83,7 +87,23 @@ public final class Transformer: Layer {
 
     /// - Parameter x: [B, T, W]. - Returns: [B, T, W].
     public func callAsFunction(_ x: Variable, mask: Tensor? = nil) -> Variable {
-        blocks.reduce(x) { h, block in block(h, mask: mask) }
+        blocks.reduce(x) { h, block in
+            recomputeActivations && GradMode.isEnabled ? Transformer.recomputed(block, h, mask: mask) : block(h, mask: mask)
+        }
+    }
+
+    /// One block as a single tape op that saves only its input and re-runs the block with a tape
+    /// in its backward pass to get the input's and the parameters' gradients.
+    static func recomputed(_ block: ResidualAttentionBlock, _ x: Variable, mask: Tensor?) -> Variable {
+        let input = x.value
+        let params = block.parameters
+        let y = GradMode.noGrad { block(Variable(input), mask: mask) }.value
+        return Variable.record(y, "block_recompute", [x] + params) { g in
+            let xi = Variable(input, requiresGrad: x.requiresGrad)
+            let store = GradientStore()
+            Variable.backward([(block(xi, mask: mask), g)], into: store)
+            return [store[xi]] + params.map { store[$0] }
+        }
     }
 
     public func visitParameters(_ prefix: String, _ visit: (String, Variable) -> Void) {

@@ -75,6 +75,7 @@ struct Step: ParsableCommand {
     @Option(help: "Data-parallel worker threads (default: the thread count).") var workers: Int?
     @Option(help: "Timed steps.") var steps = 5
     @Flag(help: "Print a per-op table of one step.") var profile = false
+    @Flag(help: "Recompute transformer blocks in backward (less activation memory).") var recompute = false
 
     func run() throws {
         common.apply()
@@ -85,17 +86,16 @@ struct Step: ParsableCommand {
         }
         let modelConfig = try ModelConfig.load(url)
         let w = workers ?? Parallel.threads
+        let peak = sgemmAll()
         Parallel.setBLASThreads(w >= Parallel.threads ? 1 : Parallel.threads)
-        let sgemm = Benchmarks.sgemm(n: 1024)
-        Parallel.setBLASThreads(w >= Parallel.threads ? 1 : Parallel.threads)
-        let bench = StepBenchmark(name: name, config: modelConfig, batch: batch ?? defaultBatch, workers: w)
-        let (r, rows) = bench.run(steps: steps, sgemmGflops: Benchmarks.sgemm(n: 1024) * 0 + sgemmAll(), profile: profile)
-        _ = sgemm
+        let bench = StepBenchmark(name: name, config: modelConfig, batch: batch ?? defaultBatch, workers: w, recompute: recompute)
+        let (r, rows) = bench.run(steps: steps, sgemmGflops: peak, profile: profile)
         print("step \(name): batch \(r.batch), \(r.workers) workers, \(r.parameters) parameters")
         print(String(format: "  %.2f images/s, %.3f s/step, %.2f GFLOP/image, %.1f GFLOP/s = %.0f%% of sgemm peak (%.1f GFLOP/s)",
                      r.imagesPerSecond, r.secondsPerStep, r.gflopsPerImage, r.gflops, 100 * r.shareOfSgemmPeak, r.sgemmGflops))
-        print(String(format: "  peak RSS %.0f MiB, activations %.2f MiB/image", Double(r.peakMemoryBytes) / 1048576,
-                     Double(r.activationBytesPerImage) / 1048576))
+        print(String(format: "  peak RSS %.0f MiB, activations %.2f MiB/image%@, %d fresh allocations per steady-state step",
+                     Double(r.peakMemoryBytes) / 1048576, Double(r.activationBytesPerImage) / 1048576,
+                     (recompute ? " (recomputed blocks)" : "") as NSString, r.freshAllocationsPerStep))
         if profile {
             func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
             func left(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }

@@ -16,9 +16,13 @@ public struct StepBenchmark {
         public var peakMemoryBytes: Int
         public var activationBytesPerImage: Int
         public var parameters: Int
+        /// Buffer-pool misses per steady-state step (0 = no allocation in the steady state).
+        public var freshAllocationsPerStep: Int
+        public var recompute: Bool
 
         enum CodingKeys: String, CodingKey {
-            case config, batch, workers, steps, parameters
+            case config, batch, workers, steps, parameters, recompute
+            case freshAllocationsPerStep = "fresh_allocations_per_step"
             case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step"
             case gflopsPerImage = "gflop_per_image", gflops, sgemmGflops = "sgemm_gflops"
             case shareOfSgemmPeak = "share_of_sgemm_peak", peakMemoryBytes = "peak_memory_bytes"
@@ -30,9 +34,10 @@ public struct StepBenchmark {
     public let config: ModelConfig
     public let batch: Int
     public let workers: Int
+    public let recompute: Bool
 
-    public init(name: String, config: ModelConfig, batch: Int, workers: Int) {
-        (self.name, self.config, self.batch, self.workers) = (name, config, batch, workers)
+    public init(name: String, config: ModelConfig, batch: Int, workers: Int, recompute: Bool = false) {
+        (self.name, self.config, self.batch, self.workers, self.recompute) = (name, config, batch, workers, recompute)
     }
 
     /// Forward FLOPs per image (GEMMs and attention) of both towers; a step is ≈ 3× this.
@@ -60,6 +65,7 @@ public struct StepBenchmark {
     public func run(steps: Int = 5, warmup: Int = 1, sgemmGflops: Double,
                     profile: Bool = false) -> (result: Result, profile: [OpProfile.Row]) {
         let model = CLIPModel(config, seed: 0)
+        model.setActivationRecomputation(recompute)
         let entries = model.namedParameters().map {
             ParameterGroupEntry(name: $0.name, parameter: $0.parameter, weightDecay: decays($0.name, shape: $0.parameter.shape) ? 0.2 : 0)
         }
@@ -82,8 +88,10 @@ public struct StepBenchmark {
         for _ in 0..<warmup { oneStep() }
         BufferPool.shared.resetPeak()
         let baseline = BufferPool.shared.liveBytes
+        let allocationsBefore = BufferPool.shared.allocations
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<steps { oneStep() }
+        let freshAllocations = (BufferPool.shared.allocations - allocationsBefore) / max(steps, 1)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(steps)
         let activation = (BufferPool.shared.peakLiveBytes - baseline) / batch
         var rows: [OpProfile.Row] = []
@@ -94,6 +102,7 @@ public struct StepBenchmark {
                        imagesPerSecond: Double(batch) / seconds, secondsPerStep: seconds,
                        gflopsPerImage: flopsPerImage / 1e9, gflops: gflops, sgemmGflops: sgemmGflops,
                        shareOfSgemmPeak: gflops / sgemmGflops, peakMemoryBytes: Benchmarks.peakResidentBytes(),
-                       activationBytesPerImage: activation, parameters: model.parameterCount), rows)
+                       activationBytesPerImage: activation, parameters: model.parameterCount,
+                       freshAllocationsPerStep: freshAllocations, recompute: recompute), rows)
     }
 }

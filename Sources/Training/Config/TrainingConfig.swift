@@ -183,8 +183,11 @@ public struct TrainSection: Codable, Equatable {
     public var gradClipNorm: Float?
     /// Stop after this many consecutive steps with a non-finite loss or gradient.
     public var maxNonfiniteSteps = 5
+    /// Recompute each transformer block in the backward pass instead of keeping its activations.
+    public var recomputeActivations = false
     enum CodingKeys: String, CodingKey, CaseIterable {
         case steps, workers, accumulation, gradClipNorm = "grad_clip_norm", maxNonfiniteSteps = "max_nonfinite_steps"
+        case recomputeActivations = "recompute_activations"
     }
     public init() {}
     public init(from decoder: Decoder) throws {
@@ -195,6 +198,7 @@ public struct TrainSection: Codable, Equatable {
         accumulation = try c.decodeIfPresent(Int.self, forKey: .accumulation) ?? accumulation
         gradClipNorm = try c.decodeIfPresent(Float.self, forKey: .gradClipNorm)
         maxNonfiniteSteps = try c.decodeIfPresent(Int.self, forKey: .maxNonfiniteSteps) ?? maxNonfiniteSteps
+        recomputeActivations = try c.decodeIfPresent(Bool.self, forKey: .recomputeActivations) ?? false
     }
 }
 

@@ -40,6 +40,7 @@ public final class Trainer {
             throw ConfigError("data.tokenizer.context_length \(contextLength) differs from the model's text context_length \(modelConfig.textCfg.contextLength)")
         }
         model = CLIPModel(modelConfig, seed: config.run.seed)
+        model.setActivationRecomputation(config.train.recomputeActivations)
         let modelHash = fingerprint(String(decoding: modelConfig.jsonData(), as: UTF8.self) + config.objective.type)
         let configHash = fingerprint((try? config.yaml()) ?? "")
 
