@@ -51,8 +51,9 @@ extension Variable {
     }
     /// Exact GELU `x·Φ(x)` (fused forward/backward kernels).
     public func gelu() -> Variable {
-        let x = value
-        return Variable.record(x.gelu(), "gelu", [self]) { [Tensor.geluBackward(x: x, dy: $0)] }
+        guard GradMode.isEnabled && requiresGrad else { return Variable.record(value.gelu(), "gelu", [self]) { _ in [nil] } }
+        let (y, derivative) = value.geluWithDerivative()
+        return Variable.record(y, "gelu", [self]) { [$0 * derivative] }
     }
     /// QuickGELU `x·σ(1.702x)`.
     public func quickGelu() -> Variable {

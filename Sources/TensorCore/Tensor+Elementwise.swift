@@ -114,6 +114,31 @@ extension Tensor {
         return dx
     }
 
+    /// Exact GELU and its derivative `Φ(x) + x·φ(x)` in one pass (they share one exponential).
+    /// Keeping the derivative instead of the input makes GELU's backward a plain product.
+    public func geluWithDerivative() -> (y: Tensor, derivative: Tensor) {
+        let y = Tensor(uninitializedShape: shape), d = Tensor(uninitializedShape: shape)
+        let (src, yp, dp, n) = (pointer, y.pointer, d.pointer, count)
+        let raw = (UnsafeRawPointer(src), UnsafeMutableRawPointer(yp), UnsafeMutableRawPointer(dp))
+        Parallel.forEachChunk(n / 16, grain: 4096) { r in
+            for v in r {
+                let o = v * 64
+                let x = raw.0.loadUnaligned(fromByteOffset: o, as: Vec.self)
+                let (cdf, pdf) = vnormalCDFAndPDF(x)
+                raw.1.storeBytes(of: x * cdf, toByteOffset: o, as: Vec.self)
+                raw.2.storeBytes(of: cdf + x * pdf, toByteOffset: o, as: Vec.self)
+            }
+        }
+        let tail = n - n % 16
+        if tail < n {
+            var x = Vec(repeating: 0)
+            for j in 0..<(n - tail) { x[j] = src[tail + j] }
+            let (cdf, pdf) = vnormalCDFAndPDF(x)
+            for j in 0..<(n - tail) { yp[tail + j] = x[j] * cdf[j]; dp[tail + j] = cdf[j] + x[j] * pdf[j] }
+        }
+        return (y, d)
+    }
+
     /// QuickGELU of OpenAI CLIP: `x · σ(1.702x)`.
     public func quickGelu() -> Tensor { map { $0 * vsigmoid(1.702 * $0) } }
     /// Gradient of QuickGELU: `dy · (σ(1.702x) + 1.702x·σ(1.702x)(1 − σ(1.702x)))`.

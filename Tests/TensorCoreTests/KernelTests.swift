@@ -21,6 +21,13 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testGELUWithDerivativeMatchesTheSeparateKernels() {
+        let x = Tensor(shape: [1003], scalars: (0..<1003).map { Float($0 - 501) / 60 })
+        let (y, d) = x.geluWithDerivative()
+        XCTAssertTrue(y.isClose(to: x.gelu(), tolerance: 1e-6))
+        XCTAssertTrue(d.isClose(to: Tensor.geluBackward(x: x, dy: .ones([1003])), tolerance: 1e-6))
+    }
+
     func testMatmulAgainstNaiveLoops() {
         for (m, k, n) in [(1, 1, 1), (3, 5, 7), (17, 33, 9), (64, 64, 64)] {
             let a = random([m, k], 1), b = random([k, n], 2)
