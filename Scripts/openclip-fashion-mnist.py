@@ -13,7 +13,7 @@ Recipe (mirrors Configs/quickstart.yaml):
              28x28 gray -> 3 channels, /255, OpenAI mean/std. Each training image gets one caption, a
              template of Configs/templates/fashion-train.txt drawn once per image from the seed, filled
              with its lowercase class name. Shuffled epochs, incomplete last batch dropped.
-  augment    random resized crop to 28x28, scale (0.85, 1.0), ratio (3/4, 4/3) (torchvision's box
+  augment    none by default (as the quickstart); --augment crop: random resized crop to 28x28, scale (0.85, 1.0), ratio (3/4, 4/3) (torchvision's box
              sampling: 10 tries, then a central crop), bicubic, clamped to [0, 1]. The resampling is a
              batched grid_sample (cubic a = -0.75, as torch) instead of PIL's (a = -0.5); crops are never
              larger than the image, so there is no downscaling and no antialiasing to differ.
@@ -21,7 +21,8 @@ Recipe (mirrors Configs/quickstart.yaml):
              initialization after torch.manual_seed(seed); open_clip.tokenize with text_cfg.context_length.
   optimizer  AdamW lr 1e-3, betas (0.9, 0.98), eps 1e-6, weight decay 0.1, none on parameters with < 2
              dims, biases, norm gains, logit_scale and positional/class embeddings (open_clip_train's
-             exclusion rule plus model.no_weight_decay()); batch 256; ClipLoss; logit_scale clamped to
+             exclusion rule plus model.no_weight_decay()); batch 256; ClipLoss's symmetric cross-entropy with
+             label smoothing --label-smoothing (0.1, as the quickstart); logit_scale clamped to
              [0, ln 100] after each step.
   schedule   linear warmup lr*(step+1)/100 for 100 steps, then cosine to 0 at step --steps.
   budget     training stops when --steps are done or when --minutes of training time are used up. The
@@ -97,11 +98,15 @@ def run_in_reference_venv() -> None:
 def parse_args():
     p = argparse.ArgumentParser(description="OpenCLIP baseline for the SwiftCLIP Fashion-MNIST quickstart.")
     p.add_argument("--minutes", type=float, default=10.0, help="training-time budget in minutes (default 10)")
-    p.add_argument("--steps", type=int, default=1500, help="steps the cosine schedule is planned for (default 1500)")
+    p.add_argument("--steps", type=int, default=900, help="steps the cosine schedule is planned for (default 900, as Configs/quickstart.yaml)")
     p.add_argument("--eval-at", default="5,10", help="comma-separated minutes of training time at which to "
                    "run the zero-shot evaluation (default 5,10)")
     p.add_argument("--eval-limit", type=int, default=None, help="evaluate on the first N test images (default all)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--augment", choices=["crop", "none"], default="none",
+                   help="random resized crop (scale 0.85-1.0) or none (default none, as Configs/quickstart.yaml)")
+    p.add_argument("--label-smoothing", type=float, default=0.1,
+                   help="label smoothing of both cross-entropies (default 0.1, as Configs/quickstart.yaml)")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2, as the quickstart's workers)")
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist", help="folder of the Fashion-MNIST IDX gz files")
     p.add_argument("--model-config", default=str(REPO_ROOT / "Configs/models/vit-fashion.json"))
@@ -214,7 +219,6 @@ def main():
     import numpy as np
     import open_clip
     import torch
-    from open_clip.loss import ClipLoss
 
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -262,7 +266,13 @@ def main():
         [{"params": [p for n, p in params if excluded(n, p)], "weight_decay": 0.0},
          {"params": [p for n, p in params if not excluded(n, p)], "weight_decay": WEIGHT_DECAY}],
         lr=LEARNING_RATE, betas=BETAS, eps=EPS)
-    loss_fn = ClipLoss()
+    def loss_fn(image_features, text_features, logit_scale):
+        """OpenCLIP's ClipLoss, with optional label smoothing (PyTorch's convention)."""
+        logits = logit_scale * image_features @ text_features.T
+        labels = torch.arange(logits.shape[0])
+        ce = torch.nn.functional.cross_entropy
+        return 0.5 * (ce(logits, labels, label_smoothing=args.label_smoothing)
+                      + ce(logits.T, labels, label_smoothing=args.label_smoothing))
     shuffle_gen = torch.Generator().manual_seed(args.seed)
     crop_rng = np.random.default_rng([args.seed, 2])
     batches_per_epoch = len(train_labels) // BATCH_SIZE  # incomplete last batch dropped
@@ -309,7 +319,8 @@ def main():
         if position == 0:
             order = torch.randperm(len(train_labels), generator=shuffle_gen)
         index = order[position * BATCH_SIZE:(position + 1) * BATCH_SIZE]
-        images = to_model_input(random_resized_crop(train_gray[index], crop_rng), mean, std)
+        batch = train_gray[index]
+        images = to_model_input(random_resized_crop(batch, crop_rng) if args.augment == "crop" else batch, mean, std)
         tokens = train_tokens[index]
         lr = learning_rate(step, args.steps)
         for group in optimizer.param_groups:
