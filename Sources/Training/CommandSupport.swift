@@ -1,4 +1,5 @@
 import Foundation
+import Tokenization
 
 /// Shared behaviour of the command-line tools: a one-line error on standard error and exit 1.
 public enum CommandSupport {
@@ -6,6 +7,19 @@ public enum CommandSupport {
         let message = String(describing: error).replacingOccurrences(of: "\n", with: " ")
         FileHandle.standardError.write(Data("\(tool): error: \(message)\n".utf8))
         exit(1)
+    }
+
+    /// What `evaluate` and `embed` share: threads configured for data-parallel inference,
+    /// the model from a checkpoint, and the tokenizer (built-in vocabulary unless `vocab`).
+    public static func loadForInference(checkpoint: String, modelConfig: String?, vocab: String?, threads: Int?)
+        throws -> (model: CLIPModel, tokenizer: CLIPTokenizer, encoder: ModelEncoder)
+    {
+        let t = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        Parallel.configure(threads: t)
+        Parallel.setBLASThreads(1)   // workers run single-threaded BLAS side by side
+        let model = try ModelLoading.load(checkpoint: checkpoint, modelConfig: modelConfig)
+        let tokenizer = try vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) } ?? CLIPTokenizer.bundled()
+        return (model, tokenizer, ModelEncoder(model: model, workers: t))
     }
 
     /// Runs `body`, turning any thrown error into a one-line message and exit status 1.

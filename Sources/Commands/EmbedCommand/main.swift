@@ -21,14 +21,10 @@ struct Embed: ParsableCommand {
 
     func run() {
         CommandSupport.run("embed") {
-            let t = threads ?? ProcessInfo.processInfo.activeProcessorCount
-            Parallel.configure(threads: t)
-            Parallel.setBLASThreads(1)
-            let model = try ModelLoading.load(checkpoint: checkpoint, modelConfig: modelConfig)
-            let tokenizer = try vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) } ?? CLIPTokenizer.bundled()
+            let (model, tokenizer, encoder) = try CommandSupport.loadForInference(
+                checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads)
             guard let text = try? String(contentsOfFile: texts, encoding: .utf8) else { throw ValidationError("\(texts): cannot read") }
             let captions = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
-            let encoder = ModelEncoder(model: model, workers: t)
             let imageEmbeddings = try EmbeddingExport.embedImages(encoder: encoder, shard: images)
             let textEmbeddings = captions.isEmpty ? Tensor.zeros([0, model.config.embedDim])
                 : encoder.texts(captions, tokenizer: tokenizer)

@@ -26,13 +26,10 @@ struct Evaluate: ParsableCommand {
 
     func run() {
         CommandSupport.run("evaluate") {
-            let t = threads ?? ProcessInfo.processInfo.activeProcessorCount
-            Parallel.configure(threads: t)
-            Parallel.setBLASThreads(1)
-            let model = try ModelLoading.load(checkpoint: checkpoint, modelConfig: modelConfig)
-            let tokenizer = try vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) } ?? CLIPTokenizer.bundled()
+            let (model, tokenizer, encoder) = try CommandSupport.loadForInference(
+                checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads)
+            let t = encoder.workers
             let data = try ShardDataset(paths: dataset.split(separator: ",").map(String.init))
-            let encoder = ModelEncoder(model: model, workers: t)
             let bar = ProgressBar(label: task.rawValue)
             let output: Data
             switch task {
