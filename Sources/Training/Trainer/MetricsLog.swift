@@ -9,9 +9,11 @@ public struct StepRecord: Codable, Equatable, Sendable {
     public var imagesPerSecond: Double
     public var dataWaitShare: Double
     public var elapsedSeconds: Double
+    /// Wall time of this run's training steps (data included), without evaluations and checkpoints.
+    public var trainingSeconds: Double?
     enum CodingKeys: String, CodingKey {
         case step, loss, lr, logitScale = "logit_scale", imagesPerSecond = "images_per_second"
-        case dataWaitShare = "data_wait_share", elapsedSeconds = "elapsed_seconds"
+        case dataWaitShare = "data_wait_share", elapsedSeconds = "elapsed_seconds", trainingSeconds = "training_seconds"
     }
 }
 

@@ -12,7 +12,7 @@ final class ProgressReporter {
     init(total: Int, every: Int, output: @escaping (String) -> Void) { (self.total, self.every, self.output) = (total, every, output) }
 
     func report(_ r: StepRecord) {
-        let remaining = Double(total - r.step) * r.elapsedSeconds / Double(max(r.step, 1))
+        let remaining = Double(total - r.step) * (r.trainingSeconds ?? r.elapsedSeconds) / Double(max(r.step, 1))
         let line = String(format: "step %d/%d  loss %.4f  lr %.2e  scale %.2f  %.1f img/s  data wait %.0f%%  ETA %@",
                           r.step, total, r.loss, r.lr, r.logitScale, r.imagesPerSecond, 100 * r.dataWaitShare,
                           Self.duration(remaining) as NSString)

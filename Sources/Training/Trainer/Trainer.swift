@@ -139,7 +139,7 @@ public final class Trainer {
         var stoppedEarly = false
         var zeroShotTop1: Double? = nil
         let startTime = Date()
-        var windowStart = Date(), windowImages = 0, windowWait = 0.0, waitTotal = 0.0
+        var windowStart = Date(), windowImages = 0, windowWait = 0.0, waitTotal = 0.0, pausedSeconds = 0.0
         log("training \(config.run.name): \(model.parameterCount) parameters, \(config.objective.type) objective, batch \(config.data.batchSize), \(workers) workers → \(runDirectory.path)")
         while state.step < total {
             if StopSignal.isRequested { stoppedEarly = true; break }
@@ -179,17 +179,22 @@ public final class Trainer {
                                         logitScale: Double(Foundation.exp(model.logitScale.value.scalar)),
                                         imagesPerSecond: Double(windowImages) / max(seconds, 1e-9),
                                         dataWaitShare: windowWait / max(seconds, 1e-9),
-                                        elapsedSeconds: Date().timeIntervalSince(startTime))
+                                        elapsedSeconds: Date().timeIntervalSince(startTime),
+                                        trainingSeconds: Date().timeIntervalSince(startTime) - pausedSeconds)
                 metrics.append(record)
                 progress.report(record)
                 (windowStart, windowImages, windowWait) = (Date(), 0, 0)
             }
+            let pauseStart = Date()
             if let z = config.eval.zeroshot, state.step % z.everySteps == 0, state.step < total {
                 zeroShotTop1 = try evaluateZeroShot(limit: z.limit)
             }
             if state.step % config.checkpoint.everySteps == 0 || state.step == total {
                 lastCheckpoint = try saveCheckpoint()
             }
+            let paused = Date().timeIntervalSince(pauseStart)
+            pausedSeconds += paused
+            windowStart += paused   // throughput counts training time only
         }
         progress.finish()
         if stoppedEarly {
