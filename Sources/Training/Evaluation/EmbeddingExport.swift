@@ -11,8 +11,9 @@ public enum EmbeddingExport {
         let loader = try DataLoader(
             dataset: dataset,
             configuration: DataLoaderConfiguration(batchSize: batchSize, imageSize: encoder.model.visual.imageSize,
-                                                   contextLength: ctx, mode: .eval, shuffle: false, threads: max(1, encoder.workers)),
-            tokenizer: { _ in [Int32](repeating: 0, count: ctx) })
+                                                   contextLength: ctx, mode: .eval, shuffle: false, threads: max(1, encoder.workers),
+                                                   needsCaptions: false),
+            tokenizer: { _ in [] })  // images only: captions are neither read nor tokenized
         var parts: [Tensor] = []
         while let batch = try loader.next() {
             let s = batch.imageSize

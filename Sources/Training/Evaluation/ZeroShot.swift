@@ -96,13 +96,13 @@ extension ZeroShotClassifier {
                          loaderThreads: Int = 2, progress: ((Int, Int) -> Void)? = nil) throws -> ZeroShotResult {
         guard dataset.hasLabels else { throw ConfigError("zero-shot dataset has no /labels") }
         let total = min(dataset.count, limit ?? .max)
-        let ctx = encoder.model.config.textCfg.contextLength
         let loader = try DataLoader(
             dataset: dataset,
             configuration: DataLoaderConfiguration(batchSize: batchSize, imageSize: encoder.model.visual.imageSize,
                                                    contextLength: encoder.model.config.textCfg.contextLength,
-                                                   mode: .eval, shuffle: false, threads: loaderThreads),
-            tokenizer: { _ in [Int32](repeating: 0, count: ctx) })
+                                                   mode: .eval, shuffle: false, threads: loaderThreads,
+                                                   needsCaptions: false),
+            tokenizer: { _ in [] })  // images only: captions are neither read nor tokenized
         var result = ZeroShotResult(classnames: classnames)
         while result.count < total, let batch = try loader.next() {
             let n = min(batch.size, total - result.count)
