@@ -34,11 +34,15 @@ public final class TextTransformer: Layer {
         }
     }
 
-    /// Position pooled for each row of `tokens` [B, ctx]: the first maximal id (EOT) or 0.
+    /// Position pooled for each row of `tokens` [B, ctx]: the end of text (`endPositions`) or 0.
     public func poolPositions(_ tokens: [Int32], batch: Int) -> [Int] {
+        config.poolType == "first" ? Array(repeating: 0, count: batch) : endPositions(tokens, batch: batch)
+    }
+
+    /// The first position of each row's largest id: EOT, the last token of the text.
+    public func endPositions(_ tokens: [Int32], batch: Int) -> [Int] {
         let ctx = config.contextLength
         return (0..<batch).map { b in
-            if config.poolType == "first" { return 0 }
             var best = 0
             for t in 1..<ctx where tokens[b * ctx + t] > tokens[b * ctx + best] { best = t }
             return best

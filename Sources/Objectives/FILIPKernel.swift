@@ -39,72 +39,98 @@ public enum FILIPKernel {
     ///   - blockSize: images and texts per block.
     public static func forward(imageTokens x: Tensor, textTokens y: Tensor, validTokens: [Range<Int>],
                                blockSize: Int) -> Result {
-        precondition(x.rank == 3 && y.rank == 3 && x.shape[0] == y.shape[0] && x.shape[2] == y.shape[2],
-                     "FILIP expects image tokens [B, n1, d] and text tokens [B, n2, d], got \(x.shape) and \(y.shape)")
-        let (b, n1, d, n2) = (x.shape[0], x.shape[1], x.shape[2], y.shape[1])
-        precondition(validTokens.count == b && validTokens.allSatisfy { !$0.isEmpty && $0.lowerBound >= 0 && $0.upperBound <= n2 },
-                     "FILIP needs a non-empty range of valid text tokens within 0..<\(n2) for each of the \(b) texts")
-        precondition(n1 >= 1 && max(n1, n2) <= Int(UInt16.max), "FILIP supports 1 ... 65535 tokens per side, got \(n1) and \(n2)")
-        precondition(blockSize >= 1, "FILIP block size must be at least 1, got \(blockSize)")
-        let bs = min(blockSize, b)
-        let blocks = (b + bs - 1) / bs
+        ensure(x.shape[0] == y.shape[0], "FILIP's training forward pairs images and texts, got \(x.shape) and \(y.shape)")
+        let (b, n1, n2) = (x.shape[0], x.shape[1], y.shape[1])
         let sImage = Tensor(uninitializedShape: [b, b]), sText = Tensor(uninitializedShape: [b, b])
         var bestText = [UInt16](repeating: 0, count: b * b * n1)
         var bestImage = [UInt16](repeating: 0, count: b * b * n2)
         bestText.withUnsafeMutableBufferPointer { bt in
             bestImage.withUnsafeMutableBufferPointer { bi in
-                let p = UncheckedBox((x.pointer, y.pointer, sImage.pointer, sText.pointer, bt.baseAddress!, bi.baseAddress!))
-                // Each thread owns whole text blocks; it packs their valid tokens once and sweeps all image blocks.
-                Parallel.forEachChunk(blocks) { range in
-                    let (xp, yp, si, st, btp, bip) = p.value
-                    let packed = Tensor(uninitializedShape: [bs * n2 + 1, d])                 // valid tokens of one text block
-                    let scratch = Tensor(uninitializedShape: [bs * n1 + 1, bs * n2 + 1])      // one block of similarities
-                    let xRows = UnsafeMutablePointer<Float>.allocate(capacity: 2 * d)
-                    let colMax = UnsafeMutablePointer<Float>.allocate(capacity: n2)
-                    let colArg = UnsafeMutablePointer<Int32>.allocate(capacity: n2)
-                    defer { colMax.deallocate(); colArg.deallocate(); xRows.deallocate() }
-                    var offsets = [Int](repeating: 0, count: bs + 1)
-                    for jb in range {
-                        let j0 = jb * bs, bj = min(bs, b - j0)
+                sweep(x, y, validTokens, blockSize, sImage: sImage, sText: sText, argmax: (bt.baseAddress!, bi.baseAddress!))
+            }
+        }
+        return Result(imageToText: sImage, textToImage: sText, bestTextToken: bestText, bestImageToken: bestImage)
+    }
+
+    /// Scores every image against every text without keeping argmax indices (evaluation).
+    /// - Parameters: imageTokens X [I, n1, d], textTokens Y [J, n2, d], unit rows; `validTokens` J ranges.
+    /// - Returns: s^I and s^T, each [I, J] indexed [image, text].
+    public static func scores(imageTokens x: Tensor, textTokens y: Tensor, validTokens: [Range<Int>],
+                              blockSize: Int = 16) -> (imageToText: Tensor, textToImage: Tensor) {
+        let sImage = Tensor(uninitializedShape: [x.shape[0], y.shape[0]])
+        let sText = Tensor(uninitializedShape: [x.shape[0], y.shape[0]])
+        sweep(x, y, validTokens, blockSize, sImage: sImage, sText: sText, argmax: nil)
+        return (sImage, sText)
+    }
+
+    /// The blocked forward over I images × J texts, writing s^I and s^T [I, J] and, when `argmax`
+    /// is given, the argmax indices ([I, J, n1] and [I, J, n2]).
+    static func sweep(_ x: Tensor, _ y: Tensor, _ validTokens: [Range<Int>], _ blockSize: Int,
+                      sImage: Tensor, sText: Tensor,
+                      argmax: (text: UnsafeMutablePointer<UInt16>, image: UnsafeMutablePointer<UInt16>)?) {
+        ensure(x.rank == 3 && y.rank == 3 && x.shape[2] == y.shape[2],
+               "FILIP expects image tokens [I, n1, d] and text tokens [J, n2, d], got \(x.shape) and \(y.shape)")
+        let (ni, n1, d, nj, n2) = (x.shape[0], x.shape[1], x.shape[2], y.shape[0], y.shape[1])
+        ensure(validTokens.count == nj && validTokens.allSatisfy { !$0.isEmpty && $0.lowerBound >= 0 && $0.upperBound <= n2 },
+               "FILIP needs a non-empty range of valid text tokens within 0..<\(n2) for each of the \(nj) texts")
+        ensure(n1 >= 1 && max(n1, n2) <= Int(UInt16.max), "FILIP supports 1 ... 65535 tokens per side, got \(n1) and \(n2)")
+        ensure(blockSize >= 1, "FILIP block size must be at least 1, got \(blockSize)")
+        if ni == 0 || nj == 0 { return }
+        let bs = min(blockSize, max(ni, nj))
+        let (imageBlocks, textBlocks) = ((ni + bs - 1) / bs, (nj + bs - 1) / bs)
+        let p = UncheckedBox((x.pointer, y.pointer, sImage.pointer, sText.pointer, argmax))
+        // Each thread owns whole text blocks; it packs their valid tokens once and sweeps all image blocks.
+        Parallel.forEachChunk(textBlocks) { range in
+            let (xp, yp, si, st, best) = p.value
+            let packed = Tensor(uninitializedShape: [bs * n2 + 1, d])                 // valid tokens of one text block
+            let scratch = Tensor(uninitializedShape: [bs * n1 + 1, bs * n2 + 1])      // one block of similarities
+            let xRows = UnsafeMutablePointer<Float>.allocate(capacity: 2 * d)
+            let colMax = UnsafeMutablePointer<Float>.allocate(capacity: n2)
+            let colArg = UnsafeMutablePointer<Int32>.allocate(capacity: n2)
+            let rowArg = UnsafeMutablePointer<UInt16>.allocate(capacity: n1)          // argmax_r when not kept
+            defer { colMax.deallocate(); colArg.deallocate(); xRows.deallocate(); rowArg.deallocate() }
+            var offsets = [Int](repeating: 0, count: bs + 1)
+            for jb in range {
+                let j0 = jb * bs, bj = min(bs, nj - j0)
+                for jj in 0..<bj {
+                    let valid = validTokens[j0 + jj]
+                    offsets[jj + 1] = offsets[jj] + valid.count
+                    (packed.pointer + offsets[jj] * d).update(from: yp + ((j0 + jj) * n2 + valid.lowerBound) * d,
+                                                              count: valid.count * d)
+                }
+                // OpenBLAS computes a GEMM with one column (or row) as a GEMV, whose summation order
+                // differs; keep at least two of each so every similarity is computed alike.
+                if offsets[bj] == 1 { (packed.pointer + d).update(from: packed.pointer, count: d) }
+                let ld = max(offsets[bj], 2)
+                for ib in 0..<imageBlocks {
+                    let i0 = ib * bs, bi = min(bs, ni - i0)
+                    var a = xp + i0 * n1 * d
+                    if bi * n1 == 1 {
+                        xRows.update(from: a, count: d); (xRows + d).update(from: a, count: d)
+                        a = UnsafeMutablePointer(mutating: xRows)
+                    }
+                    // S = X_[i0..<i0+bi] Y_validᵀ   [bi·n1, Σ_j |V_j|]
+                    BLAS.sgemm(transA: false, transB: true, m: max(bi * n1, 2), n: ld, k: d,
+                               a: a, lda: d, b: packed.pointer, ldb: d, c: scratch.pointer, ldc: ld)
+                    for ii in 0..<bi {
                         for jj in 0..<bj {
-                            let valid = validTokens[j0 + jj]
-                            offsets[jj + 1] = offsets[jj] + valid.count
-                            (packed.pointer + offsets[jj] * d).update(from: yp + ((j0 + jj) * n2 + valid.lowerBound) * d,
-                                                                      count: valid.count * d)
-                        }
-                        // OpenBLAS computes a GEMM with one column (or row) as a GEMV, whose summation order
-                        // differs; keep at least two of each so every similarity is computed alike.
-                        if offsets[bj] == 1 { (packed.pointer + d).update(from: packed.pointer, count: d) }
-                        let ld = max(offsets[bj], 2)
-                        for ib in 0..<blocks {
-                            let i0 = ib * bs, bi = min(bs, b - i0)
-                            var a = xp + i0 * n1 * d
-                            if bi * n1 == 1 {
-                                xRows.update(from: a, count: d); (xRows + d).update(from: a, count: d)
-                                a = UnsafeMutablePointer(mutating: xRows)
-                            }
-                            // S = X_[i0..<i0+bi] Y_validᵀ   [bi·n1, Σ_j |V_j|]
-                            BLAS.sgemm(transA: false, transB: true, m: max(bi * n1, 2), n: ld, k: d,
-                                       a: a, lda: d, b: packed.pointer, ldb: d, c: scratch.pointer, ldc: ld)
-                            for ii in 0..<bi {
-                                for jj in 0..<bj {
-                                    let (i, j) = (i0 + ii, j0 + jj)
-                                    let valid = validTokens[j]
-                                    let pair = i * b + j
-                                    let s = reducePair(scratch.pointer + ii * n1 * ld + offsets[jj], ld: ld,
-                                                       n1: n1, m: valid.count, colMax: colMax, colArg: colArg,
-                                                       bestText: btp + pair * n1, textOffset: valid.lowerBound)
-                                    si[pair] = s.image / Float(n1)
-                                    for r in 0..<valid.count { bip[pair * n2 + valid.lowerBound + r] = UInt16(colArg[r]) }
-                                    st[pair] = s.text / Float(valid.count)
-                                }
+                            let (i, j) = (i0 + ii, j0 + jj)
+                            let valid = validTokens[j]
+                            let pair = i * nj + j
+                            let s = reducePair(scratch.pointer + ii * n1 * ld + offsets[jj], ld: ld,
+                                               n1: n1, m: valid.count, colMax: colMax, colArg: colArg,
+                                               bestText: best.map { $0.text + pair * n1 } ?? rowArg,
+                                               textOffset: valid.lowerBound)
+                            si[pair] = s.image / Float(n1)
+                            st[pair] = s.text / Float(valid.count)
+                            if let bip = best?.image {
+                                for r in 0..<valid.count { bip[pair * n2 + valid.lowerBound + r] = UInt16(colArg[r]) }
                             }
                         }
                     }
                 }
             }
         }
-        return Result(imageToText: sImage, textToImage: sText, bestTextToken: bestText, bestImageToken: bestImage)
     }
 
     /// Max-reductions of one pair's similarities `S[k, r]` (n1 rows of m valid columns, row stride `ld`):

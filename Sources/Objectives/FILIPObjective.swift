@@ -67,9 +67,20 @@ public struct FILIPObjective: Objective {
             while hi < t && row[hi] != 0 { hi += 1 }
             precondition((hi..<t).allSatisfy { row[$0] == 0 },
                          "FILIP: the valid tokens of text \(j) must be one contiguous run in the mask")
-            if includeSpecialTokens { return lo..<hi }
-            let first = lo == 0 ? 1 : lo, end = hi - 1
-            return first < end ? first..<end : lo..<hi
+            return trimmed(lo..<hi, includeSpecialTokens: includeSpecialTokens)
         }
+    }
+
+    /// The valid token range of each text from its EOT position (tokens 0 ... end), without SOT
+    /// and EOT when `includeSpecialTokens` is false.
+    public static func validTokens(ends: [Int], includeSpecialTokens: Bool) -> [Range<Int>] {
+        ends.map { trimmed(0..<($0 + 1), includeSpecialTokens: includeSpecialTokens) }
+    }
+
+    /// `run` without its first (SOT) and last (EOT) token, unless that leaves none.
+    static func trimmed(_ run: Range<Int>, includeSpecialTokens: Bool) -> Range<Int> {
+        if includeSpecialTokens { return run }
+        let first = run.lowerBound == 0 ? 1 : run.lowerBound, end = run.upperBound - 1
+        return first < end ? first..<end : run
     }
 }

@@ -10,16 +10,18 @@ public enum CommandSupport {
     }
 
     /// What `evaluate` and `embed` share: threads configured for data-parallel inference,
-    /// the model from a checkpoint, and the tokenizer (built-in vocabulary unless `vocab`).
-    public static func loadForInference(checkpoint: String, modelConfig: String?, vocab: String?, threads: Int?)
+    /// the model from a checkpoint, and the tokenizer (built-in vocabulary unless `vocab`). The
+    /// encoder scores as the checkpoint's objective did unless `scoring` says otherwise.
+    public static func loadForInference(checkpoint: String, modelConfig: String?, vocab: String?, threads: Int?,
+                                        scoring: Scoring? = nil)
         throws -> (model: CLIPModel, tokenizer: CLIPTokenizer, encoder: ModelEncoder)
     {
         let t = threads ?? ProcessInfo.processInfo.activeProcessorCount
         Parallel.configure(threads: t)
         Parallel.setBLASThreads(1)   // workers run single-threaded BLAS side by side
-        let model = try ModelLoading.load(checkpoint: checkpoint, modelConfig: modelConfig)
+        let (model, trained) = try ModelLoading.load(checkpoint: checkpoint, modelConfig: modelConfig)
         let tokenizer = try vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) } ?? CLIPTokenizer.bundled()
-        return (model, tokenizer, ModelEncoder(model: model, workers: t))
+        return (model, tokenizer, ModelEncoder(model: model, workers: t, scoring: scoring ?? trained))
     }
 
     /// Runs `body`, turning any thrown error into a one-line message and exit status 1.

@@ -161,7 +161,7 @@ struct WorkerFeatures {
         (image, text, imageTokens, textTokens) = (img.pooled, txt.pooled, img.tokens, txt.tokens)
         if needs.tokens {
             let ctx = model.config.textCfg.contextLength
-            let ends = model.text.poolPositions(inputs.tokens, batch: b)
+            let ends = model.text.endPositions(inputs.tokens, batch: b)
             let mask = Tensor.zeros([b, ctx])
             for r in 0..<b { for t in 0...ends[r] { mask.pointer[r * ctx + t] = 1 } }
             textMask = mask

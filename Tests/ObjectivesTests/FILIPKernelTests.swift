@@ -19,28 +19,28 @@ final class FILIPKernelTests: XCTestCase {
         Tensor(shape: [lengths.count, n2], scalars: lengths.flatMap { len in (0..<n2).map { $0 < len ? 1 : 0 } })
     }
 
-    /// s^I and s^T [B, B] straight from the definition.
+    /// s^I and s^T [I, J] straight from the definition.
     func naiveSimilarities(_ x: Tensor, _ y: Tensor, _ valid: [Range<Int>]) -> (Tensor, Tensor) {
-        let (b, n1, d, n2) = (x.shape[0], x.shape[1], x.shape[2], y.shape[1])
-        let all = x.reshaped([b * n1, d]).matmul(y.reshaped([b * n2, d]), transposeOther: true)   // [B·n1, B·n2]
-        func sim(_ i: Int, _ j: Int, _ k: Int, _ r: Int) -> Float { all[flat: (i * n1 + k) * (b * n2) + j * n2 + r] }
-        var sI = Tensor.zeros([b, b]), sT = Tensor.zeros([b, b])
+        let (b, n1, d, bt, n2) = (x.shape[0], x.shape[1], x.shape[2], y.shape[0], y.shape[1])
+        let all = x.reshaped([b * n1, d]).matmul(y.reshaped([bt * n2, d]), transposeOther: true)   // [I·n1, J·n2]
+        func sim(_ i: Int, _ j: Int, _ k: Int, _ r: Int) -> Float { all[flat: (i * n1 + k) * (bt * n2) + j * n2 + r] }
+        var sI = Tensor.zeros([b, bt]), sT = Tensor.zeros([b, bt])
         for i in 0..<b {
-            for j in 0..<b {
+            for j in 0..<bt {
                 var total: Float = 0
                 for k in 0..<n1 {
                     var best = -Float.infinity
                     for r in valid[j] where sim(i, j, k, r) > best { best = sim(i, j, k, r) }
                     total += best
                 }
-                sI[flat: i * b + j] = total / Float(n1)
+                sI[flat: i * bt + j] = total / Float(n1)
                 total = 0
                 for r in valid[j] {
                     var best = -Float.infinity
                     for k in 0..<n1 where sim(i, j, k, r) > best { best = sim(i, j, k, r) }
                     total += best
                 }
-                sT[flat: i * b + j] = total / Float(valid[j].count)
+                sT[flat: i * bt + j] = total / Float(valid[j].count)
             }
         }
         return (sI, sT)
@@ -87,6 +87,21 @@ final class FILIPKernelTests: XCTestCase {
         }
     }
 
+    /// Evaluation's scores of I images × J texts (no argmax kept) follow the definition too.
+    func testRectangularScoresEqualNaive() {
+        for (index, c) in [(ni: 7, nj: 3, n1: 5, n2: 9), (ni: 2, nj: 19, n1: 16, n2: 12), (ni: 1, nj: 1, n1: 4, n2: 3)].enumerated() {
+            let x = tokens(c.ni, c.n1, 8, seed: UInt64(40 + index)), y = tokens(c.nj, c.n2, 8, seed: UInt64(50 + index))
+            let valid = (0..<c.nj).map { j in (j % 2)..<(1 + j % 2 + j % (c.n2 - 1)) }
+            let (sI, sT) = naiveSimilarities(x, y, valid)
+            for block in [1, 2, 5, 16] {
+                let s = FILIPKernel.scores(imageTokens: x, textTokens: y, validTokens: valid, blockSize: block)
+                XCTAssertEqual(s.imageToText.shape, [c.ni, c.nj])
+                XCTAssertLessThanOrEqual(s.imageToText.maxAbsDifference(sI), 1e-6, "case \(index) block \(block): s^I")
+                XCTAssertLessThanOrEqual(s.textToImage.maxAbsDifference(sT), 1e-6, "case \(index) block \(block): s^T")
+            }
+        }
+    }
+
     /// The backward of every block size gives identical gradients (fixed summation order).
     func testGradientsDoNotDependOnBlockSizeOrThreads() {
         let (b, n1, n2, d) = (11, 6, 9, 12)
@@ -109,5 +124,8 @@ final class FILIPKernelTests: XCTestCase {
         let m = mask([5, 2, 1, 3], 6)
         XCTAssertEqual(FILIPObjective.validTokens(mask: m, includeSpecialTokens: true), [0..<5, 0..<2, 0..<1, 0..<3])
         XCTAssertEqual(FILIPObjective.validTokens(mask: m, includeSpecialTokens: false), [1..<4, 0..<2, 0..<1, 1..<2])
+        // From EOT positions, as evaluation derives them: the same ranges as the mask's.
+        XCTAssertEqual(FILIPObjective.validTokens(ends: [4, 1, 0, 2], includeSpecialTokens: true), [0..<5, 0..<2, 0..<1, 0..<3])
+        XCTAssertEqual(FILIPObjective.validTokens(ends: [4, 1, 0, 2], includeSpecialTokens: false), [1..<4, 0..<2, 0..<1, 1..<2])
     }
 }

@@ -91,6 +91,9 @@ final class ObjectiveTrainingTests: XCTestCase {
             XCTAssertTrue(losses.allSatisfy(\.isFinite), "\(objective): \(losses)")
             XCTAssertLessThan(losses.last!, losses.first! + 1e-3, "\(objective) did not learn: \(losses)")
             if objective == "siglip" { XCTAssertNotNil(trainer.model.logitBias) }
+            // The checkpoint records the objective, so evaluation scores as it was trained.
+            let scoring = try ModelLoading.load(checkpoint: trainer.runDirectory.path).scoring
+            XCTAssertEqual(scoring, objective == "filip" ? .filip(includeSpecialTokens: true) : .embedding, objective)
         }
     }
 }

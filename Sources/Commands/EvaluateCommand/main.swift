@@ -23,11 +23,22 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Evaluate at most this many images.") var limit: Int?
     @Option(help: "Write the results as JSON to this file.") var json: String?
+    @Option(help: ArgumentHelp("How to score image-text pairs: auto, embedding, filip or filip-content.",
+                               discussion: "auto follows the objective recorded in the checkpoint (FILIP checkpoints use token-level scores; filip-content leaves out SOT/EOT)."))
+    var scoring = "auto"
+
+    func validate() throws {
+        if scoring != "auto" && Scoring(argument: scoring) == nil {
+            throw ValidationError("--scoring must be auto, embedding, filip or filip-content, got '\(scoring)'")
+        }
+    }
 
     func run() {
         CommandSupport.run("evaluate") {
-            let (model, tokenizer, encoder) = try CommandSupport.loadForInference(
-                checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads)
+            let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
+                checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads,
+                scoring: Scoring(argument: scoring))
+            if case .filip = encoder.scoring { print("scoring: \(encoder.scoring) (token-level)") }
             let t = encoder.workers
             let data = try ShardDataset(paths: dataset.split(separator: ",").map(String.init))
             let bar = ProgressBar(label: task.rawValue)

@@ -1,14 +1,17 @@
 import Foundation
 import DataPipeline
 import Tokenization
+import Objectives
 
 /// Embedding images and texts with a trained model, without a tape, split over worker threads.
 public struct ModelEncoder {
     public let model: CLIPModel
     public let workers: Int
+    /// How images and texts are compared (the model's training objective decides).
+    public let scoring: Scoring
 
-    public init(model: CLIPModel, workers: Int = Parallel.threads) {
-        (self.model, self.workers) = (model, max(1, workers))
+    public init(model: CLIPModel, workers: Int = Parallel.threads, scoring: Scoring = .embedding) {
+        (self.model, self.workers, self.scoring) = (model, max(1, workers), scoring)
     }
 
     /// Runs `encode` on `workers` contiguous slices of `count` rows and concatenates the results.
@@ -42,14 +45,68 @@ public struct ModelEncoder {
         }
     }
 
+    /// Unit-length patch-token features [B, n1, E] of `images` [B, S, S, 3] (FILIP scoring).
+    public func imageTokens(_ images: Tensor) -> Tensor {
+        split(images.shape[0]) { r in
+            self.model.encodeImage(images.slice(axis: 0, r), returnTokens: true).tokens!.value.l2Normalized().y
+        }
+    }
+
+    /// Unit-length token features of token rows `tokens` [B, ctx] with each text's FILIP token range.
+    public func textTokens(_ tokens: [Int32], batch: Int, includeSpecialTokens: Bool) -> TextTokens {
+        let ctx = tokens.count / max(batch, 1)
+        let features = split(batch) { r in
+            let rows = Array(tokens[(r.lowerBound * ctx)..<(r.upperBound * ctx)])
+            return self.model.encodeText(rows, batch: r.count, returnTokens: true).tokens!.value.l2Normalized().y
+        }
+        let ends = model.text.endPositions(tokens, batch: batch)
+        return TextTokens(features: features, valid: FILIPObjective.validTokens(ends: ends, includeSpecialTokens: includeSpecialTokens))
+    }
+
     /// Embeddings of caption strings, tokenized to the model's context, in batches of `batchSize`.
     public func texts(_ captions: [String], tokenizer: CLIPTokenizer, batchSize: Int = 256) -> Tensor {
+        Tensor.concat(inBatches(captions, tokenizer, batchSize) { self.texts($0, batch: $1) }, axis: 0)
+    }
+
+    /// FILIP token features of caption strings (see `textTokens(_:batch:includeSpecialTokens:)`).
+    public func textTokens(_ captions: [String], tokenizer: CLIPTokenizer, includeSpecialTokens: Bool,
+                           batchSize: Int = 256) -> TextTokens {
+        TextTokens.concat(inBatches(captions, tokenizer, batchSize) {
+            self.textTokens($0, batch: $1, includeSpecialTokens: includeSpecialTokens)
+        })
+    }
+
+    /// `encode` applied to the token rows of consecutive batches of `captions`.
+    func inBatches<T>(_ captions: [String], _ tokenizer: CLIPTokenizer, _ batchSize: Int,
+                      _ encode: ([Int32], Int) -> T) -> [T] {
         let ctx = model.config.textCfg.contextLength
-        var parts: [Tensor] = []
-        for start in stride(from: 0, to: captions.count, by: batchSize) {
+        return stride(from: 0, to: captions.count, by: batchSize).map { start in
             let chunk = Array(captions[start..<min(captions.count, start + batchSize)])
-            parts.append(texts(tokenizer.tokenize(chunk, contextLength: ctx).flatMap { $0 }, batch: chunk.count))
+            return encode(tokenizer.tokenize(chunk, contextLength: ctx).flatMap { $0 }, chunk.count)
         }
-        return Tensor.concat(parts, axis: 0)
+    }
+}
+
+/// Texts as FILIP sees them: unit-length token features [N, ctx, E] and the range of each
+/// text's tokens that take part in the similarity.
+public struct TextTokens {
+    public var features: Tensor
+    public var valid: [Range<Int>]
+
+    public var count: Int { valid.count }
+
+    /// - Parameters: features [N, n, E] unit rows; valid: N non-empty ranges within 0..<n.
+    public init(features: Tensor, valid: [Range<Int>]) {
+        ensure(features.rank == 3 && features.shape[0] == valid.count,
+               "text tokens [N, n, E] need one valid range per text, got \(features.shape) and \(valid.count) ranges")
+        (self.features, self.valid) = (features, valid)
+    }
+
+    public static func concat(_ parts: [TextTokens]) -> TextTokens {
+        TextTokens(features: Tensor.concat(parts.map(\.features), axis: 0), valid: parts.flatMap(\.valid))
+    }
+
+    public func rows(_ r: Range<Int>) -> TextTokens {
+        TextTokens(features: features.slice(axis: 0, r), valid: Array(valid[r]))
     }
 }

@@ -21,7 +21,8 @@ public enum ModelLoading {
         return weights
     }
 
-    public static func load(checkpoint: String, modelConfig: String? = nil) throws -> CLIPModel {
+    /// The model and the scoring its training objective calls for (from the file's metadata).
+    public static func load(checkpoint: String, modelConfig: String? = nil) throws -> (model: CLIPModel, scoring: Scoring) {
         let weights = try weightsURL(checkpoint)
         let file = try SafeTensorsFile(contentsOf: weights)
         let config: ModelConfig
@@ -36,6 +37,6 @@ public enum ModelLoading {
         }
         let model = CLIPModel(config)
         try model.load(try RunCheckpoints.readTensors(weights), source: weights.path)
-        return model
+        return (model, try Scoring(metadata: file.metadata, source: weights.path))
     }
 }

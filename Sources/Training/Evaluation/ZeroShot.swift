@@ -1,14 +1,23 @@
 import Foundation
 import DataPipeline
 import Tokenization
+import Objectives
 
-/// Zero-shot classification (Radford et al., 2021): each class is the renormalized mean of its
-/// L2-normalized prompt embeddings (prompt ensembling); `logits = 100 · l2norm(image) · Wᵀ`.
+/// Zero-shot classification (Radford et al., 2021). With embedding scoring each class is the
+/// renormalized mean of its L2-normalized prompt embeddings (prompt ensembling) and
+/// `logits = 100 · l2norm(image) · Wᵀ`; with FILIP scoring a class's logit is 100 × the mean of
+/// the image's s^I over the class's prompts (per-prompt score averaging, Yao et al., 2021).
 public struct ZeroShotClassifier {
     public let classnames: [String]
     public let templates: [String]
-    /// [C, E], rows L2-normalized.
-    public let weights: Tensor
+    let classes: Classes
+
+    enum Classes {
+        /// [C, E], rows L2-normalized.
+        case embedding(Tensor)
+        /// The prompts' token features, class-major (C × T texts).
+        case filip(TextTokens)
+    }
 
     public static let defaultTemplates = ["a photo of a {}.", "a photo of the {}.", "an image of a {}.", "a picture of a {}."]
 
@@ -17,10 +26,27 @@ public struct ZeroShotClassifier {
         self.classnames = classnames
         self.templates = templates
         let prompts = classnames.flatMap { c in templates.map { $0.replacingOccurrences(of: "{}", with: c) } }
-        let embeddings = encoder.texts(prompts, tokenizer: tokenizer)          // [C·T, E], normalized
-        let e = embeddings.shape[1]
-        let mean = embeddings.reshaped([classnames.count, templates.count, e]).mean(axis: 1)
-        weights = mean.l2Normalized().y
+        switch encoder.scoring {
+        case .embedding:
+            let embeddings = encoder.texts(prompts, tokenizer: tokenizer)          // [C·T, E], normalized
+            let e = embeddings.shape[1]
+            let mean = embeddings.reshaped([classnames.count, templates.count, e]).mean(axis: 1)
+            classes = .embedding(mean.l2Normalized().y)
+        case .filip(let special):
+            classes = .filip(encoder.textTokens(prompts, tokenizer: tokenizer, includeSpecialTokens: special))
+        }
+    }
+
+    /// Class logits [B, C] of `images` [B, S, S, 3].
+    public func logits(encoder: ModelEncoder, images: Tensor) -> Tensor {
+        switch classes {
+        case .embedding(let weights):
+            return encoder.images(images).matmul(weights, transposeOther: true) * 100
+        case .filip(let prompts):
+            let s = FILIPKernel.scores(imageTokens: encoder.imageTokens(images), textTokens: prompts.features,
+                                       validTokens: prompts.valid).imageToText          // [B, C·T]
+            return s.reshaped([images.shape[0], classnames.count, templates.count]).mean(axis: 2) * 100
+        }
     }
 
     /// Reads templates, one per line containing `{}`; blank lines and `#` comments are skipped.
@@ -108,7 +134,7 @@ extension ZeroShotClassifier {
             let n = min(batch.size, total - result.count)
             let s = batch.imageSize
             let images = Tensor(shape: [batch.size, s, s, 3], scalars: batch.images).slice(axis: 0, 0..<n)
-            let logits = encoder.images(images).matmul(weights, transposeOther: true) * 100
+            let logits = logits(encoder: encoder, images: images)
             result.add(logits: logits, labels: Array(batch.labels!.prefix(n)))
             progress?(result.count, total)
         }

@@ -31,9 +31,11 @@ public struct RunCheckpoints {
     }
 
     /// Writes a complete checkpoint atomically, updates `latest`, prunes old ones.
-    public func save(step: Int, model: CLIPModel, optimizer: any Optimizer, state: TrainingState, keepLast: Int) throws -> URL {
-        let modelWriter = try Self.writer(model.stateDict(), metadata: [
-            "format": "pt", "producer": "swiftclip", "model_config": String(decoding: model.config.jsonData(), as: UTF8.self)])
+    /// `modelMetadata` joins the model file's metadata (e.g. the objective, for evaluation's scoring).
+    public func save(step: Int, model: CLIPModel, optimizer: any Optimizer, state: TrainingState, keepLast: Int,
+                     modelMetadata: [String: String] = [:]) throws -> URL {
+        let base = ["format": "pt", "producer": "swiftclip", "model_config": String(decoding: model.config.jsonData(), as: UTF8.self)]
+        let modelWriter = try Self.writer(model.stateDict(), metadata: base.merging(modelMetadata) { old, _ in old })
         let optimizerWriter = try Self.writer(optimizer.stateTensors(), metadata: ["producer": "swiftclip", "optimizer": state.optimizer])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -236,7 +236,8 @@ public final class Trainer {
     @discardableResult
     func saveCheckpoint() throws -> URL {
         let url = try checkpoints.save(step: state.step, model: model, optimizer: optimizer, state: state,
-                                       keepLast: config.checkpoint.keepLast)
+                                       keepLast: config.checkpoint.keepLast,
+                                       modelMetadata: Scoring.metadata(for: config.objective))
         writeReport()
         return url
     }
@@ -251,7 +252,7 @@ public final class Trainer {
         guard let z = config.eval.zeroshot, let dataset = zeroShotDataset else { return 0 }
         guard let classnames = dataset.classnames else { throw ConfigError("eval.zeroshot.dataset: \(z.dataset) has no classnames attribute") }
         let templates = try z.templates.map { try ZeroShotClassifier.loadTemplates($0) } ?? ZeroShotClassifier.defaultTemplates
-        let encoder = ModelEncoder(model: model, workers: config.train.workers)
+        let encoder = ModelEncoder(model: model, workers: config.train.workers, scoring: Scoring(objective: config.objective))
         let classifier = ZeroShotClassifier(encoder: encoder, tokenizer: tokenizer, classnames: classnames, templates: templates)
         let result = try classifier.evaluate(encoder: encoder, dataset: dataset, limit: limit)
         metrics.append(EvalRecord(step: state.step, zeroshotTop1: result.top1, zeroshotTop5: result.top5, images: result.count))
