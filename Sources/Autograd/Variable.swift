@@ -1,3 +1,4 @@
+import Foundation
 @_exported import TensorCore
 
 /// A node of the autodiff tape: a tensor value, and — when it depends on something that
@@ -57,13 +58,24 @@ public final class Variable: @unchecked Sendable {
 }
 
 /// Gradients of leaves collected by one backward pass, keyed by the leaf's identity.
+///
+/// Thread-safe: two backward passes may deliver into one store at once. A backward pass delivers
+/// each leaf's gradient exactly once (after all its uses), so a store shared by two passes holds
+/// `g₁ + g₂` for a leaf both reach, the same in either arrival order (float addition commutes).
 public final class GradientStore: @unchecked Sendable {
-    public private(set) var gradients: [ObjectIdentifier: Tensor] = [:]
+    private var gradients: [ObjectIdentifier: Tensor] = [:]
+    private let lock = NSLock()
     public init() {}
-    public subscript(_ v: Variable) -> Tensor? { gradients[ObjectIdentifier(v)] }
+    public subscript(_ v: Variable) -> Tensor? { lock.withLock { gradients[ObjectIdentifier(v)] } }
+
+    /// Removes and returns `v`'s gradient, leaving the caller the only reference (in-place updates).
+    public func take(_ v: Variable) -> Tensor? { lock.withLock { gradients.removeValue(forKey: ObjectIdentifier(v)) } }
+
     func accumulate(_ v: Variable, _ g: Tensor) {
         let key = ObjectIdentifier(v)
-        if var existing = gradients.removeValue(forKey: key) { existing += g; gradients[key] = existing } else { gradients[key] = g }
+        lock.withLock {
+            if var existing = gradients.removeValue(forKey: key) { existing += g; gradients[key] = existing } else { gradients[key] = g }
+        }
     }
 }
 

@@ -31,8 +31,10 @@ public struct TowerInputs: @unchecked Sendable {
 /// 1. the batch is split into `workers` contiguous slices; each worker thread runs both towers on
 ///    its slice with single-threaded kernels;
 /// 2. features are gathered in worker order and the objective runs once on the global batch;
-/// 3. each worker back-propagates the gradient of its own features;
-/// 4. parameter gradients are summed in worker order into `parameter.grad`.
+/// 3. each worker back-propagates the gradient of its own features; workers 2k and 2k+1 share a
+///    gradient store, which then holds the sum of their two gradients (the same in either
+///    arrival order, see `GradientStore`), so gradients take ⌈workers/2⌉ stores, not one per worker;
+/// 4. the pairs' sums are added in order into `parameter.grad`, moving each tensor (no copies).
 ///
 /// With `accumulation = k`, the features of all k micro-batches are first computed without a
 /// tape, the loss and feature gradients come from the full batch, then each micro-batch is
@@ -62,7 +64,6 @@ public final class DataParallelStep {
         model.zeroGradients()
         let micro = b / accumulation
         let microBatches = (0..<accumulation).map { batch.slice(($0 * micro)..<(($0 + 1) * micro)) }
-        var stores: [GradientStore] = []
         let features: Features
         var workerGraphs: [[WorkerFeatures]] = []
         if accumulation == 1 {
@@ -78,19 +79,18 @@ public final class DataParallelStep {
         Profiler.markStartIfEnabled()
         let loss = objective.loss(features, scalars)
         loss.backward(into: lossStore)
-        stores.append(lossStore)
+        absorb(lossStore)
         // Back-propagate each micro-batch's feature gradients through the towers.
         for j in 0..<accumulation {
-            let graphs = accumulation == 1 ? workerGraphs[0] : forwardParallel(microBatches[j])
+            let graphs = accumulation == 1 ? workerGraphs.removeFirst() : forwardParallel(microBatches[j])
             let perWorker = micro / workers
-            let workerStores = (0..<workers).map { _ in GradientStore() }
+            let pairStores = (0..<(workers + 1) / 2).map { _ in GradientStore() }
             runWorkers { w in
                 let offset = j * micro + w * perWorker
-                graphs[w].backward(seedsFrom: features, rows: offset..<(offset + perWorker), lossStore: lossStore, into: workerStores[w])
+                graphs[w].backward(seedsFrom: features, rows: offset..<(offset + perWorker), lossStore: lossStore, into: pairStores[w / 2])
             }
-            stores.append(contentsOf: workerStores)
+            for store in pairStores { absorb(store) }
         }
-        reduce(stores)
         return loss.value.scalar
     }
 
@@ -133,13 +133,14 @@ public final class DataParallelStep {
             extraTexts: (0..<extraCount).map { k in cat(parts.map { $0.extraTexts[k] }) })
     }
 
-    /// Sums gradient stores in order into each parameter's `grad`.
-    func reduce(_ stores: [GradientStore]) {
+    /// Adds the parameters' gradients in `store` to their `grad`, taking the tensors out of the
+    /// store so that the first becomes `grad` itself and later ones are added in place.
+    func absorb(_ store: GradientStore) {
         let params = model.parameters
         Parallel.forEachChunk(params.count) { range in
             for i in range {
                 let p = params[i]
-                for s in stores { if let g = s[p] { if p.grad == nil { p.grad = g } else { p.grad! += g } } }
+                if let g = store.take(p) { if p.grad == nil { p.grad = g } else { p.grad! += g } }
             }
         }
     }

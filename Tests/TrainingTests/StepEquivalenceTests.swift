@@ -24,22 +24,28 @@ final class StepEquivalenceTests: XCTestCase {
                                  textCfg: TextConfig(contextLength: 8, vocabSize: 49408, width: 16, heads: 2, layers: 1))
         let model = CLIPModel(config, seed: 1)
         let step = DataParallelStep(model: model, objective: CLIPObjective(), workers: workers, accumulation: accumulation)
-        step.run(syntheticInputs(batch: 8, config: config))
+        step.run(syntheticInputs(batch: 24, config: config))
         return model.parameters.flatMap { $0.grad?.scalars ?? [] }
     }
 
     func testWorkersAndAccumulationGiveTheFullBatchGradient() {
         let reference = gradients(workers: 1, accumulation: 1)
-        for (w, k) in [(2, 1), (4, 1), (1, 2), (2, 2), (1, 4)] {
+        for (w, k) in [(2, 1), (3, 1), (4, 1), (1, 2), (2, 2), (1, 4)] {
             let g = gradients(workers: w, accumulation: k)
             XCTAssertEqual(g.count, reference.count)
             let diff = zip(g, reference).map { abs($0 - $1) }.max()!
-            XCTAssertLessThan(diff, 1e-5, "workers \(w), accumulation \(k)")
+            let scale = reference.map(abs).max()!   // float32 summation-order noise scales with the gradients
+            XCTAssertLessThan(diff, 1e-6 * scale, "workers \(w), accumulation \(k) (largest gradient \(scale))")
         }
     }
 
+    /// Workers that share a gradient store finish in whatever order the threads run; the result
+    /// must not depend on it.
     func testSameWorkerCountIsBitIdentical() {
-        XCTAssertEqual(gradients(workers: 2, accumulation: 2), gradients(workers: 2, accumulation: 2))
+        for (w, k) in [(2, 1), (2, 2), (3, 1), (4, 2)] {
+            let first = gradients(workers: w, accumulation: k)
+            for _ in 0..<4 { XCTAssertEqual(gradients(workers: w, accumulation: k), first, "workers \(w), accumulation \(k)") }
+        }
     }
 }
 
