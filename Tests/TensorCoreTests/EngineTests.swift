@@ -12,6 +12,26 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(b.scalars, [1, 2, 3])
     }
 
+    /// A freed buffer serves a later request of a similar size (up to two classes of 1/8 of a
+    /// power of two larger), not one that would waste more; live bytes count whole buffers.
+    func testPoolReusesBuffersOfSimilarSize() {
+        let pool = BufferPool.shared
+        pool.trim()
+        var a: Tensor? = Tensor(uninitializedShape: [1_200_000])   // class 19 · 2^16 floats
+        let afterA = pool.allocations
+        a = nil
+        let b = Tensor(uninitializedShape: [1_100_000])   // class 17 · 2^16: two classes below A's
+        XCTAssertEqual(pool.allocations, afterA, "a similar size was allocated afresh")
+        XCTAssertEqual(b.count, 1_100_000)
+        (b.pointer + b.count - 1).pointee = 1   // the whole extent is usable
+        let live = pool.liveBytes
+        var c: Tensor? = Tensor(uninitializedShape: [900_000])    // class 14 · 2^16: A's is too large
+        XCTAssertEqual(pool.allocations, afterA + 1)
+        XCTAssertEqual(pool.liveBytes - live, 14 * 65536 * 4)
+        c = nil
+        XCTAssertNil(a ?? c)
+    }
+
     func testStorageIsAlignedTo64Bytes() {
         for n in [1, 3, 17, 1000] {
             XCTAssertEqual(Int(bitPattern: Tensor.zeros([n]).pointer) % 64, 0)
