@@ -44,6 +44,26 @@ final class FILIPEvaluationTests: XCTestCase {
         }
     }
 
+    /// Parts of different widths concatenate with zero padding that no valid range reaches, and
+    /// score as they did apart.
+    func testTextTokensOfDifferentWidthsConcatenate() {
+        var rng = RandomGenerator(seed: 3)
+        let x = Tensor.randomNormal([4, 3, 5], using: &rng).l2Normalized().y
+        let a = TextTokens(features: Tensor.randomNormal([2, 3, 5], using: &rng).l2Normalized().y, valid: [0..<3, 1..<2])
+        let b = TextTokens(features: Tensor.randomNormal([3, 6, 5], using: &rng).l2Normalized().y, valid: [0..<6, 2..<4, 0..<1])
+        let both = TextTokens.concat([a, b])
+        XCTAssertEqual(both.features.shape, [5, 6, 5])
+        XCTAssertEqual(both.valid, a.valid + b.valid)
+        let (sI, sT) = naive(x, both.features, both.valid)
+        for (part, offset) in [(a, 0), (b, 2)] {
+            let (pI, pT) = naive(x, part.features, part.valid)
+            for i in 0..<4 { for j in 0..<part.count {
+                XCTAssertEqual(sI[i][offset + j], pI[i][j], accuracy: 1e-12)
+                XCTAssertEqual(sT[i][offset + j], pT[i][j], accuracy: 1e-12)
+            } }
+        }
+    }
+
     /// Zero-shot logits of a FILIP-scored model: 100 × the mean over a class's prompts of s^I.
     func testFILIPZeroShotAveragesPerPromptScores() throws {
         let json = """
@@ -68,6 +88,8 @@ final class FILIPEvaluationTests: XCTestCase {
                 let eot = row.firstIndex(of: row.max()!)!
                 XCTAssertEqual(texts.valid[p], special ? 0..<(eot + 1) : 1..<eot, prompts[p])
             }
+            XCTAssertEqual(texts.features.shape[1], ids.map { $0.firstIndex(of: $0.max()!)! }.max()! + 1,
+                           "positions after the last EOT are dropped")
             let (sI, _) = naive(encoder.imageTokens(images), texts.features, texts.valid)
             for b in 0..<4 {
                 for c in 0..<3 {

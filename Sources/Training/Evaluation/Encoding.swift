@@ -53,13 +53,17 @@ public struct ModelEncoder {
     }
 
     /// Unit-length token features of token rows `tokens` [B, ctx] with each text's FILIP token range.
+    /// Positions after the batch's last EOT are dropped (padding never takes part), so a set of
+    /// short captions under a 248-token context costs what its captions need.
     public func textTokens(_ tokens: [Int32], batch: Int, includeSpecialTokens: Bool) -> TextTokens {
         let ctx = tokens.count / max(batch, 1)
+        let ends = model.text.endPositions(tokens, batch: batch)
+        let width = (ends.max() ?? 0) + 1
         let features = split(batch) { r in
             let rows = Array(tokens[(r.lowerBound * ctx)..<(r.upperBound * ctx)])
-            return self.model.encodeText(rows, batch: r.count, returnTokens: true).tokens!.value.l2Normalized().y
+            let all = self.model.encodeText(rows, batch: r.count, returnTokens: true).tokens!.value   // [b, ctx, E]
+            return (width < ctx ? all.slice(axis: 1, 0..<width) : all).l2Normalized().y
         }
-        let ends = model.text.endPositions(tokens, batch: batch)
         return TextTokens(features: features, valid: FILIPObjective.validTokens(ends: ends, includeSpecialTokens: includeSpecialTokens))
     }
 
@@ -97,13 +101,19 @@ public struct TextTokens {
 
     /// - Parameters: features [N, n, E] unit rows; valid: N non-empty ranges within 0..<n.
     public init(features: Tensor, valid: [Range<Int>]) {
-        ensure(features.rank == 3 && features.shape[0] == valid.count,
-               "text tokens [N, n, E] need one valid range per text, got \(features.shape) and \(valid.count) ranges")
+        ensure(features.rank == 3 && features.shape[0] == valid.count && valid.allSatisfy { $0.upperBound <= features.shape[1] },
+               "text tokens [N, n, E] need one valid range within 0..<n per text, got \(features.shape) and \(valid.count) ranges")
         (self.features, self.valid) = (features, valid)
     }
 
+    /// The texts of all parts, narrower parts padded with zero positions (outside every valid range).
     public static func concat(_ parts: [TextTokens]) -> TextTokens {
-        TextTokens(features: Tensor.concat(parts.map(\.features), axis: 0), valid: parts.flatMap(\.valid))
+        let width = parts.map { $0.features.shape[1] }.max() ?? 0
+        let padded = parts.map { p -> Tensor in
+            let (n, w, e) = (p.features.shape[0], p.features.shape[1], p.features.shape[2])
+            return w == width ? p.features : Tensor.concat([p.features, Tensor.zeros([n, width - w, e])], axis: 1)
+        }
+        return TextTokens(features: Tensor.concat(padded, axis: 0), valid: parts.flatMap(\.valid))
     }
 
     public func rows(_ r: Range<Int>) -> TextTokens {
