@@ -74,13 +74,13 @@ public final class BufferPool: @unchecked Sendable {
         peakLiveBytes = max(peakLiveBytes, liveBytes)
     }
 
-    func release(_ p: UnsafeMutablePointer<Float>, capacity count: Int) {
-        let bytes = count * 4
+    func release(_ p: UnsafeMutablePointer<Float>, capacity: Int) {
+        let bytes = capacity * 4
         lock.lock()
         liveBuffers -= 1
         liveBytes -= bytes
         if freeBytes + bytes <= retainLimitBytes {
-            free[count, default: []].append(p)
+            free[capacity, default: []].append(p)
             freeBytes += bytes
             lock.unlock()
         } else {

@@ -65,10 +65,10 @@ public final class DataParallelStep {
         let micro = b / accumulation
         let microBatches = (0..<accumulation).map { batch.slice(($0 * micro)..<(($0 + 1) * micro)) }
         let features: Features
-        var workerGraphs: [[WorkerFeatures]] = []
+        var taped: [WorkerFeatures]? = nil   // the one micro-batch's graphs, when there is one
         if accumulation == 1 {
             let graphs = forwardParallel(microBatches[0])
-            workerGraphs = [graphs]
+            taped = graphs
             features = gather(graphs, detach: true)
         } else {
             let cached = GradMode.noGrad { microBatches.map { forwardParallel($0) } }
@@ -82,7 +82,7 @@ public final class DataParallelStep {
         absorb(lossStore)
         // Back-propagate each micro-batch's feature gradients through the towers.
         for j in 0..<accumulation {
-            let graphs = accumulation == 1 ? workerGraphs.removeFirst() : forwardParallel(microBatches[j])
+            let graphs = taped.take() ?? forwardParallel(microBatches[j])
             let perWorker = micro / workers
             let pairStores = (0..<(workers + 1) / 2).map { _ in GradientStore() }
             runWorkers { w in
