@@ -5,9 +5,11 @@ import XCTest
 
 /// The blocked FILIP kernel against a naive implementation: all similarities at once
 /// ([B·n1, B·n2], exactly what the blocked kernel avoids), then plain loops over the
-/// definition. Same inputs ⇒ bit-identical similarities and loss, as long as OpenBLAS computes
-/// each dot product the same way in both GEMMs. It does on its regular path; its small-matrix
-/// path (tiny GEMMs, here block size 1) rounds differently, so block size 1 is held to 1e-6.
+/// definition. The blocked kernel runs GEMMs of other shapes than the naive one, and BLAS kernel
+/// sets (AVX2, AVX-512, small-matrix paths) sum a dot product in shape-dependent orders, so the
+/// two agree to float rounding (1e-6 on unit-vector similarities), not bit for bit. What the code
+/// does guarantee — the same block size and inputs give the same bits, run to run and for any
+/// thread count — is asserted exactly.
 final class FILIPKernelTests: XCTestCase {
     /// Unit token rows [B, n, d].
     func tokens(_ b: Int, _ n: Int, _ d: Int, seed: UInt64) -> Tensor {
@@ -69,19 +71,18 @@ final class FILIPKernelTests: XCTestCase {
                 let expectedLoss = naiveLoss(sI, sT, logitScale: 2.5)
                 for block in [1, 2, 3, 4, 16, 64] {
                     let r = FILIPKernel.forward(imageTokens: x, textTokens: y, validTokens: valid, blockSize: block)
-                    if block == 1 {
-                        XCTAssertLessThanOrEqual(r.imageToText.maxAbsDifference(sI), 1e-6, "case \(index) block 1: s^I")
-                        XCTAssertLessThanOrEqual(r.textToImage.maxAbsDifference(sT), 1e-6, "case \(index) block 1: s^T")
-                        continue
-                    }
-                    XCTAssertTrue(r.imageToText.scalars == sI.scalars, "case \(index) block \(block): s^I differs by \(r.imageToText.maxAbsDifference(sI))")
-                    XCTAssertTrue(r.textToImage.scalars == sT.scalars, "case \(index) block \(block): s^T differs by \(r.textToImage.maxAbsDifference(sT))")
+                    XCTAssertLessThanOrEqual(r.imageToText.maxAbsDifference(sI), 1e-6, "case \(index) block \(block): s^I")
+                    XCTAssertLessThanOrEqual(r.textToImage.maxAbsDifference(sT), 1e-6, "case \(index) block \(block): s^T")
+                    let again = FILIPKernel.forward(imageTokens: x, textTokens: y, validTokens: valid, blockSize: block)
+                    XCTAssertTrue(again.imageToText.scalars == r.imageToText.scalars && again.textToImage.scalars == r.textToImage.scalars,
+                                  "case \(index) block \(block): a second run gives other bits")
                     var o = FILIPObjective(includeSpecialTokens: special, blockSize: block)
                     o.normalizesFeatures = false
                     let f = Features(image: Variable(Tensor.zeros([c.b, 1])), text: Variable(Tensor.zeros([c.b, 1])),
                                      imageTokens: Variable(x), textTokens: Variable(y), textMask: m)
                     let loss = o.loss(f, ObjectiveScalars(logitScale: Variable(Tensor(2.5)))).value.scalar
-                    XCTAssertEqual(loss.bitPattern, expectedLoss.bitPattern, "case \(index) block \(block): loss \(loss) vs \(expectedLoss)")
+                    // Logits are e^2.5 ≈ 12 × similarities: 1e-6 there moves the loss by ≈ 1e-5 at most.
+                    XCTAssertEqual(loss, expectedLoss, accuracy: 2e-5 * max(1, abs(expectedLoss)), "case \(index) block \(block)")
                 }
             }
         }
@@ -102,22 +103,28 @@ final class FILIPKernelTests: XCTestCase {
         }
     }
 
-    /// The backward of every block size gives identical gradients (fixed summation order).
-    func testGradientsDoNotDependOnBlockSizeOrThreads() {
+    /// The backward pass: the same block size gives identical gradients for any thread count
+    /// (fixed summation order); other block sizes run other GEMM shapes and agree to rounding.
+    func testGradientsDoNotDependOnThreadsAndAgreeAcrossBlockSizes() {
         let (b, n1, n2, d) = (11, 6, 9, 12)
         let x = tokens(b, n1, d, seed: 1), y = tokens(b, n2, d, seed: 2)
         let m = mask((0..<b).map { 1 + $0 % n2 }, n2)
-        func grads(_ block: Int, threads: Int) -> [Float] {
+        func grads(_ block: Int, threads: Int) -> Tensor {
             var o = FILIPObjective(blockSize: block)
             o.normalizesFeatures = false
             let xv = Variable(x, requiresGrad: true), yv = Variable(y, requiresGrad: true)
             let f = Features(image: Variable(Tensor.zeros([b, 1])), text: Variable(Tensor.zeros([b, 1])),
                              imageTokens: xv, textTokens: yv, textMask: m)
             Parallel.withThreadBudget(threads) { o.loss(f, ObjectiveScalars(logitScale: Variable(Tensor(3)))).backward() }
-            return xv.grad!.scalars + yv.grad!.scalars
+            return Tensor(shape: [xv.grad!.count + yv.grad!.count], scalars: xv.grad!.scalars + yv.grad!.scalars)
         }
         let reference = grads(b, threads: 1)
-        for block in [1, 2, 4, 5] { for threads in [1, 2] { XCTAssertEqual(grads(block, threads: threads), reference) } }
+        let scale = reference.scalars.map(abs).max()!
+        for block in [1, 2, 4, 5] {
+            let single = grads(block, threads: 1)
+            XCTAssertEqual(grads(block, threads: 2).scalars, single.scalars, "block \(block): 2 threads differ from 1")
+            XCTAssertLessThanOrEqual(single.maxAbsDifference(reference), 1e-5 * scale, "block \(block) vs block \(b)")
+        }
     }
 
     func testSpecialTokensAreDroppedUnlessNothingRemains() {
