@@ -76,6 +76,11 @@ struct Step: ParsableCommand {
     @Option(help: "Timed steps.") var steps = 5
     @Flag(help: "Print a per-op table of one step.") var profile = false
     @Flag(help: "Recompute transformer blocks in backward (less activation memory).") var recompute = false
+    @Option(help: "FLIP patch dropout rate in [0, 1) (ViT towers).") var patchDropout = 0.0
+
+    func validate() throws {
+        guard patchDropout >= 0 && patchDropout < 1 else { throw ValidationError("--patch-dropout: expected a fraction in [0, 1), got \(patchDropout)") }
+    }
 
     func run() throws {
         common.apply()
@@ -88,9 +93,11 @@ struct Step: ParsableCommand {
         let w = workers ?? Parallel.threads
         let peak = sgemmAll()
         Parallel.setBLASThreads(w >= Parallel.threads ? 1 : Parallel.threads)
-        let bench = StepBenchmark(name: name, config: modelConfig, batch: batch ?? defaultBatch, workers: w, recompute: recompute)
+        let bench = StepBenchmark(name: name, config: modelConfig, batch: batch ?? defaultBatch, workers: w, recompute: recompute,
+                                   patchDropout: patchDropout)
         let (r, rows) = bench.run(steps: steps, sgemmGflops: peak, profile: profile)
-        print("step \(name): batch \(r.batch), \(r.workers) workers, \(r.parameters) parameters")
+        print("step \(name): batch \(r.batch), \(r.workers) workers, \(r.parameters) parameters"
+              + (r.patchDropout > 0 ? ", patch dropout \(r.patchDropout)" : ""))
         print(String(format: "  %.2f images/s, %.3f s/step, %.2f GFLOP/image, %.1f GFLOP/s = %.0f%% of sgemm peak (%.1f GFLOP/s)",
                      r.imagesPerSecond, r.secondsPerStep, r.gflopsPerImage, r.gflops, 100 * r.shareOfSgemmPeak, r.sgemmGflops))
         print(String(format: "  peak RSS %.0f MiB, activations %.2f MiB/image%@, %d fresh allocations per steady-state step",

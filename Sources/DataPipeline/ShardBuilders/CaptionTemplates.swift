@@ -38,7 +38,7 @@ public struct CaptionTemplates: Sendable, Equatable {
     /// A caption for item `index` of class `name`: the template is drawn from a generator seeded by
     /// `(seed, index)`, so captions do not depend on the order items are processed in.
     public func caption(for name: String, index: Int, seed: UInt64) -> String {
-        var rng = RandomGenerator(seed: derivedSeed(seed, domain: 3, UInt64(index)))
+        var rng = RandomGenerator(seed: RandomGenerator.derivedSeed(seed, domain: 3, UInt64(index)))
         return Self.fill(templates[Int.random(in: 0..<templates.count, using: &rng)], with: name)
     }
 }

@@ -19,9 +19,10 @@ public struct StepBenchmark {
         /// Buffer-pool misses per steady-state step (0 = no allocation in the steady state).
         public var freshAllocationsPerStep: Int
         public var recompute: Bool
+        public var patchDropout: Double
 
         enum CodingKeys: String, CodingKey {
-            case config, batch, workers, steps, parameters, recompute
+            case config, batch, workers, steps, parameters, recompute, patchDropout = "patch_dropout"
             case freshAllocationsPerStep = "fresh_allocations_per_step"
             case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step"
             case gflopsPerImage = "gflop_per_image", gflops, sgemmGflops = "sgemm_gflops"
@@ -35,13 +36,17 @@ public struct StepBenchmark {
     public let batch: Int
     public let workers: Int
     public let recompute: Bool
+    /// FLIP patch dropout rate (0 = every patch).
+    public let patchDropout: Double
 
-    public init(name: String, config: ModelConfig, batch: Int, workers: Int, recompute: Bool = false) {
+    public init(name: String, config: ModelConfig, batch: Int, workers: Int, recompute: Bool = false, patchDropout: Double = 0) {
         (self.name, self.config, self.batch, self.workers, self.recompute) = (name, config, batch, workers, recompute)
+        self.patchDropout = patchDropout
     }
 
     /// Forward FLOPs per image (GEMMs and attention) of both towers; a step is ≈ 3× this.
-    public static func forwardFlopsPerSample(_ c: ModelConfig) -> Double {
+    /// With patch dropout the vision transformer runs on the kept patches only.
+    public static func forwardFlopsPerSample(_ c: ModelConfig, patchDropout: Double = 0) -> Double {
         func transformer(tokens t: Double, width w: Double, layers l: Double, mlp: Double) -> Double {
             let perLayer = 2 * t * w * 3 * w + 2 * t * t * w * 2 + 2 * t * w * w + 2 * 2 * t * w * w * mlp
             return perLayer * l
@@ -49,7 +54,8 @@ public struct StepBenchmark {
         var total = 0.0
         let v = c.visionCfg
         if v.type == "vit" {
-            let g = Double(v.imageSize / v.patchSize), t = g * g + 1, w = Double(v.width)
+            let g = Double(v.imageSize / v.patchSize), w = Double(v.width)
+            let t = Double(PatchDropout(rate: patchDropout).keptCount(of: Int(g * g))) + 1
             total += 2 * g * g * Double(3 * v.patchSize * v.patchSize) * w
             total += transformer(tokens: t, width: w, layers: Double(v.layers), mlp: v.mlpRatio)
             total += 2 * w * Double(c.embedDim)
@@ -79,7 +85,11 @@ public struct StepBenchmark {
             let len = 2 + Int(rng.next() % UInt64(ctx - 2))
             return (0..<ctx).map { t in t == 0 ? 49406 : t < len - 1 ? Int32(1 + rng.next() % 49000) : t == len - 1 ? 49407 : 0 }
         }
-        let inputs = TowerInputs(images: images, tokens: tokens)
+        let kept = model.visual.patchTokenCount.flatMap { n -> [Int]? in
+            guard patchDropout > 0 else { return nil }
+            return (0..<UInt64(batch)).flatMap { PatchDropout(rate: patchDropout).keptPatches(of: n, seed: $0) }
+        }
+        let inputs = TowerInputs(images: images, tokens: tokens, keptPatches: kept)
         func oneStep() {
             step.run(inputs)
             optimizer.update(lr: 1e-4)
@@ -96,13 +106,14 @@ public struct StepBenchmark {
         let activation = (BufferPool.shared.peakLiveBytes - baseline) / batch
         var rows: [OpProfile.Row] = []
         if profile { rows = OpProfile.measure { oneStep() } }
-        let flopsPerImage = 3 * Self.forwardFlopsPerSample(config)
+        let flopsPerImage = 3 * Self.forwardFlopsPerSample(config, patchDropout: kept == nil ? 0 : patchDropout)
         let gflops = flopsPerImage * Double(batch) / seconds / 1e9
         return (Result(config: name, batch: batch, workers: workers, steps: steps,
                        imagesPerSecond: Double(batch) / seconds, secondsPerStep: seconds,
                        gflopsPerImage: flopsPerImage / 1e9, gflops: gflops, sgemmGflops: sgemmGflops,
                        shareOfSgemmPeak: gflops / sgemmGflops, peakMemoryBytes: Benchmarks.peakResidentBytes(),
                        activationBytesPerImage: activation, parameters: model.parameterCount,
-                       freshAllocationsPerStep: freshAllocations, recompute: recompute), rows)
+                       freshAllocationsPerStep: freshAllocations, recompute: recompute,
+                       patchDropout: kept == nil ? 0 : patchDropout), rows)
     }
 }

@@ -65,6 +65,9 @@ extension TrainingConfig {
         guard exists(model.config) else { throw fail("model.config", "file not found: \(model.config)") }
         if let w = model.initWeights, !exists(w) { throw fail("model.init", "file not found: \(w)") }
         for f in model.freeze where !["visual", "text"].contains(f) { throw fail("model.freeze", "expected visual or text, got \(f)") }
+        guard model.patchDropout >= 0 && model.patchDropout < 1 else {
+            throw fail("model.patch_dropout", "expected a fraction in [0, 1), got \(model.patchDropout)")
+        }
         guard !data.train.isEmpty else { throw fail("data.train", "needs at least one shard or folder") }
         for p in data.train where !exists(p) { throw fail("data.train", "not found: \(p)") }
         if let v = data.tokenizer.vocab, !exists(v) { throw fail("data.tokenizer.vocab", "file not found: \(v)") }

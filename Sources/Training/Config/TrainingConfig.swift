@@ -58,8 +58,11 @@ public struct ModelSection: Codable, Equatable {
     public var freeze: [String] = []
     /// Long-CLIP: stretch a 77-position text positional embedding to 248 on load.
     public var stretchPositionalEmbedding = false
+    /// FLIP patch dropout: the fraction of patch tokens each training image drops (0 = off).
+    public var patchDropout = 0.0
     enum CodingKeys: String, CodingKey, CaseIterable {
         case config, initWeights = "init", freeze, stretchPositionalEmbedding = "stretch_positional_embedding"
+        case patchDropout = "patch_dropout"
     }
     public init(config: String) { self.config = config }
     public init(from decoder: Decoder) throws {
@@ -69,6 +72,7 @@ public struct ModelSection: Codable, Equatable {
         initWeights = try c.decodeIfPresent(String.self, forKey: .initWeights)
         freeze = try c.decodeIfPresent([String].self, forKey: .freeze) ?? []
         stretchPositionalEmbedding = try c.decodeIfPresent(Bool.self, forKey: .stretchPositionalEmbedding) ?? false
+        patchDropout = try c.decodeIfPresent(Double.self, forKey: .patchDropout) ?? 0
     }
 }
 

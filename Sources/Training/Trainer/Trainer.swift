@@ -40,6 +40,9 @@ public final class Trainer {
             throw ConfigError("data.tokenizer.context_length \(contextLength) differs from the model's text context_length \(modelConfig.textCfg.contextLength)")
         }
         model = CLIPModel(modelConfig, seed: config.run.seed)
+        if config.model.patchDropout > 0 && model.visual.patchTokenCount == nil {
+            throw ConfigError("model.patch_dropout: the \(modelConfig.visionCfg.type) image tower has no patch tokens to drop")
+        }
         model.setActivationRecomputation(config.train.recomputeActivations)
         let modelHash = fingerprint(String(decoding: modelConfig.jsonData(), as: UTF8.self) + config.objective.type)
         let configHash = fingerprint((try? config.yaml()) ?? "")
@@ -222,7 +225,18 @@ public final class Trainer {
         }
         let ctx = contextLength
         func tokens(_ captions: [String]) -> [Int32] { captions.flatMap { tokenizer.tokenize($0, contextLength: ctx) } }
-        return TowerInputs(images: images, tokens: sets.main.map(tokens) ?? batch.tokens, extraTokens: sets.extra.map(tokens))
+        return TowerInputs(images: images, tokens: sets.main.map(tokens) ?? batch.tokens, extraTokens: sets.extra.map(tokens),
+                           keptPatches: keptPatches(batch))
+    }
+
+    /// Patch dropout: each sample's kept patches, from a seed of (run seed, epoch, dataset index),
+    /// so the choice is the same for any worker count and after resuming. [B, K] row-major.
+    func keptPatches(_ batch: Batch) -> [Int]? {
+        guard config.model.patchDropout > 0, let patches = model.visual.patchTokenCount else { return nil }
+        let dropout = PatchDropout(rate: config.model.patchDropout)
+        return batch.indices.flatMap { index in
+            dropout.keptPatches(of: patches, seed: RandomGenerator.derivedSeed(config.run.seed, domain: 5, UInt64(batch.epoch), UInt64(index)))
+        }
     }
 
     func gradientsAreFinite() -> Bool {
