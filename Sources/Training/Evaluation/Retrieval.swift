@@ -17,42 +17,36 @@ public struct RetrievalResult: Codable, Equatable, Sendable {
     ///   - textOf: N rows of `texts`, item i's caption (nil: U = N and item i has text i). Items
     ///     sharing a caption are distinct candidates with exactly equal scores (ties count against).
     public init(images: Tensor, texts: Tensor, textOf: [Int]? = nil, block: Int = 1024) {
-        let count = images.shape[0], distinct = texts.shape[0]
-        let textOf = textOf ?? Array(0..<count)
         ensure(images.rank == 2 && texts.rank == 2 && images.shape[1] == texts.shape[1],
                "retrieval needs embeddings of one width, got \(images.shape) and \(texts.shape)")
-        ensure(textOf.count == count, "retrieval needs one caption index per image, got \(textOf.count) for \(count)")
-        let groups = CaptionGroups(textOf: textOf, distinct: distinct)
-        self.count = count
-        var imageRanks: [Int] = []
-        for start in stride(from: 0, to: count, by: block) {
-            let end = min(count, start + block)
-            let scores = images.slice(axis: 0, start..<end).matmul(texts, transposeOther: true)   // [b, U]
-            for k in 0..<(end - start) {
-                imageRanks.append(RankingMetrics.rank(scores.pointer + k * distinct, counts: groups.counts, target: textOf[start + k]))
-            }
-        }
-        var textRanks = [Int](repeating: 0, count: count)
-        for start in stride(from: 0, to: distinct, by: block) {
-            let end = min(distinct, start + block)
-            let scores = texts.slice(axis: 0, start..<end).matmul(images, transposeOther: true)   // [b, N]
-            for k in 0..<(end - start) {
-                for j in groups.members[start + k] {
-                    textRanks[j] = RankingMetrics.rank(scores.pointer + k * count, count: count, target: j)
-                }
-            }
-        }
-        imageToText = RankingMetrics.summarize(imageRanks)
-        textToImage = RankingMetrics.summarize(textRanks)
+        self.init(count: images.shape[0], distinct: texts.shape[0], textOf: textOf, block: block,
+                  textScores: { images.slice(axis: 0, $0).matmul(texts, transposeOther: true) },
+                  imageScores: { texts.slice(axis: 0, $0).matmul(images, transposeOther: true) })
     }
 
-    /// FILIP retrieval: texts ranked for an image by s^I, images for a text by s^T; each row of
-    /// scores comes from one kernel call, so equal candidates tie exactly.
+    /// FILIP retrieval: texts ranked for an image by s^I, images for a text by s^T.
     /// - Parameters: images: [N, n1, E] unit token features; texts: the U distinct captions' tokens;
     ///   textOf as in `init(images:texts:textOf:block:)`. Scores are computed for `block` images
     ///   against all texts, then for `block` texts against all images (memory O(block · N)).
     public init(filipImages images: Tensor, texts: TextTokens, textOf: [Int]? = nil, block: Int = 256) {
-        let count = images.shape[0], distinct = texts.count
+        self.init(count: images.shape[0], distinct: texts.count, textOf: textOf, block: block,
+                  textScores: {
+                      FILIPKernel.scores(imageTokens: images.slice(axis: 0, $0), textTokens: texts.features,
+                                         validTokens: texts.valid).imageToText
+                  },
+                  imageScores: {
+                      let part = texts.rows($0)
+                      return FILIPKernel.scores(imageTokens: images, textTokens: part.features, validTokens: part.valid)
+                          .textToImage.transposed()
+                  })
+    }
+
+    /// Ranks from blocks of scores; each query's row comes from one call, so equal candidates tie exactly.
+    /// - Parameters:
+    ///   - textScores: for a range of b images, their scores [b, U] against the distinct captions.
+    ///   - imageScores: for a range of b distinct captions, their scores [b, N] against the images.
+    init(count: Int, distinct: Int, textOf: [Int]?, block: Int,
+         textScores: (Range<Int>) -> Tensor, imageScores: (Range<Int>) -> Tensor) {
         let textOf = textOf ?? Array(0..<count)
         ensure(textOf.count == count, "retrieval needs one caption index per image, got \(textOf.count) for \(count)")
         let groups = CaptionGroups(textOf: textOf, distinct: distinct)
@@ -60,21 +54,18 @@ public struct RetrievalResult: Codable, Equatable, Sendable {
         var imageRanks: [Int] = []
         for start in stride(from: 0, to: count, by: block) {
             let r = start..<min(count, start + block)
-            let sI = FILIPKernel.scores(imageTokens: images.slice(axis: 0, r), textTokens: texts.features,
-                                        validTokens: texts.valid).imageToText                       // [b, U]
+            let scores = textScores(r)
             for k in 0..<r.count {
-                imageRanks.append(RankingMetrics.rank(sI.pointer + k * distinct, counts: groups.counts, target: textOf[start + k]))
+                imageRanks.append(RankingMetrics.rank(scores.pointer + k * distinct, counts: groups.counts, target: textOf[start + k]))
             }
         }
         var textRanks = [Int](repeating: 0, count: count)
         for start in stride(from: 0, to: distinct, by: block) {
             let r = start..<min(distinct, start + block)
-            let part = texts.rows(r)
-            let sT = FILIPKernel.scores(imageTokens: images, textTokens: part.features, validTokens: part.valid)
-                .textToImage.transposed()                                                           // [b, N]
+            let scores = imageScores(r)
             for k in 0..<r.count {
                 for j in groups.members[start + k] {
-                    textRanks[j] = RankingMetrics.rank(sT.pointer + k * count, count: count, target: j)
+                    textRanks[j] = RankingMetrics.rank(scores.pointer + k * count, count: count, target: j)
                 }
             }
         }
