@@ -16,7 +16,7 @@ struct Embed: ParsableCommand {
     @Option(help: "BPE merges file (default: built-in CLIP vocabulary).") var vocab: String?
     @Option(help: "HDF5 shard with /images or /jpeg.") var images: String
     @Option(help: ArgumentHelp("Text file, one caption per line.",
-                               discussion: "Lines end at \\n or \\r\\n; every line is a caption (an empty line too), row i of text_embeddings is line i."))
+                               discussion: "Lines end at \\n or \\r\\n; every line is a caption (an empty line too): one row of text_embeddings per line, in order."))
     var texts: String
     @Option(help: "Output safetensors file.") var output: String
     @Option(help: "Images per batch.") var batchSize = 256
