@@ -1,3 +1,4 @@
+import Checkpointing
 import Foundation
 import Training
 import XCTest
@@ -177,5 +178,69 @@ final class RunFolderTests: XCTestCase {
             XCTAssertEqual("\(error)", "no such folder: \(missing.path)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: missing.path))
+    }
+}
+
+extension CheckpointVerificationTests {
+    /// `state.json` for another step under a manifest rewritten to match it: still refused.
+    func testStateOfAnotherStepIsRefusedEvenUnderAMatchingManifest() throws {
+        try checkDamage("says step 7, but the checkpoint is step 8") { folder in
+            var files: [String: Data] = [:]
+            for name in ["model.safetensors", "optimizer.safetensors", "state.json"] {
+                files[name] = try Data(contentsOf: folder.appendingPathComponent(name))
+            }
+            let state = String(decoding: files["state.json"]!, as: UTF8.self)
+            files["state.json"] = Data(state.replacingOccurrences(of: "\"step\" : 8", with: "\"step\" : 7").utf8)
+            try CheckpointStore(directory: folder.deletingLastPathComponent()).save(step: 8, files: files)
+        }
+    }
+}
+
+extension RunFolderTests {
+    /// Another process holds the lock (a shell standing in for a second `train`): refused, naming
+    /// the holder the file records; once it is killed with SIGKILL the kernel has dropped the lock.
+    func testALockHeldByAnotherProcessRefusesUntilItIsKilled() throws {
+        let folder = run.root.appendingPathComponent("runs/locked")
+        _ = try RunLock(runDirectory: folder)   // creates the folder and records this process; released at once
+        let lockFile = folder.appendingPathComponent(RunLock.fileName).path
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/flock"), "needs flock(1)")
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/bin/sh")
+        holder.arguments = ["-c", "exec 9<>\"$0\" && /usr/bin/flock -x 9 && echo held && exec sleep 600", lockFile]
+        let output = Pipe()
+        holder.standardOutput = output
+        try holder.run()
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        XCTAssertEqual(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self), "held\n")
+
+        XCTAssertThrowsError(try RunLock(runDirectory: folder)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.hasPrefix("\(folder.path): in use by another training process (pid \(getpid()) on "), text)
+            XCTAssertTrue(text.hasSuffix(", see train.lock); wait for it to end or choose another run.name"), text)
+        }
+        kill(holder.processIdentifier, SIGKILL)
+        holder.waitUntilExit()
+        let lock = try RunLock(runDirectory: folder)
+        XCTAssertEqual(try String(contentsOf: lock.url, encoding: .utf8).prefix(while: { $0 != " " }), "pid")
+    }
+
+    func testFileSystemErrorsAreOneLineAUserCanActOn() throws {
+        XCTAssertEqual("\(fileSystemError(EACCES, path: "runs"))", "permission denied: runs")
+        XCTAssertEqual("\(fileSystemError(ENOENT, path: "/a/b"))", "no such folder: /a/b")
+        XCTAssertEqual("\(fileSystemError(ENOSPC, path: "runs/x"))", "no space left on device: runs/x")
+        XCTAssertThrowsError(try RunCheckpoints.requireSpace(needed: 2_000_000, available: 500_000, path: "runs/x")) { error in
+            XCTAssertEqual("\(error)", "no space left on device: runs/x (0.5 MB free, one checkpoint needs about 2.0 MB)")
+        }
+        XCTAssertNoThrow(try RunCheckpoints.requireSpace(needed: 2_000_000, available: 2_000_000, path: "runs/x"))
+        // A real unwritable output folder (root may write anywhere, so only as another user).
+        guard geteuid() != 0 else { return }
+        let readOnly = run.root.appendingPathComponent("readonly")
+        try FileManager.default.createDirectory(at: readOnly, withIntermediateDirectories: true)
+        chmod(readOnly.path, 0o555)
+        defer { chmod(readOnly.path, 0o755) }
+        let config = try run.config(run.yaml(steps: 4), overrides: ["run.output_dir=\(readOnly.path)"])
+        XCTAssertThrowsError(try Trainer(config: config, log: { _ in })) { error in
+            XCTAssertEqual("\(error)", "permission denied: \(readOnly.path)")
+        }
     }
 }

@@ -51,7 +51,7 @@ public struct RunCheckpoints {
         try Self.requireSpace(needed: 4 * values, available: Int(info.f_bavail) * Int(info.f_frsize), path: runDirectory.path)
     }
 
-    static func requireSpace(needed: Int, available: Int, path: String) throws {
+    public static func requireSpace(needed: Int, available: Int, path: String) throws {
         guard available < needed else { return }
         func mb(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
         throw ConfigError("no space left on device: \(path) (\(mb(available)) free, one checkpoint needs about \(mb(needed)))")

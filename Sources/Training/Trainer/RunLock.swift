@@ -74,7 +74,7 @@ public final class RunLock {
 
 /// A failed system call on `path` as one line a user can act on: `permission denied: PATH`,
 /// `no such folder: PATH`, `no space left on device: PATH`, …; other causes as `PATH: strerror`.
-func fileSystemError(_ code: Int32, path: String) -> ConfigError {
+public func fileSystemError(_ code: Int32, path: String) -> ConfigError {
     switch code {
     case EACCES, EPERM: ConfigError("permission denied: \(path)")
     case ENOENT: ConfigError("no such folder: \(path)")
