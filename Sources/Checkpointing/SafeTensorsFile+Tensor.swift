@@ -6,7 +6,7 @@ extension SafeTensorsFile {
     /// Tensor `name` with its shape; throws if it is missing or not floating point.
     public func tensor(named name: String) throws -> Tensor {
         guard let record = record(named: name), record.dtype == .float32 else {
-            let values = try floats(named: name)
+            let values = try floats(named: name)  // throws for a missing or non-floating-point tensor
             return Tensor(shape: record(named: name)!.shape, scalars: values)
         }
         var tensor = Tensor(uninitializedShape: record.shape)
@@ -14,7 +14,8 @@ extension SafeTensorsFile {
             let start = dataStart + record.dataOffsets.lowerBound
             tensor.withUnsafeMutableBufferPointer { destination in
                 #if _endian(little)
-                UnsafeMutableRawBufferPointer(destination).copyMemory(from: UnsafeRawBufferPointer(rebasing: all[start..<start + record.byteCount]))
+                let source = UnsafeRawBufferPointer(rebasing: all[start..<start + record.byteCount])
+                UnsafeMutableRawBufferPointer(destination).copyMemory(from: source)
                 #else
                 for i in destination.indices {
                     destination[i] = Float(bitPattern: UInt32(littleEndian: all.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)))

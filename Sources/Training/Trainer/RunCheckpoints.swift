@@ -76,18 +76,12 @@ public struct RunCheckpoints {
                        log: (String) -> Void) throws -> (state: TrainingState, folder: URL) {
         let source = spec == "latest" ? .newest(store) : try CheckpointSource(path: spec)
         let (checkpoint, files) = try source.read(skipped: log) { checkpoint in
-            let state: TrainingState
-            do { state = try JSONDecoder().decode(TrainingState.self, from: checkpoint.data(Self.stateFile)) } catch let error as DecodingError {
-                throw ConfigError("\(checkpoint.url.appendingPathComponent(Self.stateFile).path): unreadable training state (\(error.localizedDescription))")
-            }
-            guard state.step == checkpoint.step else {
-                throw ConfigError("\(checkpoint.url.appendingPathComponent(Self.stateFile).path): says step \(state.step), but the checkpoint is step \(checkpoint.step)")
-            }
-            return (state, try checkpoint.safeTensors(Self.modelFile), try checkpoint.safeTensors(Self.optimizerFile))
+            (try Self.state(of: checkpoint), try checkpoint.safeTensors(Self.modelFile), try checkpoint.safeTensors(Self.optimizerFile))
         }
         let (state, weights, moments) = files
         guard state.modelHash == expectedModelHash else {
-            throw ConfigError("\(checkpoint.url.path): the checkpoint was trained with a different model or objective; resuming would change the model (start a new run instead)")
+            throw ConfigError("\(checkpoint.url.path): the checkpoint was trained with a different model or objective; "
+                + "resuming would change the model (start a new run instead)")
         }
         try model.load(try Self.finiteTensors(weights), source: weights.path)
         do { try optimizer.loadState(try moments.tensors(), step: state.step) } catch let e as OptimizerError {
@@ -96,9 +90,23 @@ public struct RunCheckpoints {
         return (state, checkpoint.url)
     }
 
+    /// `state.json` of `checkpoint` (checksum verified), whose step must be the checkpoint's.
+    static func state(of checkpoint: Checkpoint) throws -> TrainingState {
+        let path = checkpoint.url.appendingPathComponent(stateFile).path
+        let state: TrainingState
+        do { state = try JSONDecoder().decode(TrainingState.self, from: checkpoint.data(stateFile)) } catch let error as DecodingError {
+            throw ConfigError("\(path): unreadable training state (\(error.localizedDescription))")
+        }
+        guard state.step == checkpoint.step else {
+            throw ConfigError("\(path): says step \(state.step), but the checkpoint is step \(checkpoint.step)")
+        }
+        return state
+    }
+
     /// The weights a checkpoint path names (`--checkpoint`, `model.init`): verified, as read from
     /// `model.safetensors` (or a foreign safetensors file), with its metadata.
-    public static func readWeights(_ path: String, log: (String) -> Void) throws -> (tensors: [String: Tensor], file: SafeTensorsFile) {
+    public static func readWeights(_ path: String,
+                                   log: (String) -> Void) throws -> (tensors: [String: Tensor], file: SafeTensorsFile) {
         let file: SafeTensorsFile
         switch try CheckpointSource(path: path) {
         case .foreignFile(let url): file = try SafeTensorsFile(contentsOf: url)
@@ -113,7 +121,8 @@ public struct RunCheckpoints {
         for name in tensors.keys.sorted() {
             let bad = tensors[name]!.withUnsafeBufferPointer { values in values.first { !$0.isFinite } }
             if let bad {
-                throw ConfigError("\(file.path): tensor '\(name)' holds \(bad.isNaN ? "NaN" : "infinite") values; these weights are unusable (did the training diverge?)")
+                throw ConfigError("\(file.path): tensor '\(name)' holds \(bad.isNaN ? "NaN" : "infinite") values; "
+                    + "these weights are unusable (did the training diverge?)")
             }
         }
         return tensors

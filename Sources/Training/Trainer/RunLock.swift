@@ -29,7 +29,8 @@ public final class RunLock {
             let holder = Self.holder(fd)
             close(fd)
             guard code == EWOULDBLOCK else { throw fileSystemError(code, path: url.path) }
-            throw ConfigError("\(runDirectory.path): in use by another training process (\(holder ?? "holder unknown"), see \(Self.fileName)); wait for it to end or choose another run.name")
+            throw ConfigError("\(runDirectory.path): in use by another training process (\(holder ?? "holder unknown"), "
+                + "see \(Self.fileName)); wait for it to end or choose another run.name")
         }
         descriptor = fd
         let text = Array("pid \(getpid()) on \(Self.hostName())\n".utf8)
