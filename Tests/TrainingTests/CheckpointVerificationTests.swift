@@ -125,19 +125,34 @@ final class NonFiniteWeightsTests: XCTestCase {
     func testNonFiniteWeightsAreRefused() throws {
         let run = try SyntheticRun()
         defer { run.cleanup() }
-        let trainer = try Trainer(config: try run.config(run.yaml(steps: 2, every: 2)), log: { _ in })
-        _ = try trainer.run()
+        var folder: URL?
+        do {
+            let trainer = try Trainer(config: try run.config(run.yaml(steps: 2, every: 2)), log: { _ in })
+            _ = try trainer.run()
+            folder = try Self.saveNonFinite(trainer)
+        }
+        // Resuming it is refused too (not a fallback: the files are intact).
+        XCTAssertThrowsError(try Trainer(config: try run.config(run.yaml(steps: 4, every: 2)), resume: XCTUnwrap(folder).path,
+                                         log: { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("tensor 'token_embedding.weight' holds infinite values"), "\(error)")
+        }
+    }
+
+    /// Saves step 2 with a NaN, then with -Inf, in `token_embedding.weight`; each is refused by evaluation.
+    static func saveNonFinite(_ trainer: Trainer) throws -> URL {
+        var folder: URL!
         for (bad, word) in [(Float.nan, "NaN"), (-Float.infinity, "infinite")] {
             let parameter = try XCTUnwrap(trainer.model.namedParameters().first { $0.name == "token_embedding.weight" }).parameter
             parameter.value.withUnsafeMutableBufferPointer { $0[5] = bad }
-            let folder = try trainer.checkpoints.save(step: 2, model: trainer.model, optimizer: trainer.optimizer,
-                                                      state: trainer.state, keepLast: 5)
+            folder = try trainer.checkpoints.save(step: 2, model: trainer.model, optimizer: trainer.optimizer,
+                                                  state: trainer.state, keepLast: 5)
             let file = folder.appendingPathComponent("model.safetensors").path
             XCTAssertThrowsError(try ModelLoading.load(checkpoint: folder.path)) { error in
                 let text = "\(error)"
                 XCTAssertTrue(text.contains("token_embedding.weight") && text.contains(word) && text.contains(file), text)
             }
         }
+        return folder
     }
 }
 

@@ -75,17 +75,20 @@ public struct RunCheckpoints {
     public func resume(_ spec: String, model: CLIPModel, optimizer: any Optimizer, expectedModelHash: String,
                        log: (String) -> Void) throws -> (state: TrainingState, folder: URL) {
         let source = spec == "latest" ? .newest(store) : try CheckpointSource(path: spec)
-        let (checkpoint, files) = try source.read(skipped: log) { checkpoint in
-            (try Self.state(of: checkpoint), try checkpoint.safeTensors(Self.modelFile), try checkpoint.safeTensors(Self.optimizerFile))
+        // Each file's bytes are dropped once its tensors are made.
+        let (checkpoint, (state, weights, moments)) = try source.read(skipped: log) { checkpoint in
+            (try Self.state(of: checkpoint), try checkpoint.safeTensors(Self.modelFile).tensors(),
+             try checkpoint.safeTensors(Self.optimizerFile).tensors())
         }
-        let (state, weights, moments) = files
+        let weightsPath = checkpoint.url.appendingPathComponent(Self.modelFile).path
         guard state.modelHash == expectedModelHash else {
             throw ConfigError("\(checkpoint.url.path): the checkpoint was trained with a different model or objective; "
                 + "resuming would change the model (start a new run instead)")
         }
-        try model.load(try Self.finiteTensors(weights), source: weights.path)
-        do { try optimizer.loadState(try moments.tensors(), step: state.step) } catch let e as OptimizerError {
-            throw ConfigError("\(moments.path): \(e.description)")
+        try Self.requireFinite(weights, path: weightsPath)
+        try model.load(weights, source: weightsPath)
+        do { try optimizer.loadState(moments, step: state.step) } catch let e as OptimizerError {
+            throw ConfigError("\(checkpoint.url.appendingPathComponent(Self.optimizerFile).path): \(e.description)")
         }
         return (state, checkpoint.url)
     }
@@ -112,19 +115,19 @@ public struct RunCheckpoints {
         case .foreignFile(let url): file = try SafeTensorsFile(contentsOf: url)
         case let source: file = try source.read(skipped: log) { try $0.safeTensors(modelFile) }.value
         }
-        return (try finiteTensors(file), file)
+        let tensors = try file.tensors()
+        try requireFinite(tensors, path: file.path)
+        return (tensors, file)
     }
 
-    /// The file's tensors; refuses NaN or ±Inf in any of them, naming the tensor and the file.
-    static func finiteTensors(_ file: SafeTensorsFile) throws -> [String: Tensor] {
-        let tensors = try file.tensors()
+    /// Refuses weights with NaN or ±Inf, naming the first such tensor and the file at `path`.
+    static func requireFinite(_ tensors: [String: Tensor], path: String) throws {
         for name in tensors.keys.sorted() {
             let bad = tensors[name]!.withUnsafeBufferPointer { values in values.first { !$0.isFinite } }
             if let bad {
-                throw ConfigError("\(file.path): tensor '\(name)' holds \(bad.isNaN ? "NaN" : "infinite") values; "
+                throw ConfigError("\(path): tensor '\(name)' holds \(bad.isNaN ? "NaN" : "infinite") values; "
                     + "these weights are unusable (did the training diverge?)")
             }
         }
-        return tensors
     }
 }
