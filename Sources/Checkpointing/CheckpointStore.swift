@@ -14,7 +14,8 @@ import Foundation
 /// `latest` atomically. A crash at any point leaves `latest` naming a complete checkpoint;
 /// leftovers (`*.tmp` folders, `latest.tmp-*` files) are ignored and removed by the next save.
 ///
-/// One process at a time saves into a store (the trainer); readers may run concurrently.
+/// One process at a time saves into a store (the trainer, which holds the run folder's `RunLock`);
+/// readers may run concurrently.
 public struct CheckpointStore: Sendable {
     /// The `checkpoints` folder.
     public let directory: URL
