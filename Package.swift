@@ -70,9 +70,9 @@ let tests: [Target] = [
     .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
     .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing"], exclude: ["Fixtures"]),
+    .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "TensorCore"], exclude: ["Fixtures"]),
     .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Checkpointing"]),
-    .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpointing", "TestSupport"]),
     .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
 ]
 

@@ -12,7 +12,7 @@ struct Train: ParsableCommand {
     @Option(help: "Training config (YAML or JSON).") var config: String
     @Option(name: .customLong("set"), help: "Override a config key, e.g. --set train.steps=100 (repeatable).")
     var overrides: [String] = []
-    @Option(help: "Continue a run: 'latest' or a checkpoint folder.") var resume: String?
+    @Option(help: "Continue a run: 'latest' (its newest intact checkpoint), a run folder or a checkpoint folder.") var resume: String?
     @Flag(help: "Start over in a run folder that already has checkpoints.") var overwrite = false
     @Option(help: "Threads for kernels and BLAS (default: all cores).") var threads: Int?
 

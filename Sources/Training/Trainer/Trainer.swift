@@ -14,6 +14,8 @@ public final class Trainer {
     public let loader: DataLoader
     public let step: DataParallelStep
     public let checkpoints: RunCheckpoints
+    /// Held for the trainer's lifetime: no second process trains in this run folder.
+    let lock: RunLock
     public let metrics: MetricsLog
     public private(set) var state: TrainingState
     let log: (String) -> Void
@@ -22,7 +24,7 @@ public final class Trainer {
 
     /// Prepares a run: builds or restores model, optimizer and loader.
     /// - Parameters:
-    ///   - resume: nil for a new run, `"latest"` or a checkpoint folder path to continue.
+    ///   - resume: nil for a new run, `"latest"` or a checkpoint path (`RunCheckpoints.resume`) to continue.
     ///   - overwrite: allow reusing a run folder that already has checkpoints (new run only).
     public init(config: TrainingConfig, configFile: String? = nil, resume: String? = nil, overwrite: Bool = false,
                 log: @escaping (String) -> Void = { writeLine($0) }) throws {
@@ -30,6 +32,8 @@ public final class Trainer {
         self.log = log
         runDirectory = URL(fileURLWithPath: config.run.outputDir).appendingPathComponent(config.run.name)
         checkpoints = RunCheckpoints(runDirectory: runDirectory)
+        if resume != nil && overwrite { throw ConfigError("--overwrite starts over and --resume continues: pass one of them") }
+        lock = try RunLock(runDirectory: runDirectory)
         var modelConfig = try ModelConfig.load(URL(fileURLWithPath: config.model.config))
         let objective = try config.objective.makeObjective()
         self.objective = objective
@@ -49,14 +53,12 @@ public final class Trainer {
 
         // Weights: from a checkpoint when resuming, else OpenCLIP weights when fine-tuning, else init.
         var resumeFrom: URL? = nil
-        if let resume {
-            resumeFrom = try checkpoints.resolve(resume)
-        } else if !overwrite, try checkpoints.latest() != nil {
+        if resume == nil, !overwrite, try checkpoints.exist() {
             throw ConfigError("\(runDirectory.path) already has checkpoints: pass --resume latest to continue, or --overwrite / another run.name to start over")
         }
-        if resumeFrom == nil {
+        if resume == nil {
             if let initPath = config.model.initWeights {
-                var tensors = try RunCheckpoints.readTensors(try ModelLoading.weightsURL(initPath))
+                var tensors = try RunCheckpoints.readWeights(initPath, log: log).tensors
                 if config.model.stretchPositionalEmbedding, let pe = tensors["positional_embedding"],
                    pe.shape[0] != modelConfig.textCfg.contextLength {
                     let stretched = LongCLIP.stretchPositionalEmbedding(pe)
@@ -91,10 +93,13 @@ public final class Trainer {
         state = TrainingState(step: 0, loader: LoaderState(), seed: config.run.seed, modelHash: modelHash,
                               configHash: configHash, consecutiveNonfinite: 0, skippedNonfinite: 0,
                               optimizer: config.optimizer.type, imagesSeen: 0)
-        if let resumeFrom {
-            state = try checkpoints.load(resumeFrom, model: model, optimizer: optimizer, expectedModelHash: modelHash)
+        try checkpoints.requireSpace(model: model, optimizer: optimizer)
+        if let resume {
+            let folder: URL
+            (state, folder) = try checkpoints.resume(resume, model: model, optimizer: optimizer, expectedModelHash: modelHash, log: log)
             state.configHash = configHash
-            log("resuming \(resumeFrom.lastPathComponent) at step \(state.step)")
+            resumeFrom = folder
+            log("resuming \(folder.lastPathComponent) at step \(state.step)")
         }
 
         tokenizer = try config.data.tokenizer.vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) } ?? CLIPTokenizer.bundled()
