@@ -47,6 +47,7 @@ final class WebDatasetTests: XCTestCase {
             let reader = try ShardReader(path: output + "/" + WebDatasetSource.shardName(for: tar))
             XCTAssertEqual(try reader.keys(), want.items.map(\.key), tar)
             XCTAssertEqual(try reader.captions(), want.items.map(\.caption), tar)
+            guard reader.count == want.items.count else { continue }
             for (i, item) in want.items.enumerated() {
                 XCTAssertEqual(try reader.image(at: i), .jpeg(Array(Data(base64Encoded: item.image)!)), "\(tar) \(item.key)")
                 XCTAssertNoThrow(try reader.image(at: i).decoded())

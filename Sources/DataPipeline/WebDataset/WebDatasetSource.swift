@@ -81,17 +81,7 @@ public func buildShards(from source: WebDatasetSource, output: String, overwrite
     guard source.workers > 0 else { throw ShardBuildError(description: "--workers must be positive, got \(source.workers)") }
     let manager = FileManager.default
     let outputURL = URL(fileURLWithPath: output)
-    var isDirectory: ObjCBool = false
-    let createdOutput = !manager.fileExists(atPath: output, isDirectory: &isDirectory)
-    if createdOutput {
-        do {
-            try manager.createDirectory(atPath: output, withIntermediateDirectories: true)
-        } catch {
-            throw ShardBuildError(description: "\(output): cannot create output folder (\(error.localizedDescription))")
-        }
-    } else if !isDirectory.boolValue {
-        throw ShardBuildError(description: "\(output): exists and is not a folder")
-    }
+    let createdOutput = try createFolderIfMissing(output)
     let shardNames = source.tars.map(WebDatasetSource.shardName(for:))
     let existing = Set(((try? manager.contentsOfDirectory(atPath: output)) ?? []).filter { $0.hasSuffix(".h5") && !$0.hasPrefix(".") })
     let foreign = existing.subtracting(shardNames).sorted()
@@ -118,7 +108,10 @@ public func buildShards(from source: WebDatasetSource, output: String, overwrite
         }
     }
     progress.finish()
-    if let error = state.error { throw error }
+    if let error = state.error {
+        if createdOutput, ((try? manager.contentsOfDirectory(atPath: output)) ?? ["?"]).isEmpty { try? manager.removeItem(atPath: output) }
+        throw error
+    }
     let results = state.results
     var shards: [String] = [], skipped: [(source: String, reason: String)] = []
     var items = 0, bytes = 0
@@ -131,15 +124,30 @@ public func buildShards(from source: WebDatasetSource, output: String, overwrite
     }
     let converted = Set(todo)
     let kept = source.tars.indices.filter { !converted.contains($0) }.map { shardNames[$0] }
-    if overwrite {
-        for name in foreign { try? manager.removeItem(atPath: outputURL.appendingPathComponent(name).path) }
-    }
     if shards.isEmpty && kept.isEmpty {
         if createdOutput { try? manager.removeItem(atPath: output) }
         throw ShardBuildError(description: "\(output): no items to write (every sample was skipped)")
     }
+    if overwrite {
+        for name in foreign { try? manager.removeItem(atPath: outputURL.appendingPathComponent(name).path) }
+    }
     return WebDatasetBuildSummary(build: BuildSummary(output: output, items: items, shards: shards, bytes: bytes, skipped: skipped),
                                   kept: kept)
+}
+
+/// Creates `folder` (and its parents) unless it exists; returns whether it was created.
+func createFolderIfMissing(_ folder: String) throws -> Bool {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) {
+        guard isDirectory.boolValue else { throw ShardBuildError(description: "\(folder): exists and is not a folder") }
+        return false
+    }
+    do {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    } catch {
+        throw ShardBuildError(description: "\(folder): cannot create output folder (\(error.localizedDescription))")
+    }
+    return true
 }
 
 /// What converting one tar gave.
