@@ -76,6 +76,20 @@ final class PNGTests: XCTestCase {
         }
     }
 
+    func testCSVReadsPNGIntoRawStorage() throws {
+        let dir = try temporaryDirectory(self)
+        try Data(try png("gray-trns.png")).write(to: URL(fileURLWithPath: dir + "/a.png"))  // 5 × 5: stored unresized
+        try Data(try png("corrupt-truncated.png")).write(to: URL(fileURLWithPath: dir + "/b.png"))
+        try "filepath,title\na.png,gray with a transparent level\nb.png,truncated\n".write(toFile: dir + "/t.csv", atomically: true, encoding: .utf8)
+        var source = CSVSource(path: dir + "/t.csv")
+        source.format = .raw(size: 5)
+        let summary = try buildShards(from: source, output: dir + "/out", shardSize: 10)
+        XCTAssertEqual(summary.items, 1)
+        XCTAssertEqual(summary.skipped.map(\.source), ["\(dir)/t.csv row 3 (b.png)"])
+        XCTAssertEqual(try ShardDataset(path: dir + "/out").item(at: 0).image,
+                       .raw(RGBImage(height: 5, width: 5, pixels: try expectations()["gray-trns.png"]!.rgb)))
+    }
+
     func testLoaderDecodesPNGAndSkipsCorruptPNG() throws {
         let dir = try temporaryDirectory(self)
         let writer = ShardWriter(path: dir + "/p.h5")
