@@ -69,15 +69,18 @@ final class TarReaderTests: XCTestCase {
         XCTAssertEqual(try reading(Data(repeating: 0x41, count: 1024)).error?.message, "not a tar file (bad header checksum)")
     }
 
-    func testNumericFieldsOctalAndBase256() throws {
+    func testNumericFieldsOctalAndBase256AndSignedChecksums() throws {
         // A hand-made header: size 0o17 = 15 bytes as octal, then as GNU base-256.
-        func header(size field: [UInt8], type: UInt8 = UInt8(ascii: "0")) -> [UInt8] {
+        // The third one names "é.txt" and carries the signed checksum old tar programs wrote.
+        func header(size field: [UInt8], name: String = "a.txt", signed: Bool = false) -> [UInt8] {
             var h = [UInt8](repeating: 0, count: 512)
-            h.replaceSubrange(0..<5, with: Array("a.txt".utf8))
+            h.replaceSubrange(0..<name.utf8.count, with: Array(name.utf8))
             h.replaceSubrange(124..<(124 + field.count), with: field)
-            h[156] = type
+            h[156] = UInt8(ascii: "0")
             h.replaceSubrange(257..<263, with: Array("ustar\0".utf8))
-            let sum = (0..<512).reduce(0) { $0 + ((148..<156).contains($1) ? 32 : Int(h[$1])) }
+            let sum = (0..<512).reduce(0) {
+                $0 + ((148..<156).contains($1) ? 32 : signed ? Int(Int8(bitPattern: h[$1])) : Int(h[$1]))
+            }
             h.replaceSubrange(148..<155, with: Array(String(format: "%06o\0", sum).utf8))
             return h
         }
@@ -87,10 +90,11 @@ final class TarReaderTests: XCTestCase {
         let octal = header(size: Array("00000000017\0".utf8))
         let base256 = header(size: [0x80] + [UInt8](repeating: 0, count: 10) + [15])
         let path = try temporaryDirectory(self) + "/n.tar"
-        try Data(octal + data + base256 + data + end).write(to: URL(fileURLWithPath: path))
+        let signed = header(size: Array("00000000017\0".utf8), name: "é.txt", signed: true)
+        try Data(octal + data + base256 + data + signed + data + end).write(to: URL(fileURLWithPath: path))
         let all = try members(path)
-        XCTAssertEqual(all.map(\.name), ["a.txt", "a.txt"])
-        XCTAssertEqual(all.map(\.offset), [0, 1024])
-        XCTAssertEqual(all.map(\.data), [payload, payload])
+        XCTAssertEqual(all.map(\.name), ["a.txt", "a.txt", "é.txt"])
+        XCTAssertEqual(all.map(\.offset), [0, 1024, 2048])
+        XCTAssertEqual(all.map(\.data), [payload, payload, payload])
     }
 }

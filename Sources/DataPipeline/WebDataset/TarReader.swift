@@ -99,7 +99,8 @@ public final class TarReader {
             let header = try read(Self.block, what: "header", at: start)
             offset = start + Self.block
             if header.allSatisfy({ $0 == 0 }) { ended = true; return nil }
-            guard let stored = Self.number(header[148..<156]), stored == Self.checksum(header) else {
+            guard let stored = Self.number(header[148..<156]),
+                  stored == Self.checksum(header) || stored == Self.checksum(header, signed: true) else {
                 throw fail(start == 0 ? "not a tar file (bad header checksum)" : "corrupt tar header (bad checksum)", at: start)
             }
             guard let count = Self.number(header[124..<136]) else { throw fail("corrupt tar header (bad size field)", at: start) }
@@ -131,10 +132,13 @@ public final class TarReader {
 
     // MARK: - Header fields
 
-    /// The sum of the header's bytes with the checksum field read as spaces.
-    static func checksum(_ header: [UInt8]) -> Int {
+    /// The sum of the header's bytes with the checksum field read as spaces; `signed` reads bytes as
+    /// Int8, as some old tar programs did (Python's tarfile and GNU tar accept both).
+    static func checksum(_ header: [UInt8], signed: Bool = false) -> Int {
         var sum = 0
-        for (i, byte) in header.enumerated() { sum += (148..<156).contains(i) ? 32 : Int(byte) }
+        for (i, byte) in header.enumerated() {
+            sum += (148..<156).contains(i) ? 32 : signed ? Int(Int8(bitPattern: byte)) : Int(byte)
+        }
         return sum
     }
 
