@@ -99,8 +99,8 @@ public func buildShards(from source: WebDatasetSource, output: String, overwrite
                 let result = try convertTar(source.tars[t], to: outputURL.appendingPathComponent(shardNames[t]).path,
                                             format: source.format, progress: progress, state: state)
                 let done = state.record(result, for: t)
-                progress.note("\(URL(fileURLWithPath: source.tars[t]).lastPathComponent): \(result.items) items, "
-                              + "\(result.skipped.count) skipped (\(done)/\(todo.count) tars)")
+                if progress.style == .lines { progress.note("\(URL(fileURLWithPath: source.tars[t]).lastPathComponent): \(result.items) items, "
+                              + "\(result.skipped.count) skipped (\(done)/\(todo.count) tars)") }  // a terminal gets the bar
                 progress.advance()
             } catch {
                 state.fail(error)
