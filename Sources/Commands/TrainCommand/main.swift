@@ -18,7 +18,8 @@ struct Train: ParsableCommand {
 
     func run() throws {
         Parallel.configure(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        do {
+        // Runtime failures (bad data, full disk, a non-finite stop) are one line on stderr and exit 1.
+        CommandSupport.run("train") {
             let cfg = try TrainingConfig.load(path: config, overrides: overrides)
             StopSignal.install()
             let trainer = try Trainer(config: cfg, configFile: config, resume: resume, overwrite: overwrite)
@@ -29,8 +30,6 @@ struct Train: ParsableCommand {
             line += String(format: ", data wait %.1f%% of the time", 100 * summary.dataWaitShare)
             if let c = summary.checkpoint { line += ", checkpoint \(c.path)" }
             print(line)
-        } catch {
-            throw ValidationError(String(describing: error).replacingOccurrences(of: "\n", with: " "))
         }
     }
 }

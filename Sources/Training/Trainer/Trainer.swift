@@ -39,6 +39,10 @@ public final class Trainer {
         guard contextLength == modelConfig.textCfg.contextLength else {
             throw ConfigError("data.tokenizer.context_length \(contextLength) differs from the model's text context_length \(modelConfig.textCfg.contextLength)")
         }
+        tokenizer = try config.data.tokenizer.vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) } ?? CLIPTokenizer.bundled()
+        guard tokenizer.vocabularySize <= modelConfig.textCfg.vocabSize else {
+            throw ConfigError("model.config: \(config.model.config): text_cfg.vocab_size \(modelConfig.textCfg.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) token ids (\(config.data.tokenizer.vocab ?? "the built-in CLIP vocabulary"))")
+        }
         model = CLIPModel(modelConfig, seed: config.run.seed)
         model.setActivationRecomputation(config.train.recomputeActivations)
         let modelHash = fingerprint(String(decoding: modelConfig.jsonData(), as: UTF8.self) + config.objective.type)
@@ -94,7 +98,6 @@ public final class Trainer {
             log("resuming \(resumeFrom.lastPathComponent) at step \(state.step)")
         }
 
-        tokenizer = try config.data.tokenizer.vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) } ?? CLIPTokenizer.bundled()
         let dataset = try ShardDataset(paths: config.data.train)
         let augmentation = Augmentation(
             randomResizedCrop: config.data.augment.randomResizedCrop.map { RandomResizedCrop(scale: $0[0]...$0[1]) },
