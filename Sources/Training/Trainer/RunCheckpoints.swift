@@ -73,6 +73,9 @@ public struct RunCheckpoints {
         return writer
     }
 
+    /// The string metadata of a safetensors file (e.g. the `objective` a checkpoint was trained with).
+    public static func readMetadata(_ url: URL) throws -> [String: String] { try SafeTensorsFile(contentsOf: url).metadata }
+
     /// Every tensor of a safetensors file as Float32 (F16/BF16 converted).
     public static func readTensors(_ url: URL) throws -> [String: Tensor] {
         let file = try SafeTensorsFile(contentsOf: url)

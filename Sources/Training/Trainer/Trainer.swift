@@ -66,6 +66,7 @@ public final class Trainer {
                     }
                     tensors["positional_embedding"] = stretched
                 }
+                try Self.takeOverScalars(&tensors, from: initPath, objective: objective, config: config.objective, log: log)
                 try model.load(tensors, source: initPath)
             } else {
                 let initial = objective.initialScalars
@@ -155,45 +156,57 @@ public final class Trainer {
                 LongCLIP.zeroFrozenRows(of: &g)   // Long-CLIP keeps CLIP's first 20 positions
                 model.text.positionalEmbedding.grad = g
             }
-            let finite = loss.isFinite && gradientsAreFinite()
-            if finite {
+            let lr = config.learningRateSchedule.lr(at: state.step)
+            // A non-finite update is never applied: parameters and optimizer moments stay as they were.
+            var nonfinite: NonfiniteCause? = loss.isFinite ? firstNonfiniteGradient().map(NonfiniteCause.gradient) : .loss
+            if nonfinite == nil {
                 if let clip = config.train.gradClipNorm { clipGradientNorm(model.parameters, maxNorm: clip) }
-                optimizer.update(lr: config.learningRateSchedule.lr(at: state.step))
-                objective.constrain(step.scalars)
-                state.consecutiveNonfinite = 0
-                lastLoss = loss
-            } else {
+                if let name = optimizer.firstNonfiniteUpdate(lr: lr) {
+                    nonfinite = .parameter(name, optimizer: optimizer.displayName)
+                } else {
+                    optimizer.update(lr: lr)
+                    objective.constrain(step.scalars)
+                    state.consecutiveNonfinite = 0
+                    lastLoss = loss
+                }
+            }
+            if let cause = nonfinite {
                 state.skippedNonfinite += 1
                 state.consecutiveNonfinite += 1
-                log("step \(state.step + 1): non-finite loss or gradient, step skipped (\(state.consecutiveNonfinite) in a row)")
-                if state.consecutiveNonfinite >= config.train.maxNonfiniteSteps {
-                    _ = try? saveCheckpoint()
-                    throw ConfigError("stopping: \(state.consecutiveNonfinite) consecutive non-finite steps (train.max_nonfinite_steps); lower optimizer.lr or set train.grad_clip_norm")
-                }
+                log("step \(state.step + 1): \(cause), step skipped (\(state.consecutiveNonfinite) in a row)")
             }
             model.zeroGradients()
             state.step += 1
             state.imagesSeen += batch.size
             state.loader = loader.state
             windowImages += batch.size
-            if state.step % config.run.logEvery == 0 || state.step == total {
+            if state.step % config.run.logEvery == 0 || state.step == total || nonfinite != nil {
                 let seconds = Date().timeIntervalSince(windowStart)
-                let record = StepRecord(step: state.step, loss: Double(loss), lr: Double(config.learningRateSchedule.lr(at: state.step - 1)),
-                                        logitScale: Double(Foundation.exp(model.logitScale.value.scalar)),
+                let record = StepRecord(step: state.step, loss: loss.isFinite ? Double(loss) : nil, lr: Double(lr),
+                                        logitScale: Double(objective.logitMultiplier(model.logitScale.value.scalar)),
                                         imagesPerSecond: Double(windowImages) / max(seconds, 1e-9),
                                         dataWaitShare: windowWait / max(seconds, 1e-9),
                                         elapsedSeconds: Date().timeIntervalSince(startTime),
-                                        trainingSeconds: Date().timeIntervalSince(startTime) - pausedSeconds)
-                metrics.append(record)
+                                        trainingSeconds: Date().timeIntervalSince(startTime) - pausedSeconds,
+                                        nonfinite: nonfinite?.kind)
+                try metrics.append(record)
                 progress.report(record)
                 (windowStart, windowImages, windowWait) = (Date(), 0, 0)
             }
-            let pauseStart = Date()
-            if let z = config.eval.zeroshot, state.step % z.everySteps == 0, state.step < total {
-                zeroShotTop1 = try evaluateZeroShot(limit: z.limit)
+            if let cause = nonfinite, state.consecutiveNonfinite >= config.train.maxNonfiniteSteps {
+                progress.finish()
+                let message = "stopping: \(state.consecutiveNonfinite) consecutive non-finite steps (train.max_nonfinite_steps), the last: \(cause); \(cause.advice)"
+                try? metrics.append(EventRecord(kind: "stop", step: state.step, reason: "nonfinite", message: message))
+                _ = try? saveCheckpoint()
+                throw ConfigError(message)
             }
+            let pauseStart = Date()
+            // The checkpoint comes first: an evaluation that fails never costs the step's checkpoint.
             if state.step % config.checkpoint.everySteps == 0 || state.step == total {
                 lastCheckpoint = try saveCheckpoint()
+            }
+            if let z = config.eval.zeroshot, state.step % z.everySteps == 0, state.step < total {
+                zeroShotTop1 = evaluateZeroShotLoggingFailure(limit: z.limit) ?? zeroShotTop1
             }
             let paused = Date().timeIntervalSince(pauseStart)
             pausedSeconds += paused
@@ -202,9 +215,13 @@ public final class Trainer {
         progress.finish()
         if stoppedEarly {
             lastCheckpoint = try saveCheckpoint()
+            try metrics.append(EventRecord(kind: "stop", step: state.step, reason: "signal", message: "stop requested (signal)"))
             log("stopped at step \(state.step); checkpoint \(lastCheckpoint!.path). Continue with --resume latest")
-        } else if config.eval.zeroshot != nil {
-            zeroShotTop1 = try evaluateZeroShot(limit: nil)
+        } else {
+            if config.eval.zeroshot != nil {
+                zeroShotTop1 = evaluateZeroShotLoggingFailure(limit: nil) ?? zeroShotTop1
+            }
+            try metrics.append(EventRecord(kind: "stop", step: state.step, reason: "completed", message: "reached train.steps"))
             writeReport()
         }
         let share = waitTotal / max(Date().timeIntervalSince(startTime), 1e-9)
@@ -228,12 +245,27 @@ public final class Trainer {
         return TowerInputs(images: images, tokens: sets.main.map(tokens) ?? batch.tokens, extraTokens: sets.extra.map(tokens))
     }
 
-    func gradientsAreFinite() -> Bool {
-        for p in model.parameters {
+    /// The name of the first parameter whose gradient is not finite, or nil.
+    func firstNonfiniteGradient() -> String? {
+        for (name, p) in model.namedParameters() {
             guard let g = p.grad else { continue }
-            if !sumVectorized(g.pointer, g.count).isFinite { return false }
+            if !sumVectorized(g.pointer, g.count).isFinite { return name }
         }
-        return true
+        return nil
+    }
+
+    /// Takes `logit_scale` (and `logit_bias`) from the `model.init` checkpoint only when it was
+    /// trained with an objective that reads them the same way; otherwise starts them from this
+    /// objective's defaults and says so (ALIGN's σ is not CLIP's logit scale, SigLIP needs a bias).
+    static func takeOverScalars(_ tensors: inout [String: Tensor], from initPath: String, objective: any Objective,
+                                config: ObjectiveConfig, log: (String) -> Void) throws {
+        let source = try RunCheckpoints.readMetadata(try ModelLoading.weightsURL(initPath))["objective"]
+        guard !config.sharesScalars(withCheckpointOf: source) else { return }
+        let initial = objective.initialScalars
+        tensors["logit_scale"] = Tensor(initial.logitScale)
+        tensors["logit_bias"] = initial.logitBias.map { Tensor($0) }
+        let bias = initial.logitBias.map { ", logit_bias \($0)" } ?? ""
+        log("model.init: \(initPath) was trained with \(source.map { "the \($0) objective" } ?? "no recorded objective (OpenCLIP: clip)"); \(config.type) starts its scalars from its defaults (logit_scale \(initial.logitScale)\(bias))")
     }
 
     @discardableResult
@@ -250,15 +282,28 @@ public final class Trainer {
         try? html.write(to: runDirectory.appendingPathComponent("report.html"), atomically: true, encoding: .utf8)
     }
 
-    /// Zero-shot top-1 on the configured dataset; logged and appended to metrics.
+    /// `evaluateZeroShot`, with a failure logged and recorded in `metrics.jsonl` (kind
+    /// `eval_failed`) instead of ending the run; nil then.
+    func evaluateZeroShotLoggingFailure(limit: Int?) -> Double? {
+        do { return try evaluateZeroShot(limit: limit) } catch {
+            let message = String(describing: error).replacingOccurrences(of: "\n", with: " ")
+            log("step \(state.step): zero-shot evaluation failed, training goes on: \(message)")
+            try? metrics.append(EventRecord(kind: "eval_failed", step: state.step, message: message))
+            return nil
+        }
+    }
+
+    /// Zero-shot top-1 on the configured dataset; logged and appended to metrics. An evaluation
+    /// of no images is an error, never a top-1 of 0.
     func evaluateZeroShot(limit: Int?) throws -> Double {
-        guard let z = config.eval.zeroshot, let dataset = zeroShotDataset else { return 0 }
+        guard let z = config.eval.zeroshot, let dataset = zeroShotDataset else { throw ConfigError("eval.zeroshot: not configured") }
         guard let classnames = dataset.classnames else { throw ConfigError("eval.zeroshot.dataset: \(z.dataset) has no classnames attribute") }
         let templates = try z.templates.map { try ZeroShotClassifier.loadTemplates($0) } ?? ZeroShotClassifier.defaultTemplates
         let encoder = ModelEncoder(model: model, workers: config.train.workers, scoring: Scoring(objective: config.objective))
         let classifier = ZeroShotClassifier(encoder: encoder, tokenizer: tokenizer, classnames: classnames, templates: templates)
         let result = try classifier.evaluate(encoder: encoder, dataset: dataset, limit: limit)
-        metrics.append(EvalRecord(step: state.step, zeroshotTop1: result.top1, zeroshotTop5: result.top5, images: result.count))
+        guard result.count > 0 else { throw ConfigError("eval.zeroshot.dataset: \(z.dataset): no image could be evaluated") }
+        try metrics.append(EvalRecord(step: state.step, zeroshotTop1: result.top1, zeroshotTop5: result.top5, images: result.count))
         log(String(format: "step %d: zero-shot top-1 %.2f%%, top-5 %.2f%% on %d images", state.step, 100 * result.top1, 100 * result.top5, result.count))
         return result.top1
     }
