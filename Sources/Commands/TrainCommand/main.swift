@@ -14,6 +14,8 @@ struct Train: ParsableCommand {
     var overrides: [String] = []
     @Option(help: "Continue a run: 'latest' or a checkpoint folder.") var resume: String?
     @Flag(help: "Start over in a run folder that already has checkpoints.") var overwrite = false
+    @Flag(help: "Resume although the config changed beyond steps and cadences (the differences are logged).")
+    var allowConfigChange = false
     @Option(help: "Threads for kernels and BLAS (default: all cores).") var threads: Int?
 
     func run() throws {
@@ -22,7 +24,8 @@ struct Train: ParsableCommand {
         CommandSupport.run("train") {
             let cfg = try TrainingConfig.load(path: config, overrides: overrides)
             StopSignal.install()
-            let trainer = try Trainer(config: cfg, configFile: config, resume: resume, overwrite: overwrite)
+            let trainer = try Trainer(config: cfg, configFile: config, resume: resume, overwrite: overwrite,
+                                      allowConfigChange: allowConfigChange)
             let summary = try trainer.run()
             var line = "done: step \(summary.finalStep)"
             if let l = summary.lastLoss { line += String(format: ", loss %.4f", l) }

@@ -24,7 +24,10 @@ public final class Trainer {
     /// - Parameters:
     ///   - resume: nil for a new run, `"latest"` or a checkpoint folder path to continue.
     ///   - overwrite: allow reusing a run folder that already has checkpoints (new run only).
+    ///   - allowConfigChange: resume although keys outside `ConfigChanges.mayChangeOnResume` changed
+    ///     (the differences are logged).
     public init(config: TrainingConfig, configFile: String? = nil, resume: String? = nil, overwrite: Bool = false,
+                allowConfigChange: Bool = false,
                 log: @escaping (String) -> Void = { writeLine($0) }) throws {
         self.config = config
         self.log = log
@@ -46,7 +49,8 @@ public final class Trainer {
         model = CLIPModel(modelConfig, seed: config.run.seed)
         model.setActivationRecomputation(config.train.recomputeActivations)
         let modelHash = fingerprint(String(decoding: modelConfig.jsonData(), as: UTF8.self) + config.objective.type)
-        let configHash = fingerprint((try? config.yaml()) ?? "")
+        let configText = try config.yaml()
+        let configHash = fingerprint(configText)
 
         // Weights: from a checkpoint when resuming, else OpenCLIP weights when fine-tuning, else init.
         var resumeFrom: URL? = nil
@@ -91,11 +95,16 @@ public final class Trainer {
             : AdamW(entries, betas: (config.optimizer.betas[0], config.optimizer.betas[1]), eps: config.optimizer.eps)
 
         state = TrainingState(step: 0, loader: LoaderState(), seed: config.run.seed, modelHash: modelHash,
-                              configHash: configHash, consecutiveNonfinite: 0, skippedNonfinite: 0,
+                              configHash: configHash, config: configText, consecutiveNonfinite: 0, skippedNonfinite: 0,
                               optimizer: config.optimizer.type, imagesSeen: 0)
         if let resumeFrom {
             state = try checkpoints.load(resumeFrom, model: model, optimizer: optimizer, expectedModelHash: modelHash)
-            state.configHash = configHash
+            if state.configHash != configHash {
+                let changes = try ConfigChanges.check(checkpointConfig: state.config, current: configText,
+                                                      checkpoint: resumeFrom.path, allowed: allowConfigChange)
+                log("resuming with a changed config: \(changes)")
+            }
+            (state.configHash, state.config) = (configHash, configText)
             log("resuming \(resumeFrom.lastPathComponent) at step \(state.step)")
         }
 
