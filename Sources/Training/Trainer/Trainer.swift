@@ -46,6 +46,10 @@ public final class Trainer {
         guard tokenizer.vocabularySize <= modelConfig.textCfg.vocabSize else {
             throw ConfigError("model.config: \(config.model.config): text_cfg.vocab_size \(modelConfig.textCfg.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) token ids (\(config.data.tokenizer.vocab ?? "the built-in CLIP vocabulary"))")
         }
+        let memory = MemoryEstimate(model: modelConfig, config: config)
+        let physical = MemoryEstimate.physicalMemory()
+        try memory.check(available: physical, config: config)
+        log("memory: about \(MemoryEstimate.gigabytes(memory.totalBytes)) estimated of this machine's \(MemoryEstimate.gigabytes(physical))")
         model = CLIPModel(modelConfig, seed: config.run.seed)
         model.setActivationRecomputation(config.train.recomputeActivations)
         let modelHash = fingerprint(String(decoding: modelConfig.jsonData(), as: UTF8.self) + config.objective.type)
