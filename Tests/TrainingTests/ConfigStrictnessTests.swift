@@ -46,6 +46,11 @@ final class ConfigStrictnessTests: XCTestCase {
         assertError(run.yaml(), ["data.shuffle=maybe"], contains: ["data.shuffle: expected true or false, got \"maybe\""])
     }
 
+    func testAZeroShotLimitOfZeroIsAnError() {
+        let data = run.root.appendingPathComponent("data").path
+        assertError(run.yaml(extra: "eval: {zeroshot: {dataset: \(data), limit: 0}}"), [], contains: ["eval.zeroshot.limit: must be at least 1"])
+    }
+
     func testOptimizerEpsMustBePositive() {
         assertError(run.yaml(), ["optimizer.eps=0"], contains: ["optimizer.eps: must be positive"])
         assertError(run.yaml(), ["optimizer.eps=-1e-8"], contains: ["optimizer.eps: must be positive"])

@@ -1,3 +1,4 @@
+import DataPipeline
 import Foundation
 import Training
 import XCTest
@@ -85,6 +86,22 @@ final class TrainerSafetyTests: XCTestCase {
         XCTAssertTrue(failures.allSatisfy { ($0["message"] as? String ?? "").contains("classnames") })
         XCTAssertFalse(try metricsLines().contains { $0["zeroshot_top1"] != nil }, "a failed evaluation logged a top-1")
         XCTAssertTrue(log.text.contains("zero-shot evaluation failed"), log.text)
+    }
+
+    func testAnEmptyEvaluationIsNotATop1OfZero() throws {
+        // Class names and labels, but no image decodes: nothing can be evaluated.
+        let path = run.root.appendingPathComponent("broken.h5").path
+        let writer = ShardWriter(path: path, classnames: ["red", "green"])
+        for i in 0..<4 {
+            try writer.append(ShardItem(image: .jpeg([0xFF, 0xD8, 0xFF, 0x00, 1, 2, 3]), caption: "a thing.", label: i % 2))
+        }
+        _ = try writer.finish()
+        let cfg = try run.config(run.yaml(steps: 4, every: 2, extra: "eval: {zeroshot: {dataset: \(path), every_steps: 2}}"))
+        let summary = try Trainer(config: cfg, log: { _ in }).run()
+        XCTAssertNil(summary.zeroShotTop1)
+        let lines = try metricsLines()
+        XCTAssertFalse(lines.contains { $0["zeroshot_top1"] != nil }, "an empty evaluation logged a top-1: \(lines)")
+        XCTAssertEqual(lines.filter { $0["kind"] as? String == "eval_failed" }.count, 2, "\(lines)")
     }
 
     /// A CLIP checkpoint of the synthetic run (in runs/test), and its logit_scale.

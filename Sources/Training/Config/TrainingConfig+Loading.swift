@@ -125,6 +125,7 @@ extension TrainingConfig {
             guard exists(z.dataset) else { throw fail("eval.zeroshot.dataset", "not found: \(z.dataset)") }
             if let t = z.templates, !exists(t) { throw fail("eval.zeroshot.templates", "file not found: \(t)") }
             guard z.everySteps > 0 else { throw fail("eval.zeroshot.every_steps", "must be positive") }
+            if let l = z.limit, l < 1 { throw fail("eval.zeroshot.limit", "must be at least 1 (or null for all images), got \(l)") }
         }
         do { _ = try objective.makeObjective() } catch { throw ConfigError("\(error)") }
     }
