@@ -128,6 +128,8 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
             o.initialLogitScale = logitScale(0.07)
             return o
         case .align:
+            let floor = ALIGNObjective().minTemperature
+            try check(.temperatureInit, temperatureInit, { $0 >= floor }, "ALIGN's σ is kept at or above \(floor)")
             return ALIGNObjective(labelSmoothing: labelSmoothing ?? 0.1, initialTemperature: temperatureInit ?? 1)
         case .convirt:
             return ConVIRTObjective(lambda: lambda ?? 0.75, temperature: tau ?? 0.1)

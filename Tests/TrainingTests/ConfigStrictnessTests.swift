@@ -51,6 +51,10 @@ final class ConfigStrictnessTests: XCTestCase {
         assertError(run.yaml(extra: "eval: {zeroshot: {dataset: \(data), limit: 0}}"), [], contains: ["eval.zeroshot.limit: must be at least 1"])
     }
 
+    func testALIGNTemperatureBelowItsFloorIsAnError() {
+        assertError(run.yaml(objective: "align"), ["objective.temperature_init=0.001"], contains: ["objective.temperature_init: 0.001 is out of range"])
+    }
+
     func testOptimizerEpsMustBePositive() {
         assertError(run.yaml(), ["optimizer.eps=0"], contains: ["optimizer.eps: must be positive"])
         assertError(run.yaml(), ["optimizer.eps=-1e-8"], contains: ["optimizer.eps: must be positive"])
