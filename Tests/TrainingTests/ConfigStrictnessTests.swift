@@ -44,6 +44,8 @@ final class ConfigStrictnessTests: XCTestCase {
         assertError(run.yaml(), ["run.seed=-1"], contains: ["run.seed: expected a non-negative integer, got \"-1\""])
         assertError(run.yaml(), ["optimizer.lr=fast"], contains: ["optimizer.lr: expected a number, got \"fast\""])
         assertError(run.yaml(), ["data.shuffle=maybe"], contains: ["data.shuffle: expected true or false, got \"maybe\""])
+        assertError(run.yaml(), ["data.augment=7"], contains: ["data.augment: expected a mapping or none, got 7"])
+        assertError(run.yaml(), ["objective.type=[1]"], contains: ["objective.type: expected a single value, got a list"])
     }
 
     func testAZeroShotLimitOfZeroIsAnError() {

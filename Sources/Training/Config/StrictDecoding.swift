@@ -71,14 +71,16 @@ public struct ConfigError: Error, CustomStringConvertible, LocalizedError {
             let value = got(ctx.codingPath)
             return ConfigError("\(file): \(path(ctx.codingPath)): expected \(describe(type))\(value.isEmpty ? ", got null" : value)")
         case DecodingError.dataCorrupted(let ctx) where ctx.debugDescription.hasPrefix("The given data"):
-            // Yams' wording for a scalar that does not convert to the requested type.
+            // Yams wraps an error thrown by a section's decoder (a ConfigError naming its key) in
+            // "The given data was not valid YAML."; report the error itself.
+            if let underlying = ctx.underlyingError { return from(underlying, file: file, root: root) }
             return ConfigError("\(file): \(path(ctx.codingPath)): not a valid value\(got(ctx.codingPath))")
         case DecodingError.dataCorrupted(let ctx):
             let where_ = ctx.codingPath.isEmpty ? "" : "\(path(ctx.codingPath)): "
             let detail = ctx.underlyingError.map { ": \($0)" } ?? ""
             return ConfigError("\(file): \(where_)\(ctx.debugDescription)\(detail)".replacingOccurrences(of: "\n", with: " "))
         default:
-            return ConfigError("\(file): \(error)".replacingOccurrences(of: "\n", with: " "))
+            return ConfigError("\(file): \(String(describing: error))".replacingOccurrences(of: "\n", with: " "))
         }
     }
 
@@ -91,6 +93,7 @@ public struct ConfigError: Error, CustomStringConvertible, LocalizedError {
         case is String.Type: return "a string"
         default:
             let name = String(describing: type)
+            if name == "Scalar" { return "a single value" }   // Yams' node type for any scalar
             if name.hasPrefix("Array") || name.contains("Sequence") { return "a list" }
             if name.hasPrefix("Dictionary") || name.contains("Mapping") || name.hasSuffix("Config") || name.hasSuffix("Section") { return "a mapping" }
             return name

@@ -94,7 +94,8 @@ public struct AugmentSection: Codable, Equatable, Sendable {
     public init() {}
     public static let none: AugmentSection = { var a = AugmentSection(); a.randomResizedCrop = nil; return a }()
     public init(from decoder: Decoder) throws {
-        if let s = try? decoder.singleValueContainer().decode(String.self) {
+        if (try? decoder.container(keyedBy: AnyKey.self)) == nil {
+            let s = (try? decoder.singleValueContainer().decode(String.self)) ?? "a list"
             guard s == "none" else { throw ConfigError("data.augment: expected a mapping or none, got \(s)") }
             self = .none
             return
