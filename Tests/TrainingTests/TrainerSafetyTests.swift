@@ -70,6 +70,18 @@ final class TrainerSafetyTests: XCTestCase {
         XCTAssertEqual(last["reason"] as? String, "completed")
     }
 
+    func testARunEndedByAnErrorRecordsIt() throws {
+        let trainer = try Trainer(config: try run.config(run.yaml(steps: 4)), log: { _ in })
+        // A file where the checkpoints folder belongs: the first checkpoint cannot be written.
+        let checkpoints = runFolder.appendingPathComponent("checkpoints")
+        try? FileManager.default.removeItem(at: checkpoints)
+        try Data("x".utf8).write(to: checkpoints)
+        XCTAssertThrowsError(try trainer.run())
+        let last = try XCTUnwrap(try metricsLines().last)
+        XCTAssertEqual(last["kind"] as? String, "stop", "\(last)")
+        XCTAssertEqual(last["reason"] as? String, "error", "\(last)")
+    }
+
     func testAFailingEvaluationNeverCostsACheckpointNorTheRun() throws {
         // The training shard has no class names: every zero-shot evaluation fails.
         let data = run.root.appendingPathComponent("data/shard-00000.h5").path

@@ -35,7 +35,7 @@ public struct EvalRecord: Codable, Equatable, Sendable {
 
 /// Something that happened to the run (a line of `metrics.jsonl` with `"kind"` `eval_failed` or
 /// `stop`): a failed in-training evaluation, or why the run ended (`reason`: `completed`,
-/// `signal` or `nonfinite`).
+/// `signal`, `nonfinite` or `error`).
 public struct EventRecord: Codable, Equatable, Sendable {
     public var kind: String
     public var step: Int

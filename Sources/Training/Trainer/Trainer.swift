@@ -145,7 +145,18 @@ public final class Trainer {
     }
 
     /// Trains until `train.steps` (or a stop signal), checkpointing and evaluating as configured.
+    /// However the run ends, the last line of `metrics.jsonl` says why (`"kind": "stop"`).
     public func run() throws -> Summary {
+        do { return try runSteps() } catch {
+            if metrics.events.last?.kind != "stop" {
+                let message = String(describing: error).replacingOccurrences(of: "\n", with: " ")
+                try? metrics.append(EventRecord(kind: "stop", step: state.step, reason: "error", message: message))
+            }
+            throw error
+        }
+    }
+
+    private func runSteps() throws -> Summary {
         let total = config.train.steps
         let workers = config.train.workers
         // Workers use single-threaded BLAS when they occupy every core.
