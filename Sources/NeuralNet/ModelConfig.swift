@@ -173,8 +173,11 @@ public struct TextConfig: Codable, Equatable, Sendable {
     }
 
     func validate() throws {
-        guard contextLength > 0, vocabSize > 0, width > 0, heads > 0, width % heads == 0 else {
-            throw ModelError("text_cfg needs positive sizes and width \(width) divisible by heads \(heads)")
+        guard contextLength >= 2 else { throw ModelError("text_cfg.context_length: must be at least 2 (start and end of text), got \(contextLength)") }
+        guard vocabSize > 0 else { throw ModelError("text_cfg.vocab_size: must be positive, got \(vocabSize)") }
+        guard heads > 0 else { throw ModelError("text_cfg.heads: must be positive, got \(heads)") }
+        guard width > 0, width % heads == 0 else {
+            throw ModelError("text_cfg.width: must be a positive multiple of text_cfg.heads \(heads), got \(width)")
         }
         guard layers >= 1 else { throw ModelError("text_cfg.layers: must be at least 1, got \(layers)") }
         guard mlpRatio > 0, mlpRatio.isFinite, Int(Double(width) * mlpRatio) >= 1 else {

@@ -75,6 +75,8 @@ final class ConfigStrictnessTests: XCTestCase {
             ({ $0.replacingOccurrences(of: "\"heads\": 2, \"layers\": 1", with: "\"heads\": 2, \"layers\": 0") }, "text_cfg.layers"),
             ({ $0.replacingOccurrences(of: "\"heads\": 2, \"layers\": 1", with: "\"heads\": 2, \"layers\": 1, \"mlp_ratio\": 0") }, "text_cfg.mlp_ratio"),
             ({ $0.replacingOccurrences(of: "\"embed_dim\": 16", with: "\"embed_dim\": 0") }, "embed_dim"),
+            ({ $0.replacingOccurrences(of: "\"context_length\": 12", with: "\"context_length\": 1") }, "text_cfg.context_length"),
+            ({ $0.replacingOccurrences(of: "\"heads\": 2", with: "\"heads\": 0") }, "text_cfg.heads"),
         ]
         for (edit, key) in cases {
             let path = try modelConfig(edit)
