@@ -47,5 +47,9 @@ final class TrainCommandTests: XCTestCase {
             XCTAssertEqual(stderr.filter { $0 == "\n" }.count, 1, "\(extra): not one line: \(stderr)")
             XCTAssertFalse(stderr.contains("USAGE"), "\(extra): \(stderr)")
         }
+        // An argument error is a usage error.
+        let (status, stderr) = try runTrain(["--config", config.path, "--threads", "0"])
+        XCTAssertEqual(status, 64, stderr)
+        XCTAssertTrue(stderr.contains("--threads must be at least 1, got 0"), stderr)
     }
 }

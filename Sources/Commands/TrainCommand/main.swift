@@ -18,6 +18,10 @@ struct Train: ParsableCommand {
     var allowConfigChange = false
     @Option(help: "Threads for kernels and BLAS (default: all cores).") var threads: Int?
 
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
     func run() throws {
         Parallel.configure(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         // Runtime failures (bad data, full disk, a non-finite stop) are one line on stderr and exit 1.
