@@ -185,4 +185,5 @@ extension MakeShards {
     }
 }
 
+ShardSetWriter.removeStagingOnSignals()
 MakeShards.main()

@@ -8,14 +8,24 @@ public enum StoredImageFormat: Sendable, Equatable {
     case raw(size: Int)
 }
 
-/// Reads an image file and prepares it for a shard; the error's description is the reason to skip it.
+/// Reads an image file and prepares it for a shard.
+/// - Throws: the `SkipReason` to leave the item out for: "missing file", "permission denied",
+///   "not a JPEG file", "corrupt JPEG" (with libjpeg's message), …
 func loadImageFile(_ path: String, as format: StoredImageFormat) throws -> ShardImage {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw ShardBuildError(description: "cannot read image file")
+    do {
+        guard try ShardPaths.readableKind(of: path) == .file else { throw SkipReason("not a file") }
+    } catch let error as ShardError {
+        switch error.kind {
+        case .missingFile: throw SkipReason("missing file")
+        case .permissionDenied: throw SkipReason("permission denied")
+        default: throw SkipReason("cannot read file", detail: error.message)
+        }
     }
+    guard let data = FileManager.default.contents(atPath: path) else { throw SkipReason("cannot read file") }
     let bytes = [UInt8](data)
-    guard JPEG.hasSignature(bytes) else { throw ShardBuildError(description: "not a JPEG file") }
-    let image = try JPEG.decode(bytes)
+    guard JPEG.hasSignature(bytes) else { throw SkipReason("not a JPEG file") }
+    let image: RGBImage
+    do { image = try JPEG.decode(bytes) } catch { throw SkipReason(error) }
     switch format {
     case .jpeg:
         return .jpeg(bytes)
@@ -72,7 +82,7 @@ public func buildShards(from source: CSVSource, output: String, shardSize: Int, 
         do {
             image = try loadImageFile(imagePath, as: source.format)
         } catch {
-            writer.skip(source: origin, reason: "\(error)")
+            writer.skip(source: origin, reason: SkipReason(error))
             continue
         }
         try writer.append(ShardItem(image: image, caption: caption,
@@ -125,7 +135,7 @@ public func buildShards(from source: ImageFolderSource, output: String, shardSiz
         do {
             image = try loadImageFile(file.path, as: source.format)
         } catch {
-            writer.skip(source: file.path, reason: "\(error)")
+            writer.skip(source: file.path, reason: SkipReason(error))
             continue
         }
         let caption = source.templates.caption(for: names[file.label], index: n, seed: source.seed)
