@@ -231,6 +231,23 @@ final class MakeShardsTests: XCTestCase {
                        ["  3 × missing file ", "  3 × corrupt JPEG ", "  1 × not a JPEG file ", "  1 × empty caption "])
     }
 
+    func testUnwritableOutputIsPermissionDenied() throws {
+        let dir = try temporaryDirectory(self)
+        _ = try writeJPEG(dir + "/ok.jpg", height: 8, width: 8, seed: 1)
+        try "filepath,title\nok.jpg,fine\n".write(toFile: dir + "/ok.csv", atomically: true, encoding: .utf8)
+        let locked = dir + "/locked"
+        try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: true)
+        chmod(locked, 0o555)
+        addTeardownBlock { chmod(locked, 0o755) }
+        let errors = try asUnprivilegedUser { () -> [String] in
+            [locked, locked + "/new"].map { output in
+                do { try buildShards(from: CSVSource(path: dir + "/ok.csv"), output: output, shardSize: 2); return "built" }
+                catch { return "\(error)" }
+            }
+        }
+        XCTAssertEqual(errors, ["permission denied: \(locked)", "permission denied: \(locked)/new"])
+    }
+
     // MARK: - Interrupted builds
 
     /// A build killed by a signal leaves `.make-shards-partial-PID/`; the next build into the same folder

@@ -70,7 +70,7 @@ public final class ShardSetWriter {
             do {
                 try manager.createDirectory(atPath: output, withIntermediateDirectories: true)
             } catch {
-                throw ShardBuildError(description: "\(output): cannot create output folder (\(error.localizedDescription))")
+                throw Self.outputError(output, error, "cannot create output folder")
             }
             createdOutput = true
         }
@@ -79,12 +79,21 @@ public final class ShardSetWriter {
         do {
             try manager.createDirectory(atPath: staging, withIntermediateDirectories: true)
         } catch {
-            throw ShardBuildError(description: "\(output): cannot write in output folder (\(error.localizedDescription))")
+            throw Self.outputError(output, error, "cannot write in output folder")
         }
         StagingRegistry.shared.register(staging: staging, createdOutput: createdOutput ? output : nil)
     }
 
     deinit { if !done { abandon() } }
+
+    /// "permission denied: OUTPUT" for a folder this user may not write, else what failed and why.
+    private static func outputError(_ output: String, _ error: any Error, _ what: String) -> ShardBuildError {
+        switch (error as? CocoaError)?.code {
+        case .fileWriteNoPermission?: return ShardBuildError(description: "permission denied: \(output)")
+        case .fileWriteVolumeReadOnly?: return ShardBuildError(description: "read-only file system: \(output)")
+        default: return ShardBuildError(description: "\(output): \(what) (\(error.localizedDescription))")
+        }
+    }
 
     private func shardName(_ n: Int) -> String { String(format: "shard-%05d.h5", n) }
 
