@@ -123,6 +123,14 @@ final class MakeShardsTests: XCTestCase {
         XCTAssertThrowsError(try buildShards(from: ImageFolderSource(root: dir + "/nope"), output: dir + "/o2", shardSize: 4))
     }
 
+    /// A template file with Windows line ends holds one template per line ("\r\n" is one Swift
+    /// Character, so splitting the string on "\n" would see a single line).
+    func testTemplateFileWithCRLFLineEnds() throws {
+        let path = try temporaryDirectory(self) + "/templates.txt"
+        try Data("# comment\r\na photo of a {}.\r\n\r\na {} again.\r\n".utf8).write(to: URL(fileURLWithPath: path))
+        XCTAssertEqual(try CaptionTemplates(contentsOf: path).templates, ["a photo of a {}.", "a {} again."])
+    }
+
     func testFashionMNIST() throws {
         let directory = FashionMNISTSource.defaultDirectory
         guard FileManager.default.fileExists(atPath: directory + "/t10k-images-idx3-ubyte.gz") else {
