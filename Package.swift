@@ -23,12 +23,14 @@ let cLibraries: [Target] = [
                    providers: [.apt(["libjpeg-dev"])]),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                    providers: [.apt(["zlib1g-dev"])]),
+    // oneDNN ships no pkg-config file on Debian 12; the module map links libdnnl (and libgomp, its runtime).
+    .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
 ]
 
 // MARK: - Library layers (imports only go downwards)
 
 let libraries: [Target] = [
-    .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: hot),
+    .target(name: "TensorCore", dependencies: ["COpenBLAS", "CDNNL"], swiftSettings: hot),
     .target(name: "Autograd", dependencies: ["TensorCore"], swiftSettings: hot),
     .target(name: "NeuralNet", dependencies: ["Autograd"], swiftSettings: hot),
     .target(name: "Objectives", dependencies: ["Autograd"], swiftSettings: hot),
