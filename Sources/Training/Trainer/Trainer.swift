@@ -113,6 +113,7 @@ public final class Trainer {
             resumeFrom: state.loader)
         step = DataParallelStep(model: model, objective: objective, workers: config.train.workers,
                                 accumulation: config.train.accumulation)
+        step.precision = MatmulPrecision(rawValue: config.train.precision) ?? .fp32
         zeroShotDataset = try config.eval.zeroshot.map { try ShardDataset(path: $0.dataset) }
 
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
@@ -144,6 +145,7 @@ public final class Trainer {
         let startTime = Date()
         var windowStart = Date(), windowImages = 0, windowWait = 0.0, waitTotal = 0.0, pausedSeconds = 0.0
         log("training \(config.run.name): \(model.parameterCount) parameters, \(config.objective.type) objective, batch \(config.data.batchSize), \(workers) workers → \(runDirectory.path)")
+        if step.precision == .bf16 { log(BF16Engine.detected.summary) }
         while state.step < total {
             if StopSignal.isRequested { stoppedEarly = true; break }
             guard let batch = try loader.next() else { throw ConfigError("the training loader ended unexpectedly") }
