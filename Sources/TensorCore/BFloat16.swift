@@ -18,23 +18,23 @@ public enum BFloat16 {
     @inline(__always)
     public static func float(_ b: UInt16) -> Float { Float(bitPattern: UInt32(b) << 16) }
 
-    /// Eight rounded patterns, still in the low halves of 32-bit lanes.
+    /// Eight rounded patterns, still in the low halves of 32-bit lanes. Branch-free: the NaN lanes
+    /// are selected by a mask made from the sign of `0x7F800000 − |bits|` (negative only for NaN).
     @inline(__always)
     static func rounded(_ v: SIMD8<UInt32>) -> SIMD8<UInt32> {
         let nearest = (v &+ 0x7FFF &+ ((v &>> 16) & 1)) &>> 16
         let quietNaN = (v &>> 16) | 0x0040
-        return nearest.replacing(with: quietNaN, where: (v & 0x7FFF_FFFF) .> 0x7F80_0000)
+        let nan = unsafeBitCast(unsafeBitCast(0x7F80_0000 &- (v & 0x7FFF_FFFF), to: SIMD8<Int32>.self) &>> 31, to: SIMD8<UInt32>.self)
+        return (nearest & ~nan) | (quietNaN & nan)
     }
 
     /// Rounds `count` floats to bf16 patterns: `dst[i] = bits(src[i])`.
     public static func round(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<UInt16>, count: Int) {
         var i = 0
-        let raw = UnsafeRawPointer(src), out = UnsafeMutableRawPointer(dst)
+        let raw = UnsafeRawPointer(src)
         while i + 8 <= count {
             let r = rounded(raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<UInt32>.self))
-            // Two patterns per 32-bit lane, the lower index in the low half (little-endian targets).
-            let packed = r.evenHalf | (r.oddHalf &<< 16)
-            out.storeBytes(of: packed, toByteOffset: 2 * i, as: SIMD4<UInt32>.self)
+            for j in 0..<8 { dst[i + j] = UInt16(truncatingIfNeeded: r[j]) }
             i += 8
         }
         while i < count { dst[i] = bits(src[i]); i += 1 }

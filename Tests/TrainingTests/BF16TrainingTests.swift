@@ -127,3 +127,19 @@ final class BF16TrainingTests: XCTestCase {
         XCTAssertEqual(try run.modelBytes(step: 4), straight, "resumed bf16 run differs")
     }
 }
+
+/// `bench` warns when OpenBLAS runs a kernel set below the CPU's (e.g. OPENBLAS_CORETYPE=Haswell on AVX-512).
+final class GEMMEnginesTests: XCTestCase {
+    func testWarnsOnlyWhenOpenBLASRunsBelowTheCPU() {
+        func warning(_ core: String, _ isa: String) -> String? { GEMMEngines(openBLASCore: core, cpuISA: isa, bf16Native: nil).warning }
+        XCTAssertTrue(warning("Haswell", "avx512_core_bf16")?.contains("supports Cooperlake") == true)
+        XCTAssertTrue(warning("Haswell", "avx512_core_amx")?.contains("supports Cooperlake") == true)
+        XCTAssertTrue(warning("Haswell", "avx512_core_vnni")?.contains("supports SkylakeX") == true)
+        XCTAssertTrue(warning("Prescott", "avx2")?.contains("supports Haswell") == true)
+        XCTAssertNil(warning("Cooperlake", "avx512_core_bf16"))
+        XCTAssertNil(warning("SkylakeX", "avx512_core"))
+        XCTAssertNil(warning("Zen", "avx2"))
+        XCTAssertNil(warning("Haswell", "avx2"))
+        XCTAssertFalse(warning("Haswell", "avx512_core_bf16")!.contains("\n"))
+    }
+}
