@@ -62,6 +62,19 @@ final class BF16TrainingTests: XCTestCase {
         }
     }
 
+    /// `evaluate`/`embed --precision bf16`: the encoder's worker threads run the towers in bf16
+    /// (embeddings change, by under 1% of their unit length), and fp32 stays exact.
+    func testEncoderRunsTheTowersInItsPrecision() throws {
+        let (model, inputs, _) = try fixture("vit-gelu-a")
+        let fp32 = ModelEncoder(model: model, workers: 2).images(inputs.images)
+        let bf16 = ModelEncoder(model: model, workers: 2, precision: .bf16).images(inputs.images)
+        let one = ModelEncoder(model: model, workers: 1, precision: .bf16).images(inputs.images)
+        XCTAssertTrue(bf16.scalars != fp32.scalars, "bf16 changed nothing")
+        XCTAssertLessThan(bf16.maxAbsDifference(fp32), 0.01)
+        XCTAssertLessThan(one.maxAbsDifference(bf16), 1e-6)
+        XCTAssertEqual(ModelEncoder(model: model, workers: 1).images(inputs.images).maxAbsDifference(fp32), 0, accuracy: 1e-6)
+    }
+
     /// The objective's GEMMs stay fp32 even when the towers run in bf16.
     func testObjectiveRunsInFP32() throws {
         final class Probe: Objective, @unchecked Sendable {

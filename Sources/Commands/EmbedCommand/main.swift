@@ -18,11 +18,12 @@ struct Embed: ParsableCommand {
     @Option(help: "Text file, one caption per line.") var texts: String
     @Option(help: "Output safetensors file.") var output: String
     @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "GEMM precision of the towers: fp32, or bf16 (bf16 inputs, fp32 accumulation).") var precision: MatmulPrecision = .fp32
 
     func run() {
         CommandSupport.run("embed") {
             let (model, tokenizer, encoder) = try CommandSupport.loadForInference(
-                checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads)
+                checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads, precision: precision)
             guard let text = try? String(contentsOfFile: texts, encoding: .utf8) else { throw ValidationError("\(texts): cannot read") }
             let captions = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
             let imageEmbeddings = try EmbeddingExport.embedImages(encoder: encoder, shard: images)
@@ -33,5 +34,7 @@ struct Embed: ParsableCommand {
         }
     }
 }
+
+extension MatmulPrecision: ExpressibleByArgument {}
 
 Embed.main()
