@@ -30,6 +30,10 @@ enum DNNL {
         return true
     }
 
+    /// bf16 problems oneDNN had no native kernel for (they ran on the portable path), e.g.
+    /// `m×n×k Aᵀ B ldc=…`, for `bench` to report.
+    static var unsupportedBF16Shapes: [String] { Unsupported.shared.list }
+
     /// oneDNN's bf16 matmul implementation name when this CPU computes bf16 natively (AVX512-BF16
     /// or AMX), else nil (oneDNN would emulate bf16, slower than fp32, or has no kernel at all).
     static func nativeBF16Implementation() -> String? {
@@ -160,6 +164,21 @@ private final class ThreadState {
         if cache.count >= 512 { cache.removeAll() }   // shapes repeat every step; this only bounds odd workloads
         let made = Matmul(problem, engine: engine)
         cache[problem] = made
+        if made == nil && problem.type == .bf16 { Unsupported.shared.add(problem) }
         return made
     }
+}
+
+/// The bf16 problems without a native kernel, shared by all threads.
+private final class Unsupported: @unchecked Sendable {
+    static let shared = Unsupported()
+    private let lock = NSLock()
+    private var shapes: Set<String> = []
+
+    func add(_ p: DNNL.Problem) {
+        let shape = "\(p.m)×\(p.n)×\(p.k)\(p.transA ? " Aᵀ" : "")\(p.transB ? " Bᵀ" : "") ldc=\(p.ldc)"
+        lock.lock(); shapes.insert(shape); lock.unlock()
+    }
+
+    var list: [String] { lock.lock(); defer { lock.unlock() }; return shapes.sorted() }
 }

@@ -41,6 +41,10 @@ public struct BF16Engine: Sendable, Equatable {
     /// The instruction set oneDNN dispatches to on this CPU (e.g. `avx2`, `avx512_core_bf16`).
     public static var cpuISA: String { DNNL.cpuISA }
 
+    /// bf16 GEMM shapes run so far for which oneDNN had no native kernel (they took the portable
+    /// path, at fp32 speed), e.g. `65×64×65 ldc=256`; empty when bf16 is not native here.
+    public static var portableShapes: [String] { DNNL.unsupportedBF16Shapes }
+
     /// One line saying how bf16 runs here.
     public var summary: String {
         if let nativeImplementation { return "bf16 GEMMs run natively (oneDNN \(nativeImplementation), fp32 accumulation)" }

@@ -110,6 +110,8 @@ struct Step: ParsableCommand {
         if precision != .fp32 {
             print(String(format: "  = %.0f%% of the %@ GEMM peak (%.1f GFLOP/s)", 100 * r.shareOfGemmPeak,
                          precision.rawValue as NSString, r.gemmPeakGflops))
+            let portable = BF16Engine.portableShapes
+            if !portable.isEmpty { print("  bf16 shapes without a native oneDNN kernel (portable path): " + portable.joined(separator: ", ")) }
         }
         print(String(format: "  peak RSS %.0f MiB, activations %.2f MiB/image%@, %d fresh allocations per steady-state step",
                      Double(r.peakMemoryBytes) / 1048576, Double(r.activationBytesPerImage) / 1048576,
