@@ -268,7 +268,8 @@ public final class Trainer {
         guard let z = config.eval.zeroshot, let dataset = zeroShotDataset else { return 0 }
         guard let classnames = dataset.classnames else { throw ConfigError("eval.zeroshot.dataset: \(z.dataset) has no classnames attribute") }
         let templates = try z.templates.map { try ZeroShotClassifier.loadTemplates($0) } ?? ZeroShotClassifier.defaultTemplates
-        let encoder = ModelEncoder(model: model, workers: config.train.workers, scoring: Scoring(objective: config.objective))
+        let encoder = ModelEncoder(model: model, workers: config.train.workers, scoring: Scoring(objective: config.objective),
+                                   precision: step.precision)
         let classifier = ZeroShotClassifier(encoder: encoder, tokenizer: tokenizer, classnames: classnames, templates: templates)
         let result = try classifier.evaluate(encoder: encoder, dataset: dataset, limit: limit)
         metrics.append(EvalRecord(step: state.step, zeroshotTop1: result.top1, zeroshotTop5: result.top5, images: result.count))
