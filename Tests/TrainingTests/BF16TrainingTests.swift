@@ -62,6 +62,22 @@ final class BF16TrainingTests: XCTestCase {
         }
     }
 
+    /// Feature caching (`train.accumulation`) runs both its untaped feature pass and its taped
+    /// re-runs in bf16: the gradient equals the one-pass bf16 gradient up to fp32 summation order
+    /// (a pass left in fp32 would differ at bf16's 1e-2 level).
+    func testAccumulationRunsEveryPassInBF16() throws {
+        func grads(workers: Int, accumulation: Int) throws -> [Float] {
+            let (model, inputs, _) = try fixture("vit-gelu-a")
+            let step = DataParallelStep(model: model, objective: CLIPObjective(), workers: workers, accumulation: accumulation)
+            step.precision = .bf16
+            step.run(inputs)
+            return model.parameters.flatMap { $0.grad?.scalars ?? [] }
+        }
+        let reference = try grads(workers: 3, accumulation: 1), cached = try grads(workers: 1, accumulation: 3)
+        let scale = reference.map(abs).max()!
+        XCTAssertLessThan(zip(reference, cached).map { abs($0 - $1) }.max()!, 1e-5 * scale)
+    }
+
     /// `evaluate`/`embed --precision bf16`: the encoder's worker threads run the towers in bf16
     /// (embeddings change, by under 1% of their unit length), and fp32 stays exact.
     func testEncoderRunsTheTowersInItsPrecision() throws {
