@@ -67,13 +67,13 @@ let commands: [Target] = [
 // MARK: - Tests
 
 let tests: [Target] = [
-    .target(name: "TestSupport", dependencies: ["Autograd"], path: "Tests/TestSupport"),
+    .target(name: "TestSupport", dependencies: ["Autograd", "NeuralNet", "Checkpointing"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
     .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
     .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline"], resources: [.copy("Fixtures")]),
     .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing"], exclude: ["Fixtures"]),
-    .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Checkpointing"]),
+    .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Checkpointing", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
     .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
 ]

@@ -1,22 +1,15 @@
 import Checkpointing
 import Foundation
+import TestSupport
 import Training
 import XCTest
 
 /// `train.precision: bf16`: the towers' GEMMs take bf16 inputs; everything stored stays fp32.
 final class BF16TrainingTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../Fixtures/models").standardizedFileURL
-
     /// OpenCLIP's random-init model `name` (Tests/Fixtures/models) and its fixed inputs; steps
     /// run one worker thread per sample.
     func fixture(_ name: String) throws -> (model: CLIPModel, inputs: TowerInputs, expected: [String: Tensor]) {
-        let file = try SafeTensorsFile(contentsOf: Self.fixtures.appendingPathComponent("\(name).safetensors"))
-        var tensors: [String: Tensor] = [:]
-        for r in file.records { tensors[r.name] = Tensor(shape: r.shape, scalars: try file.floats(named: r.name)) }
-        let config = try JSONDecoder().decode(ModelConfig.self, from: Data(file.metadata["model_config"]!.utf8))
-        let model = CLIPModel(config)
-        try model.load(tensors.filter { !$0.key.hasPrefix("input.") && !$0.key.hasPrefix("expected.") }, source: name)
+        let (model, _, tensors) = try ModelFixtures.load(name)
         let images = tensors["input.images"]!.permuted([0, 2, 3, 1])   // NCHW → NHWC
         let tokens = tensors["input.tokens"]!.scalars.map { Int32($0) }
         let b = min(images.shape[0], tensors["input.tokens"]!.shape[0])
