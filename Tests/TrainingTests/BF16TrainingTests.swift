@@ -121,6 +121,25 @@ final class BF16TrainingTests: XCTestCase {
         XCTAssertTrue(after.contains { $0 != 1 && $0 != BFloat16.float(BFloat16.bits($0)) }, "weights were stored as bf16")
     }
 
+    /// End to end on the synthetic captioned set: a bf16 run learns as the fp32 run does — its
+    /// loss falls by the same criterion as `TrainerTests` and ends within 10% of fp32's (measured:
+    /// 0.920 against 0.907 after 40 steps).
+    func testBF16TrainingLearnsLikeFP32() throws {
+        let run = try SyntheticRun()
+        defer { run.cleanup() }
+        func losses(_ precision: String) throws -> [Double] {
+            let config = try run.config(run.yaml(steps: 40, batch: 16, every: 40), overrides: ["train.precision=\(precision)"])
+            let trainer = try Trainer(config: config, overwrite: true, log: { _ in })
+            _ = try trainer.run()
+            return trainer.metrics.steps.map(\.loss)
+        }
+        let fp32 = try losses("fp32"), bf16 = try losses("bf16")
+        func mean(_ x: ArraySlice<Double>) -> Double { x.reduce(0, +) / Double(x.count) }
+        XCTAssertLessThan(mean(bf16.suffix(2)), 0.7 * mean(bf16.prefix(2)))
+        XCTAssertEqual(mean(bf16.suffix(2)), mean(fp32.suffix(2)), accuracy: 0.1 * mean(fp32.suffix(2)))
+        XCTAssertTrue(bf16 != fp32, "bf16 changed nothing")
+    }
+
     /// `train.precision: bf16` changes the training (its weights differ from fp32's) but not what
     /// is written: model and optimizer files have the same tensors, shapes, F32 dtype, sizes and
     /// metadata keys as an fp32 run's; resuming a bf16 run is exact.
