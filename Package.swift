@@ -30,12 +30,14 @@ let cLibraries: [Target] = [
                    providers: [.apt(["libpng-dev"])]),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                    providers: [.apt(["zlib1g-dev"])]),
+    // oneDNN ships no pkg-config file on Debian 12; the module map links libdnnl (and libgomp, its runtime).
+    .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
 ]
 
 // MARK: - Library layers (imports only go downwards)
 
 let libraries: [Target] = [
-    .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: hot),
+    .target(name: "TensorCore", dependencies: ["COpenBLAS", "CDNNL"], swiftSettings: hot),
     .target(name: "Autograd", dependencies: ["TensorCore"], swiftSettings: hot),
     .target(name: "NeuralNet", dependencies: ["Autograd"], swiftSettings: hot),
     .target(name: "Objectives", dependencies: ["Autograd"], swiftSettings: hot),
@@ -72,13 +74,13 @@ let commands: [Target] = [
 // MARK: - Tests
 
 let tests: [Target] = [
-    .target(name: "TestSupport", dependencies: ["Autograd"], path: "Tests/TestSupport"),
+    .target(name: "TestSupport", dependencies: ["Autograd", "NeuralNet", "Checkpointing"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
     .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
     .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline"], resources: [.copy("Fixtures")]),
     .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "TensorCore"], exclude: ["Fixtures"]),
-    .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Checkpointing"]),
+    .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Checkpointing", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpointing", "TestSupport"]),
     .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
 ]

@@ -4,7 +4,8 @@ import Foundation
 ///
 /// The process-wide `threads` setting caps how many threads a kernel may use; a
 /// data-parallel worker narrows it to 1 for its own work with `withThreadBudget`,
-/// so kernels and workers never oversubscribe the cores. OpenBLAS's own thread
+/// so kernels and workers never oversubscribe the cores (`forEachChunk` also hands its threads
+/// the caller's `MatmulPrecision`). OpenBLAS's own thread
 /// count is set through `setBLASThreads`.
 public enum Parallel {
     nonisolated(unsafe) private static var _threads = ProcessInfo.processInfo.activeProcessorCount
@@ -40,11 +41,12 @@ public enum Parallel {
             return
         }
         let chunk = (count + workers - 1) / workers
+        let precision = MatmulPrecision.current
         withoutActuallyEscaping(body) { body in
             let box = UncheckedBox(body)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 let lo = w * chunk, hi = min(count, lo + chunk)
-                if lo < hi { $budget.withValue(1) { box.value(lo..<hi) } }
+                if lo < hi { MatmulPrecision.with(precision) { $budget.withValue(1) { box.value(lo..<hi) } } }
             }
         }
     }

@@ -51,6 +51,9 @@ public final class DataParallelStep {
     public let objective: any Objective
     public let workers: Int
     public let accumulation: Int
+    /// GEMM precision of the towers' forward and backward on the worker threads (the objective runs
+    /// on the calling thread, in fp32 unless the caller sets otherwise).
+    public var precision = MatmulPrecision.fp32
 
     public init(model: CLIPModel, objective: any Objective, workers: Int, accumulation: Int = 1) {
         ensure(workers >= 1 && accumulation >= 1, "workers and accumulation must be at least 1")
@@ -99,15 +102,16 @@ public final class DataParallelStep {
         return loss.value.scalar
     }
 
-    /// Runs `body(worker)` on `workers` threads, each with single-threaded kernels.
+    /// Runs `body(worker)` on `workers` threads, each with single-threaded kernels and GEMMs in `precision`.
     func runWorkers(_ body: @escaping (Int) -> Void) {
-        if workers == 1 { Profiler.markStartIfEnabled(); body(0); return }
+        let precision = self.precision
+        if workers == 1 { Profiler.markStartIfEnabled(); MatmulPrecision.with(precision) { body(0) }; return }
         let box = UncheckedBox(body)
         let noGrad = !GradMode.isEnabled
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             Parallel.withThreadBudget(1) {
                 Profiler.markStartIfEnabled()
-                if noGrad { GradMode.noGrad { box.value(w) } } else { box.value(w) }
+                MatmulPrecision.with(precision) { if noGrad { GradMode.noGrad { box.value(w) } } else { box.value(w) } }
             }
         }
     }

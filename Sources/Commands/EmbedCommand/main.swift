@@ -21,6 +21,7 @@ struct Embed: ParsableCommand {
     @Option(help: "Output safetensors file.") var output: String
     @Option(help: "Images per batch.") var batchSize = 256
     @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "GEMM precision of the towers: fp32, or bf16 (bf16 inputs, fp32 accumulation).") var precision: MatmulPrecision = .fp32
 
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
@@ -32,7 +33,7 @@ struct Embed: ParsableCommand {
             try OutputFile.requireWritable(output)
             let captions = try EmbeddingExport.captions(file: texts)
             let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
-                checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads)
+                checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads, precision: precision)
             let imageEmbeddings = try EmbeddingExport.embedImages(encoder: encoder, shard: images, batchSize: batchSize)
             let textEmbeddings = try EmbeddingExport.embedTexts(captions, encoder: encoder, tokenizer: tokenizer, source: texts)
             try EmbeddingExport.write(images: imageEmbeddings, texts: textEmbeddings, to: URL(fileURLWithPath: output))
@@ -40,5 +41,7 @@ struct Embed: ParsableCommand {
         }
     }
 }
+
+extension MatmulPrecision: ExpressibleByArgument {}
 
 Embed.main()

@@ -23,6 +23,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Evaluate at most this many images (zero-shot) or image-text pairs (retrieval).") var limit: Int?
     @Option(help: "Write the results as JSON to this file.") var json: String?
+    @Option(help: "GEMM precision of the towers: fp32, or bf16 (bf16 inputs, fp32 accumulation).") var precision: MatmulPrecision = .fp32
     @Option(help: ArgumentHelp("How to score image-text pairs: auto, embedding, filip or filip-content.",
                                discussion: "auto follows the objective recorded in the checkpoint (FILIP checkpoints use token-level scores; filip-content leaves out SOT/EOT)."))
     var scoring = "auto"
@@ -41,7 +42,7 @@ struct Evaluate: ParsableCommand {
             if let json { try OutputFile.requireWritable(json) }
             let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
                 checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads,
-                scoring: Scoring(argument: scoring))
+                scoring: Scoring(argument: scoring), precision: precision)
             if case .filip = encoder.scoring { print("scoring: \(encoder.scoring) (token-level)") }
             let t = encoder.workers
             let data = try ShardDataset(paths: dataset.split(separator: ",").map(String.init))
@@ -76,5 +77,7 @@ struct Evaluate: ParsableCommand {
         return try e.encode(value)
     }
 }
+
+extension MatmulPrecision: ExpressibleByArgument {}
 
 Evaluate.main()

@@ -20,9 +20,15 @@ public struct StepBenchmark {
         public var freshAllocationsPerStep: Int
         public var recompute: Bool
         public var patchDropout: Double
+        /// The towers' GEMM precision, the GEMM peak in it (= `sgemmGflops` for fp32) and the share of it.
+        public var precision: String
+        public var gemmPeakGflops: Double
+        public var shareOfGemmPeak: Double
+        public var engines: GEMMEngines
 
         enum CodingKeys: String, CodingKey {
-            case config, batch, workers, steps, parameters, recompute, patchDropout = "patch_dropout"
+            case config, batch, workers, steps, parameters, recompute, patchDropout = "patch_dropout", precision, engines
+            case gemmPeakGflops = "gemm_peak_gflops", shareOfGemmPeak = "share_of_gemm_peak"
             case freshAllocationsPerStep = "fresh_allocations_per_step"
             case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step"
             case gflopsPerImage = "gflop_per_image", gflops, sgemmGflops = "sgemm_gflops"
@@ -38,10 +44,12 @@ public struct StepBenchmark {
     public let recompute: Bool
     /// FLIP patch dropout rate (0 = every patch).
     public let patchDropout: Double
+    public let precision: MatmulPrecision
 
-    public init(name: String, config: ModelConfig, batch: Int, workers: Int, recompute: Bool = false, patchDropout: Double = 0) {
+    public init(name: String, config: ModelConfig, batch: Int, workers: Int, recompute: Bool = false, patchDropout: Double = 0,
+                precision: MatmulPrecision = .fp32) {
         (self.name, self.config, self.batch, self.workers, self.recompute) = (name, config, batch, workers, recompute)
-        self.patchDropout = patchDropout
+        (self.patchDropout, self.precision) = (patchDropout, precision)
     }
 
     /// Forward FLOPs per image (GEMMs and attention) of both towers; a step is ≈ 3× this.
@@ -67,8 +75,9 @@ public struct StepBenchmark {
         return total
     }
 
-    /// Runs `steps` timed steps after `warmup` steps and reports throughput and memory.
-    public func run(steps: Int = 5, warmup: Int = 1, sgemmGflops: Double,
+    /// Runs `steps` timed steps after `warmup` steps and reports throughput and memory; shares are
+    /// of the machine's fp32 GEMM peak `sgemmGflops` and of its GEMM peak in `precision`.
+    public func run(steps: Int = 5, warmup: Int = 1, sgemmGflops: Double, gemmPeakGflops: Double? = nil,
                     profile: Bool = false) -> (result: Result, profile: [OpProfile.Row]) {
         let model = CLIPModel(config, seed: 0)
         model.setActivationRecomputation(recompute)
@@ -78,6 +87,7 @@ public struct StepBenchmark {
         let optimizer = AdamW(entries)
         let objective = CLIPObjective()
         let step = DataParallelStep(model: model, objective: objective, workers: workers)
+        step.precision = precision
         var rng = RandomGenerator(seed: 7)
         let s = config.visionCfg.imageSize, ctx = config.textCfg.contextLength
         let images = Tensor.randomNormal([batch, s, s, 3], using: &rng)
@@ -114,6 +124,8 @@ public struct StepBenchmark {
                        shareOfSgemmPeak: gflops / sgemmGflops, peakMemoryBytes: Benchmarks.peakResidentBytes(),
                        activationBytesPerImage: activation, parameters: model.parameterCount,
                        freshAllocationsPerStep: freshAllocations, recompute: recompute,
-                       patchDropout: kept == nil ? 0 : patchDropout), rows)
+                       patchDropout: kept == nil ? 0 : patchDropout, precision: precision.rawValue,
+                       gemmPeakGflops: gemmPeakGflops ?? sgemmGflops, shareOfGemmPeak: gflops / (gemmPeakGflops ?? sgemmGflops),
+                       engines: GEMMEngines.current), rows)
     }
 }

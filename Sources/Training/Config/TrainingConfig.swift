@@ -190,9 +190,11 @@ public struct TrainSection: Codable, Equatable {
     public var maxNonfiniteSteps = 5
     /// Recompute each transformer block in the backward pass instead of keeping its activations.
     public var recomputeActivations = false
+    /// GEMM precision of the towers: `fp32`, or `bf16` (inputs rounded to bf16, fp32 accumulation; `MatmulPrecision`).
+    public var precision = "fp32"
     enum CodingKeys: String, CodingKey, CaseIterable {
         case steps, workers, accumulation, gradClipNorm = "grad_clip_norm", maxNonfiniteSteps = "max_nonfinite_steps"
-        case recomputeActivations = "recompute_activations"
+        case recomputeActivations = "recompute_activations", precision
     }
     public init() {}
     public init(from decoder: Decoder) throws {
@@ -204,6 +206,7 @@ public struct TrainSection: Codable, Equatable {
         gradClipNorm = try c.decodeIfPresent(Float.self, forKey: .gradClipNorm)
         maxNonfiniteSteps = try c.decodeUnlessNull(Int.self, forKey: .maxNonfiniteSteps) ?? maxNonfiniteSteps
         recomputeActivations = try c.decodeUnlessNull(Bool.self, forKey: .recomputeActivations) ?? false
+        precision = try c.decodeUnlessNull(String.self, forKey: .precision) ?? precision
     }
 }
 

@@ -9,15 +9,17 @@ public struct ModelEncoder {
     public let workers: Int
     /// How images and texts are compared (the model's training objective decides).
     public let scoring: Scoring
+    /// GEMM precision of the towers (scoring stays fp32).
+    public let precision: MatmulPrecision
 
-    public init(model: CLIPModel, workers: Int = Parallel.threads, scoring: Scoring = .embedding) {
-        (self.model, self.workers, self.scoring) = (model, max(1, workers), scoring)
+    public init(model: CLIPModel, workers: Int = Parallel.threads, scoring: Scoring = .embedding, precision: MatmulPrecision = .fp32) {
+        (self.model, self.workers, self.scoring, self.precision) = (model, max(1, workers), scoring, precision)
     }
 
     /// Runs `encode` on `workers` contiguous slices of `count` rows and concatenates the results.
     func split(_ count: Int, _ encode: @escaping (Range<Int>) -> Tensor) -> Tensor {
-        let parts = min(workers, count)
-        if parts <= 1 { return GradMode.noGrad { encode(0..<count) } }
+        let parts = min(workers, count), precision = self.precision
+        if parts <= 1 { return GradMode.noGrad { MatmulPrecision.with(precision) { encode(0..<count) } } }
         let results = UncheckedBox(UnsafeMutableBufferPointer<Tensor?>.allocate(capacity: parts))
         results.value.initialize(repeating: nil)
         defer { results.value.deallocate() }
@@ -26,7 +28,7 @@ public struct ModelEncoder {
         DispatchQueue.concurrentPerform(iterations: parts) { w in
             let range = (w * per)..<min(count, (w + 1) * per)
             if range.isEmpty { return }
-            results.value[w] = Parallel.withThreadBudget(1) { GradMode.noGrad { box.value(range) } }
+            results.value[w] = Parallel.withThreadBudget(1) { GradMode.noGrad { MatmulPrecision.with(precision) { box.value(range) } } }
         }
         return Tensor.concat(results.value.compactMap { $0 }, axis: 0)
     }

@@ -137,6 +137,7 @@ public final class Trainer {
             resumeFrom: state.loader)
         step = DataParallelStep(model: model, objective: objective, workers: config.train.workers,
                                 accumulation: config.train.accumulation)
+        step.precision = MatmulPrecision(rawValue: config.train.precision) ?? .fp32
         zeroShotDataset = try config.eval.zeroshot.map { try ShardDataset(path: $0.dataset) }
 
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
@@ -179,6 +180,7 @@ public final class Trainer {
         let startTime = Date()
         var windowStart = Date(), windowImages = 0, windowWait = 0.0, waitTotal = 0.0, pausedSeconds = 0.0
         log("training \(config.run.name): \(model.parameterCount) parameters, \(config.objective.type) objective, batch \(config.data.batchSize), \(workers) workers → \(runDirectory.path)")
+        if step.precision == .bf16 { log(BF16Engine.detected.summary) }
         while state.step < total {
             if StopSignal.isRequested { stoppedEarly = true; break }
             guard let batch = try loader.next() else { throw ConfigError("the training loader ended unexpectedly") }
@@ -343,7 +345,8 @@ public final class Trainer {
         guard let z = config.eval.zeroshot, let dataset = zeroShotDataset else { throw ConfigError("eval.zeroshot: not configured") }
         guard let classnames = dataset.classnames else { throw ConfigError("eval.zeroshot.dataset: \(z.dataset) has no classnames attribute") }
         let templates = try z.templates.map { try ZeroShotClassifier.loadTemplates($0) } ?? ZeroShotClassifier.defaultTemplates
-        let encoder = ModelEncoder(model: model, workers: config.train.workers, scoring: Scoring(objective: config.objective))
+        let encoder = ModelEncoder(model: model, workers: config.train.workers, scoring: Scoring(objective: config.objective),
+                                   precision: step.precision)
         let classifier = ZeroShotClassifier(encoder: encoder, tokenizer: tokenizer, classnames: classnames, templates: templates)
         let result = try classifier.evaluate(encoder: encoder, dataset: dataset, limit: limit)
         guard result.count > 0 else { throw ConfigError("eval.zeroshot.dataset: \(z.dataset): no image could be evaluated") }
