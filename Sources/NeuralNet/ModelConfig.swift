@@ -1,8 +1,9 @@
 import Foundation
 
 /// OpenCLIP's model-config JSON (`embed_dim`, `quick_gelu`, `vision_cfg`, `text_cfg`), with
-/// OpenCLIP's defaults for omitted keys. Keys OpenCLIP defines that SwiftCLIP does not use
-/// are ignored; our extensions (`vision_cfg.type: "convnet"`) are additive.
+/// OpenCLIP's defaults for omitted keys. OpenCLIP keys SwiftCLIP does not implement are refused
+/// unless they hold OpenCLIP's default (`OpenCLIPKeys`); our extensions (`vision_cfg.type:
+/// "convnet"`) are additive.
 public struct ModelConfig: Codable, Equatable, Sendable {
     public var embedDim: Int
     public var quickGelu: Bool
@@ -12,7 +13,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var initLogitBias: Float?
     public var initLogitScale: Float?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case embedDim = "embed_dim", quickGelu = "quick_gelu", visionCfg = "vision_cfg", textCfg = "text_cfg"
         case initLogitBias = "init_logit_bias", initLogitScale = "init_logit_scale"
     }
@@ -24,6 +25,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     }
 
     public init(from decoder: Decoder) throws {
+        try OpenCLIPKeys.check(decoder, implemented: Set(CodingKeys.allCases.map(\.rawValue)), policy: OpenCLIPKeys.topLevel)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         embedDim = try c.decode(Int.self, forKey: .embedDim)
         quickGelu = try c.decodeIfPresent(Bool.self, forKey: .quickGelu) ?? false
@@ -83,7 +85,7 @@ public struct VisionConfig: Codable, Equatable, Sendable {
     /// Channel widths of the conv tower's stages (convnet only).
     public var convnetWidths: [Int]
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case type, imageSize = "image_size", patchSize = "patch_size", width, layers
         case headWidth = "head_width", mlpRatio = "mlp_ratio", poolType = "pool_type", convnetWidths = "convnet_widths"
     }
@@ -95,6 +97,7 @@ public struct VisionConfig: Codable, Equatable, Sendable {
     }
 
     public init(from decoder: Decoder) throws {
+        try OpenCLIPKeys.check(decoder, implemented: Set(CodingKeys.allCases.map(\.rawValue)), policy: OpenCLIPKeys.vision)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         type = try c.decodeIfPresent(String.self, forKey: .type) ?? "vit"
         if let size = try? c.decode(Int.self, forKey: .imageSize) { imageSize = size } else {
@@ -145,7 +148,7 @@ public struct TextConfig: Codable, Equatable, Sendable {
     /// True for a bidirectional encoder (OpenCLIP's `no_causal_mask`).
     public var noCausalMask: Bool
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case contextLength = "context_length", vocabSize = "vocab_size", width, heads, layers
         case mlpRatio = "mlp_ratio", poolType = "pool_type", noCausalMask = "no_causal_mask"
     }
@@ -157,6 +160,7 @@ public struct TextConfig: Codable, Equatable, Sendable {
     }
 
     public init(from decoder: Decoder) throws {
+        try OpenCLIPKeys.check(decoder, implemented: Set(CodingKeys.allCases.map(\.rawValue)), policy: OpenCLIPKeys.text)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength) ?? 77
         vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? 49408

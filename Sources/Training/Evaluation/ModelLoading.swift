@@ -14,7 +14,7 @@ public enum ModelLoading {
         let (tensors, file) = try RunCheckpoints.readWeights(checkpoint, log: log)
         let config: ModelConfig
         if let path = modelConfig {
-            config = try ModelConfig.load(URL(fileURLWithPath: path))
+            config = try ModelConfig.resolve(path)
         } else if let json = file.metadata["model_config"] {
             do { config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8)) } catch {
                 throw ConfigError("\(file.path): unreadable model_config metadata (\(error))")

@@ -34,7 +34,7 @@ public final class Trainer {
         checkpoints = RunCheckpoints(runDirectory: runDirectory)
         if resume != nil && overwrite { throw ConfigError("--overwrite starts over and --resume continues: pass one of them") }
         lock = try RunLock(runDirectory: runDirectory)
-        var modelConfig = try ModelConfig.load(URL(fileURLWithPath: config.model.config))
+        var modelConfig = try ModelConfig.resolve(config.model.config)
         let objective = try config.objective.makeObjective()
         self.objective = objective
         // Objectives with a learnable bias (SigLIP) need the model's `logit_bias`.
