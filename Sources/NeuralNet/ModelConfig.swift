@@ -41,18 +41,30 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         do { data = try Data(contentsOf: url) } catch {
             throw ModelError("\(url.path): cannot read model config (\(error.localizedDescription))")
         }
+        return try decode(ModelConfig.self, from: data, source: url.path) { try $0.validate() }
+    }
+
+    /// Decodes JSON holding a model config (the config itself, or a file around one such as an
+    /// OpenCLIP hub folder's `open_clip_config.json`) and runs `check` on it; every failure is one
+    /// line starting with `source` and naming the key.
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, source: String,
+                                            check: (T) throws -> Void = { _ in }) throws -> T {
         do {
-            let config = try JSONDecoder().decode(ModelConfig.self, from: data)
-            try config.validate()
-            return config
+            let value = try JSONDecoder().decode(T.self, from: data)
+            try check(value)
+            return value
         } catch let e as ModelError {
-            throw ModelError("\(url.path): \(e.message)")
+            throw ModelError("\(source): \(e.message)")
         } catch let DecodingError.keyNotFound(key, ctx) {
-            throw ModelError("\(url.path): missing key \((ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))")
+            throw ModelError("\(source): missing key \((ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))")
         } catch let DecodingError.typeMismatch(_, ctx) {
-            throw ModelError("\(url.path): wrong type at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
+            throw ModelError("\(source): wrong type at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
+        } catch let DecodingError.valueNotFound(_, ctx) {
+            throw ModelError("\(source): null at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
+        } catch let e as DecodingError {
+            throw ModelError("\(source): not valid JSON (\(e.localizedDescription))")
         } catch {
-            throw ModelError("\(url.path): not a valid model config (\(error))")
+            throw ModelError("\(source): \(error)")
         }
     }
 

@@ -19,9 +19,9 @@ public enum CommandSupport {
         let t = threads ?? ProcessInfo.processInfo.activeProcessorCount
         Parallel.configure(threads: t)
         Parallel.setBLASThreads(1)   // workers run single-threaded BLAS side by side
-        let (model, trained) = try ModelLoading.load(checkpoint: checkpoint, modelConfig: modelConfig)
+        let (model, trained, preprocess) = try ModelLoading.load(checkpoint: checkpoint, modelConfig: modelConfig)
         let tokenizer = try vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) } ?? CLIPTokenizer.bundled()
-        return (model, tokenizer, ModelEncoder(model: model, workers: t, scoring: scoring ?? trained))
+        return (model, tokenizer, ModelEncoder(model: model, workers: t, scoring: scoring ?? trained, preprocess: preprocess))
     }
 
     /// Runs `body`, turning any thrown error into a one-line message and exit status 1.

@@ -9,9 +9,13 @@ public struct ModelEncoder {
     public let workers: Int
     /// How images and texts are compared (the model's training objective decides).
     public let scoring: Scoring
+    /// The evaluation image transform the model expects (`ModelLoading`: a hub folder's
+    /// `preprocess_cfg`, else SwiftCLIP's training normalization with shortest-side center crop).
+    public let preprocess: Augmentation
 
-    public init(model: CLIPModel, workers: Int = Parallel.threads, scoring: Scoring = .embedding) {
-        (self.model, self.workers, self.scoring) = (model, max(1, workers), scoring)
+    public init(model: CLIPModel, workers: Int = Parallel.threads, scoring: Scoring = .embedding,
+                preprocess: Augmentation = .none) {
+        (self.model, self.workers, self.scoring, self.preprocess) = (model, max(1, workers), scoring, preprocess)
     }
 
     /// Runs `encode` on `workers` contiguous slices of `count` rows and concatenates the results.

@@ -107,17 +107,23 @@ public struct RunCheckpoints {
     }
 
     /// The weights a checkpoint path names (`--checkpoint`, `model.init`): verified, as read from
-    /// `model.safetensors` (or a foreign safetensors file), with its metadata.
-    public static func readWeights(_ path: String,
-                                   log: (String) -> Void) throws -> (tensors: [String: Tensor], file: SafeTensorsFile) {
+    /// `model.safetensors` (or a foreign safetensors file, or an OpenCLIP hub folder's
+    /// `open_clip_model.safetensors`), with its metadata, and for a hub folder its
+    /// `open_clip_config.json`.
+    public static func readWeights(_ path: String, log: (String) -> Void)
+        throws -> (tensors: [String: Tensor], file: SafeTensorsFile, hubConfig: URL?) {
         let file: SafeTensorsFile
+        var hubConfig: URL? = nil
         switch try CheckpointSource(path: path) {
         case .foreignFile(let url): file = try SafeTensorsFile(contentsOf: url)
+        case .hubFolder(let url):
+            file = try SafeTensorsFile(contentsOf: url.appendingPathComponent(CheckpointSource.hubWeightsFileName))
+            hubConfig = url.appendingPathComponent(CheckpointSource.hubConfigFileName)
         case let source: file = try source.read(skipped: log) { try $0.safeTensors(modelFile) }.value
         }
         let tensors = try file.tensors()
         try requireFinite(tensors, path: file.path)
-        return (tensors, file)
+        return (tensors, file, hubConfig)
     }
 
     /// Refuses weights with NaN or ±Inf, naming the first such tensor and the file at `path`.
