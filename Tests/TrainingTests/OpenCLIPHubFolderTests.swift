@@ -103,6 +103,14 @@ final class OpenCLIPHubFolderTests: XCTestCase {
                                                        resizeMode: .longest, fill: 7))
         XCTAssertEqual(try ModelLoading.load(checkpoint: hub(#"{"resize_mode": "squash"}"#)).preprocess.resizeMode, .squash)
         XCTAssertEqual(try ModelLoading.load(checkpoint: hub("{}")).preprocess, .none)
+        // model.init reads the same weights, and says when the folder normalizes unlike training.
+        for (preprocess, logged) in [("{}", false), (#"{"mean": [0.5, 0.5, 0.5]}"#, true)] {
+            var lines: [String] = []
+            let tensors = try RunCheckpoints.readInitWeights(hub(preprocess), log: { lines.append($0) })
+            XCTAssertEqual(tensors.keys.sorted(), original.stateDict().map(\.name).sorted())
+            XCTAssertEqual(lines.count, logged ? 1 : 0, "\(lines)")
+            XCTAssertTrue(lines.allSatisfy { $0.contains("mean [0.5, 0.5, 0.5]") }, "\(lines)")
+        }
 
         let refused: [(String, String?, String)] = [
             (#"{"interpolation": "nearest"}"#, nil, "preprocess_cfg.interpolation: nearest is not supported"),

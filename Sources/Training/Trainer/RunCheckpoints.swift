@@ -1,5 +1,6 @@
 import Foundation
 import Checkpointing
+import DataPipeline
 
 /// The run folder's checkpoints (DESIGN.md): `checkpoints/step-00000500/{model.safetensors,
 /// optimizer.safetensors, state.json, manifest.json}` and `checkpoints/latest`, and the one path
@@ -124,6 +125,20 @@ public struct RunCheckpoints {
         let tensors = try file.tensors()
         try requireFinite(tensors, path: file.path)
         return (tensors, file, hubConfig)
+    }
+
+    /// The weights `model.init` names (as `readWeights`). Training normalizes images with OpenAI's
+    /// mean and std; a hub folder whose `preprocess_cfg` says otherwise is reported through `log`.
+    public static func readInitWeights(_ path: String, log: (String) -> Void) throws -> [String: Tensor] {
+        let (tensors, _, hubConfig) = try readWeights(path, log: log)
+        if let hubConfig {
+            let preprocess = try OpenCLIPHubConfig(contentsOf: hubConfig).preprocessCfg, trained = PreprocessConfig()
+            if preprocess.mean != trained.mean || preprocess.std != trained.std {
+                log("model.init: \(hubConfig.path) normalizes with mean \(preprocess.mean), std \(preprocess.std); "
+                    + "training uses OpenAI's \(trained.mean), \(trained.std)")
+            }
+        }
+        return tensors
     }
 
     /// Refuses weights with NaN or ±Inf, naming the first such tensor and the file at `path`.

@@ -58,7 +58,7 @@ public final class Trainer {
         }
         if resume == nil {
             if let initPath = config.model.initWeights {
-                var tensors = try RunCheckpoints.readWeights(initPath, log: log).tensors
+                var tensors = try RunCheckpoints.readInitWeights(initPath, log: log)
                 if config.model.stretchPositionalEmbedding, let pe = tensors["positional_embedding"],
                    pe.shape[0] != modelConfig.textCfg.contextLength {
                     let stretched = LongCLIP.stretchPositionalEmbedding(pe)
