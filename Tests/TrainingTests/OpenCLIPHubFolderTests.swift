@@ -102,6 +102,8 @@ final class OpenCLIPHubFolderTests: XCTestCase {
                                                        normalization: Normalization(mean: [0.5, 0.5, 0.5], std: [0.25, 0.5, 1.0]),
                                                        resizeMode: .longest, fill: 7))
         XCTAssertEqual(try ModelLoading.load(checkpoint: hub(#"{"resize_mode": "squash"}"#)).preprocess.resizeMode, .squash)
+        // As OpenCLIP, the transform's size is the model's image_size whatever preprocess_cfg.size says.
+        XCTAssertEqual(try ModelLoading.load(checkpoint: hub(#"{"size": [224, 224]}"#)).preprocess, .none)
         XCTAssertEqual(try ModelLoading.load(checkpoint: hub("{}")).preprocess, .none)
         // model.init reads the same weights, and says when the folder normalizes unlike training.
         for (preprocess, logged) in [("{}", false), (#"{"mean": [0.5, 0.5, 0.5]}"#, true)] {
@@ -115,7 +117,8 @@ final class OpenCLIPHubFolderTests: XCTestCase {
         let refused: [(String, String?, String)] = [
             (#"{"interpolation": "nearest"}"#, nil, "preprocess_cfg.interpolation: nearest is not supported"),
             (#"{"resize_mode": "crop"}"#, nil, "preprocess_cfg.resize_mode: crop is not supported"),
-            (#"{"size": 224}"#, nil, "preprocess_cfg.size: 224 differs from the model's image_size 16"),
+            (#"{"std": [0.5, 0.5, 0.0]}"#, nil, "preprocess_cfg.std: expected 3 finite values (std positive)"),
+            (#"{"mode": "L"}"#, nil, "preprocess_cfg.mode: L is not supported (RGB only)"),
             ("{}", modelJSON.replacingOccurrences(of: #""head_width": 16"#, with: #""head_width": 16, "ls_init_value": 0.1"#),
              "model_cfg.vision_cfg.ls_init_value: OpenCLIP option not implemented"),
         ]

@@ -5,7 +5,8 @@ import Foundation
 /// fill color that pads `longest`. Omitted keys take OpenCLIP's `PreprocessCfg` defaults (OpenAI
 /// mean/std, bicubic, shortest); keys OpenCLIP does not read are ignored, as OpenCLIP does.
 public struct PreprocessConfig: Codable, Equatable, Sendable {
-    /// Square image side; nil: the model's `image_size`.
+    /// Image side as written (`export` writes the model's). Reading ignores it: OpenCLIP sets the
+    /// transform's size from the model's `image_size`, and so does `evaluationTransform`.
     public var size: Int?
     public var mode: String
     public var mean: [Double]      // [3]
@@ -37,14 +38,7 @@ public struct PreprocessConfig: Codable, Equatable, Sendable {
     public init(from decoder: Decoder) throws {
         let defaults = PreprocessConfig()
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        if let pair = try? c.decodeIfPresent([Int].self, forKey: .size) {
-            guard pair.count == 2, pair[0] == pair[1] else {
-                throw PreprocessConfig.Unsupported("preprocess_cfg.size \(pair): only square images are supported")
-            }
-            size = pair[0]
-        } else {
-            size = try c.decodeIfPresent(Int.self, forKey: .size)
-        }
+        size = (try? c.decodeIfPresent(Int.self, forKey: .size)) ?? (try? c.decodeIfPresent([Int].self, forKey: .size))?.first
         mode = try c.decodeIfPresent(String.self, forKey: .mode) ?? defaults.mode
         mean = try c.decodeIfPresent([Double].self, forKey: .mean) ?? defaults.mean
         std = try c.decodeIfPresent([Double].self, forKey: .std) ?? defaults.std
@@ -53,13 +47,10 @@ public struct PreprocessConfig: Codable, Equatable, Sendable {
         fillColor = try c.decodeIfPresent(Int.self, forKey: .fillColor) ?? defaults.fillColor
     }
 
-    /// The evaluation transform for a model whose images are `imageSize × imageSize`; a value
+    /// The evaluation transform (the loader applies it at the model's image size); a value
     /// SwiftCLIP cannot apply exactly is refused with one line naming the key.
-    public func evaluationTransform(imageSize: Int) throws -> Augmentation {
+    public func evaluationTransform() throws -> Augmentation {
         func refuse(_ key: String, _ why: String) -> Unsupported { Unsupported("preprocess_cfg.\(key): \(why)") }
-        if let size, size != imageSize {
-            throw refuse("size", "\(size) differs from the model's image_size \(imageSize)")
-        }
         guard mode == "RGB" else { throw refuse("mode", "\(mode) is not supported (RGB only)") }
         guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 > 0 }), (mean + std).allSatisfy(\.isFinite) else {
             throw refuse(mean.count == 3 ? "std" : "mean", "expected 3 finite values (std positive), got mean \(mean), std \(std)")

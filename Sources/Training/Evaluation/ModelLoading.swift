@@ -33,7 +33,7 @@ public enum ModelLoading {
         try model.load(tensors, source: file.path)
         var preprocess = Augmentation.none
         if let hub, let url = hubConfigURL {
-            do { preprocess = try hub.preprocessCfg.evaluationTransform(imageSize: model.visual.imageSize) } catch {
+            do { preprocess = try hub.preprocessCfg.evaluationTransform() } catch {
                 throw ConfigError("\(url.path): \(error)")
             }
         }
