@@ -83,6 +83,41 @@ final class OpenCLIPHubFolderTests: XCTestCase {
         }
     }
 
+    /// Evaluation (`embed`, zero-shot, retrieval: the loader) applies the hub folder's transform:
+    /// the embeddings of a shard are those of its images transformed by hand with that transform,
+    /// and differ from those under SwiftCLIP's default normalization.
+    func testEvaluationAppliesTheHubFoldersTransform() throws {
+        let (weights, _, _) = try foreignModel()
+        let hub = run.root.appendingPathComponent("hub")
+        try FileManager.default.createDirectory(at: hub, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: weights, to: hub.appendingPathComponent("open_clip_model.safetensors"))
+        try #"{"model_cfg": \#(modelJSON), "preprocess_cfg": {"mean": [0.5, 0.4, 0.3], "std": [0.25, 0.5, 1.0], "interpolation": "bilinear"}}"#
+            .write(to: hub.appendingPathComponent("open_clip_config.json"), atomically: true, encoding: .utf8)
+        let loaded = try ModelLoading.load(checkpoint: hub.path)
+        let encoder = ModelEncoder(model: loaded.model, workers: 1, preprocess: loaded.preprocess)
+        let shard = run.root.appendingPathComponent("data/shard-00000.h5").path
+        let embedded = try EmbeddingExport.embedImages(encoder: encoder, shard: shard, batchSize: 3)
+
+        let reader = try ShardReader(path: shard)
+        let size = loaded.model.visual.imageSize
+        var pixels: [Float] = []
+        var rng = RandomGenerator(seed: 0)
+        let transform = Augmentation(randomResizedCrop: nil, filter: .bilinear,
+                                     normalization: Normalization(mean: [0.5, 0.4, 0.3], std: [0.25, 0.5, 1.0]))
+        for i in 0..<reader.count {
+            let image = try reader.image(at: i).decoded()
+            pixels += [Float](unsafeUninitializedCapacity: size * size * 3) { buffer, count in
+                transform.apply(to: image, size: size, training: false, using: &rng, into: buffer)
+                count = size * size * 3
+            }
+        }
+        let expected = encoder.images(Tensor(shape: [reader.count, size, size, 3], scalars: pixels))
+        XCTAssertEqual(embedded.shape, expected.shape)
+        for (a, b) in zip(embedded.scalars, expected.scalars) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+        let plain = try EmbeddingExport.embedImages(encoder: ModelEncoder(model: loaded.model, workers: 1), shard: shard)
+        XCTAssertGreaterThan(zip(plain.scalars, expected.scalars).map { abs($0 - $1) }.max()!, 1e-2)
+    }
+
     /// A hub folder written by OpenCLIP: its preprocess_cfg (mean, std, interpolation, resize
     /// mode) becomes the evaluation transform; what SwiftCLIP cannot apply is refused in one line.
     func testHubFolderPreprocessingIsAppliedOrRefused() throws {

@@ -58,17 +58,13 @@ public struct OpenCLIPHubConfig: Codable {
 /// temporary sibling folder renamed into place), so `open_clip.create_model_and_transforms(
 /// "local-dir:DIR")` — or `hf-hub:` after uploading the folder — loads it unchanged.
 public enum OpenCLIPExport {
-    /// Refuses, before any work, a `folder` that exists or whose parent is missing.
+    /// Refuses, before any work, a `folder` that exists or could not be created (`OutputFile`).
     public static func requireNew(_ folder: URL) throws {
         let path = folder.standardizedFileURL.path
         guard !FileManager.default.fileExists(atPath: path) else {
             throw ConfigError("\(path): already exists; remove it or choose another folder")
         }
-        var isDirectory: ObjCBool = false
-        let parent = folder.standardizedFileURL.deletingLastPathComponent().path
-        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ConfigError("\(path): no such folder: \(parent)")
-        }
+        try OutputFile.requireWritable(path)
     }
 
     /// - Parameters:
