@@ -81,6 +81,15 @@ final class OpenCLIPHubFolderTests: XCTestCase {
         XCTAssertThrowsError(try OpenCLIPExport.requireNew(run.root.appendingPathComponent("missing/hub"))) { error in
             XCTAssertTrue("\(error)".contains("no such folder"), "\(error)")
         }
+        // SwiftCLIP's conv tower has no OpenCLIP equivalent: refused, and no folder appears.
+        let convnetJSON = #"{"embed_dim": 8, "vision_cfg": {"type": "convnet", "image_size": 8, "convnet_widths": [4, 8]}, "#
+            + #""text_cfg": {"context_length": 4, "vocab_size": 10, "width": 8, "heads": 2, "layers": 1}}"#
+        let convnet = CLIPModel(try JSONDecoder().decode(ModelConfig.self, from: Data(convnetJSON.utf8)))
+        let refused = run.root.appendingPathComponent("convnet-hub")
+        XCTAssertThrowsError(try OpenCLIPExport.write(model: convnet, preprocess: .none, to: refused)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("vision_cfg.type convnet: "), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: refused.path))
     }
 
     /// Evaluation (`embed`, zero-shot, retrieval: the loader) applies the hub folder's transform:
