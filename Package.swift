@@ -69,6 +69,7 @@ let commands: [Target] = [
     command("BenchCommand", ["Training"]),
     command("TokenizeCommand", ["Tokenization"]),
     command("MakeShardsCommand", ["DataPipeline"]),
+    command("ExportCommand", ["Training"]),
 ]
 
 // MARK: - Tests
@@ -95,6 +96,7 @@ let package = Package(
         .executable(name: "bench", targets: ["BenchCommand"]),
         .executable(name: "tokenize", targets: ["TokenizeCommand"]),
         .executable(name: "make-shards", targets: ["MakeShardsCommand"]),
+        .executable(name: "export", targets: ["ExportCommand"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -8,6 +8,7 @@ import Foundation
 /// | `runs/X` (a run folder), `runs/X/checkpoints`, `runs/X/checkpoints/latest` | `.newest`: the run's newest intact checkpoint |
 /// | `runs/X/checkpoints/step-00000500`, or its `model.safetensors` | `.checkpoint`: exactly that one |
 /// | `ViT-B-32.safetensors` with no manifest beside it | `.foreignFile`: weights from another tool |
+/// | a folder with `open_clip_config.json` + `open_clip_model.safetensors` (or either file in it) | `.hubFolder`: an OpenCLIP hub folder |
 ///
 /// Anything else is refused with one line saying what is missing.
 public enum CheckpointSource: Sendable {
@@ -17,9 +18,16 @@ public enum CheckpointSource: Sendable {
     case checkpoint(URL)
     /// A safetensors file written by another tool (no manifest): validated structurally only.
     case foreignFile(URL)
+    /// An OpenCLIP hub folder (what `push_to_hf_hub` uploads and `local-dir:` loads): the model
+    /// and preprocessing config in `open_clip_config.json`, the weights in
+    /// `open_clip_model.safetensors`. Validated structurally, as a foreign file.
+    case hubFolder(URL)
 
     /// The file a path to a checkpoint's weights names inside its folder.
     public static let weightsFileName = "model.safetensors"
+    /// An OpenCLIP hub folder's config (`model_cfg`, `preprocess_cfg`) and weights.
+    public static let hubConfigFileName = "open_clip_config.json"
+    public static let hubWeightsFileName = "open_clip_model.safetensors"
 
     /// Resolves `path` (absolute or relative to the working directory).
     public init(path: String) throws {
@@ -31,7 +39,10 @@ public enum CheckpointSource: Sendable {
         }
         if !kind.isDirectory {
             let folder = url.deletingLastPathComponent()
-            if url.lastPathComponent == CheckpointStore.latestFileName {
+            if [Self.hubConfigFileName, Self.hubWeightsFileName].contains(url.lastPathComponent)
+                && FileSystem.itemKind(folder.appendingPathComponent(Self.hubConfigFileName).path).exists {
+                self = try Self.hubFolder(folder, path: path)
+            } else if url.lastPathComponent == CheckpointStore.latestFileName {
                 self = .newest(CheckpointStore(directory: folder))
             } else if Self.isCheckpointFolder(folder) {
                 guard url.lastPathComponent == Self.weightsFileName else {
@@ -44,6 +55,8 @@ public enum CheckpointSource: Sendable {
             }
         } else if Self.isCheckpointFolder(url) {
             self = .checkpoint(url)
+        } else if has(Self.hubConfigFileName).exists {
+            self = try Self.hubFolder(url, path: path)
         } else if try has(CheckpointStore.latestFileName).exists || !CheckpointStore(directory: url).checkpoints().isEmpty {
             self = .newest(CheckpointStore(directory: url))
         } else if has("checkpoints").isDirectory {
@@ -52,8 +65,18 @@ public enum CheckpointSource: Sendable {
             throw CheckpointingError(.notFound, path: path, reason: "a run folder without checkpoints")
         } else {
             throw CheckpointingError(.notFound, path: path,
-                                     reason: "not a run folder, checkpoints folder, checkpoint folder or safetensors file")
+                                     reason: "not a run folder, checkpoints folder, checkpoint folder, OpenCLIP hub folder or safetensors file")
         }
+    }
+
+    /// `.hubFolder(folder)`, or a one-line refusal when its safetensors weights are missing.
+    private static func hubFolder(_ folder: URL, path: String) throws -> CheckpointSource {
+        guard FileSystem.itemKind(folder.appendingPathComponent(hubWeightsFileName).path).exists else {
+            let pickle = FileSystem.itemKind(folder.appendingPathComponent("open_clip_pytorch_model.bin").path).exists
+            throw CheckpointingError(.notFound, path: path, reason: "an OpenCLIP hub folder without \(hubWeightsFileName)"
+                + (pickle ? " (only open_clip_pytorch_model.bin, a PyTorch pickle SwiftCLIP does not read; save it with safetensors)" : ""))
+        }
+        return .hubFolder(folder)
     }
 
     /// A folder written by `CheckpointStore.save` (even a damaged one): named `step-DIGITS`, or
@@ -78,6 +101,9 @@ public enum CheckpointSource: Sendable {
         case .foreignFile(let url):
             throw CheckpointingError(.invalidArgument, path: url.path,
                                      reason: "a safetensors file without a checkpoint manifest: its weights can be loaded (model.init, --checkpoint), not resumed")
+        case .hubFolder(let url):
+            throw CheckpointingError(.invalidArgument, path: url.path,
+                                     reason: "an OpenCLIP hub folder: its weights can be loaded (model.init, --checkpoint), not resumed")
         case .newest(let store):
             let candidates = try store.newestFirst(skipped: skipped)
             for url in candidates {

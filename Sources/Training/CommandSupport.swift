@@ -20,10 +20,11 @@ public enum CommandSupport {
         let t = threads ?? ProcessInfo.processInfo.activeProcessorCount
         Parallel.configure(threads: t)
         Parallel.setBLASThreads(1)   // workers run single-threaded BLAS side by side
-        let (model, trained) = try ModelLoading.load(checkpoint: checkpoint, modelConfig: modelConfig)
+        let (model, trained, preprocess) = try ModelLoading.load(checkpoint: checkpoint, modelConfig: modelConfig)
         let tokenizer = try vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) } ?? CLIPTokenizer.bundled()
         if precision == .bf16 { print(BF16Engine.detected.summary) }
-        return (model, tokenizer, ModelEncoder(model: model, workers: t, scoring: scoring ?? trained, precision: precision))
+        return (model, tokenizer, ModelEncoder(model: model, workers: t, scoring: scoring ?? trained, precision: precision,
+                                               preprocess: preprocess))
     }
 
     /// Runs `body`, turning any thrown error into a one-line message and exit status 1.

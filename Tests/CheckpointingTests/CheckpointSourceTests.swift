@@ -14,12 +14,13 @@ final class CheckpointSourceTests: TemporaryDirectoryTestCase {
         try store.save(step: step, files: ["model.safetensors": Data("model \(step)".utf8)])
     }
 
-    /// What `source` names: `newest DIR`, `checkpoint DIR` or `foreign FILE`.
+    /// What `source` names: `newest DIR`, `checkpoint DIR`, `foreign FILE` or `hub DIR`.
     private func describe(_ source: CheckpointSource) -> String {
         switch source {
         case .newest(let store): "newest " + store.directory.standardizedFileURL.path
         case .checkpoint(let url): "checkpoint " + url.standardizedFileURL.path
         case .foreignFile(let url): "foreign " + url.path
+        case .hubFolder(let url): "hub " + url.standardizedFileURL.path
         }
     }
 
@@ -48,13 +49,30 @@ final class CheckpointSourceTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try read(CheckpointSource(path: folder(4).path)).text, "model 4")
     }
 
+    /// An OpenCLIP hub folder is named by the folder or either of its two files; without its
+    /// safetensors weights it is refused, saying why (a pickle-only folder included).
+    func testOpenCLIPHubFolderResolves() throws {
+        let hub = url("hub")
+        try FileManager.default.createDirectory(at: hub, withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: hub.appendingPathComponent("open_clip_config.json"))
+        assertCheckpointingError(try CheckpointSource(path: hub.path), path: hub.path,
+                                 "an OpenCLIP hub folder without open_clip_model.safetensors")
+        try Data().write(to: hub.appendingPathComponent("open_clip_pytorch_model.bin"))
+        assertCheckpointingError(try CheckpointSource(path: hub.path), path: hub.path, "a PyTorch pickle SwiftCLIP does not read")
+        try Data("weights".utf8).write(to: hub.appendingPathComponent("open_clip_model.safetensors"))
+        for name in ["", "/open_clip_config.json", "/open_clip_model.safetensors", "/."] {
+            XCTAssertEqual(describe(try CheckpointSource(path: hub.path + name)), "hub " + hub.path, name)
+        }
+        assertCheckpointingError(try read(CheckpointSource(path: hub.path)), path: hub.path, "not resumed")
+    }
+
     func testPathsThatNameNoCheckpointSayWhatIsMissing() throws {
         try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
         try Data().write(to: run.appendingPathComponent("config.yaml"))
         assertCheckpointingError(try CheckpointSource(path: run.path), path: run.path, "a run folder without checkpoints")
         assertCheckpointingError(try CheckpointSource(path: url("nope").path), path: "nope", "no such file or folder")
         assertCheckpointingError(try CheckpointSource(path: temporaryDirectory.path), path: temporaryDirectory.path,
-                                 "not a run folder, checkpoints folder, checkpoint folder or safetensors file")
+                                 "not a run folder, checkpoints folder, checkpoint folder, OpenCLIP hub folder or safetensors file")
         // An empty checkpoints folder: nothing to read.
         try FileManager.default.createDirectory(at: store.directory, withIntermediateDirectories: true)
         assertCheckpointingError(try read(CheckpointSource(path: run.path)), path: store.directory.path, "no checkpoint saved yet")

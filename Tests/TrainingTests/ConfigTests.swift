@@ -50,6 +50,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.train.steps, 3)
         XCTAssertEqual(c.optimizer.betas, [0.8, 0.9])
         XCTAssertEqual(c.run.name, "other")
+        // model.config may name a built-in OpenCLIP architecture instead of a file.
+        XCTAssertEqual(try run.config(run.yaml(), overrides: ["model.config=ViT-B-16"]).model.config, "ViT-B-16")
         let json = """
         {"model": {"config": "\(run.root.appendingPathComponent("model.json").path)"},
          "data": {"train": "\(run.root.appendingPathComponent("data").path)", "batch_size": 4}}

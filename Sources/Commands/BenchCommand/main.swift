@@ -74,7 +74,7 @@ struct Step: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "step",
         abstract: "Full training steps (forward, CLIP loss, backward, AdamW) on random inputs.")
     @OptionGroup var common: Common
-    @Option(help: "tiny, vit-b32, or a model-config JSON file.") var config = "tiny"
+    @Option(help: "tiny, vit-b32, an OpenCLIP architecture name (ViT-B-16, …) or a model-config JSON file.") var config = "tiny"
     @Option(help: "Batch size (default: 128 for tiny, 32 for vit-b32).") var batch: Int?
     @Option(help: "Data-parallel worker threads (default: the thread count).") var workers: Int?
     @Option(help: "Timed steps.") var steps = 5
@@ -89,12 +89,12 @@ struct Step: ParsableCommand {
 
     func run() throws {
         common.apply()
-        let (name, url, defaultBatch): (String, URL, Int) = switch config {
-        case "tiny": ("tiny", URL(fileURLWithPath: "Configs/models/tiny.json"), 128)
-        case "vit-b32", "ViT-B-32": ("vit-b32", URL(fileURLWithPath: "Configs/models/ViT-B-32.json"), 32)
-        default: (config, URL(fileURLWithPath: config), 128)
+        let (name, path, defaultBatch): (String, String, Int) = switch config {
+        case "tiny": ("tiny", "Configs/models/tiny.json", 128)
+        case "vit-b32", "ViT-B-32": ("vit-b32", "ViT-B-32", 32)
+        default: (config, config, ModelConfig.builtIn(config) != nil ? 32 : 128)
         }
-        let modelConfig = try ModelConfig.load(url)
+        let modelConfig = try ModelConfig.resolve(path)
         let w = workers ?? Parallel.threads
         let peak = gemmPeak(.fp32)
         let precisionPeak = precision == .fp32 ? peak : gemmPeak(precision)

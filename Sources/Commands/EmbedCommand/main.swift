@@ -11,8 +11,8 @@ struct Embed: ParsableCommand {
         commandName: "embed",
         abstract: "Write L2-normalized image and text embeddings (F32 safetensors: image_embeddings [N, D], text_embeddings [M, D]).")
 
-    @Option(help: "A run folder, a checkpoint folder, or a model.safetensors (then --model-config).") var checkpoint: String
-    @Option(help: "OpenCLIP model-config JSON (for bare safetensors files).") var modelConfig: String?
+    @Option(help: "A run folder, a checkpoint folder, an OpenCLIP hub folder, or a model.safetensors (then --model-config).") var checkpoint: String
+    @Option(help: "OpenCLIP model-config JSON or built-in name such as ViT-B-32 (for bare safetensors files).") var modelConfig: String?
     @Option(help: "BPE merges file (default: built-in CLIP vocabulary).") var vocab: String?
     @Option(help: "HDF5 shard with /images or /jpeg.") var images: String
     @Option(help: ArgumentHelp("Text file, one caption per line.",

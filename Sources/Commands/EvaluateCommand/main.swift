@@ -11,8 +11,8 @@ struct Evaluate: ParsableCommand {
 
     enum Task: String, ExpressibleByArgument { case zeroshot, retrieval }
 
-    @Option(help: "A run folder, a checkpoint folder, or a model.safetensors (then --model-config).") var checkpoint: String
-    @Option(help: "OpenCLIP model-config JSON (for bare safetensors files).") var modelConfig: String?
+    @Option(help: "A run folder, a checkpoint folder, an OpenCLIP hub folder, or a model.safetensors (then --model-config).") var checkpoint: String
+    @Option(help: "OpenCLIP model-config JSON or built-in name such as ViT-B-32 (for bare safetensors files).") var modelConfig: String?
     @Option(help: "zeroshot or retrieval.") var task: Task
     @Option(help: "Shard folder, .h5 file, or comma-separated list.") var dataset: String
     @Option(help: "Templates file, one per line with {} (zeroshot).") var templates: String?

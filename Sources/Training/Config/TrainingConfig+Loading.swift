@@ -83,7 +83,9 @@ extension TrainingConfig {
         func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
         guard !run.name.isEmpty, !run.name.contains("/") else { throw fail("run.name", "must be a non-empty name without /") }
         guard run.logEvery > 0 else { throw fail("run.log_every", "must be positive") }
-        guard exists(model.config) else { throw fail("model.config", "file not found: \(model.config)") }
+        guard exists(model.config) || ModelConfig.builtIn(model.config) != nil else {
+            throw fail("model.config", "file not found: \(model.config) (nor a built-in architecture: \(ModelConfig.builtInNames.joined(separator: ", ")))")
+        }
         if let w = model.initWeights, !exists(w) { throw fail("model.init", "file not found: \(w)") }
         for f in model.freeze where !["visual", "text"].contains(f) { throw fail("model.freeze", "expected visual or text, got \(f)") }
         guard model.patchDropout >= 0 && model.patchDropout < 1 else {

@@ -14,7 +14,7 @@ public enum EmbeddingExport {
         let loader = try DataLoader(
             dataset: dataset,
             configuration: DataLoaderConfiguration(batchSize: batchSize, imageSize: encoder.model.visual.imageSize,
-                                                   contextLength: ctx, mode: .eval, shuffle: false, threads: max(1, encoder.workers),
+                                                   contextLength: ctx, augmentation: encoder.preprocess, mode: .eval, shuffle: false, threads: max(1, encoder.workers),
                                                    needsCaptions: false),
             tokenizer: { _ in [] },  // images only: captions are neither read nor tokenized
             log: { _ in })           // a skipped item is refused below

@@ -11,9 +11,14 @@ public struct ModelEncoder {
     public let scoring: Scoring
     /// GEMM precision of the towers (scoring stays fp32).
     public let precision: MatmulPrecision
+    /// The evaluation image transform the model expects (`ModelLoading`: a hub folder's
+    /// `preprocess_cfg`, else SwiftCLIP's training normalization with shortest-side center crop).
+    public let preprocess: Augmentation
 
-    public init(model: CLIPModel, workers: Int = Parallel.threads, scoring: Scoring = .embedding, precision: MatmulPrecision = .fp32) {
-        (self.model, self.workers, self.scoring, self.precision) = (model, max(1, workers), scoring, precision)
+    public init(model: CLIPModel, workers: Int = Parallel.threads, scoring: Scoring = .embedding,
+                precision: MatmulPrecision = .fp32, preprocess: Augmentation = .none) {
+        (self.model, self.workers, self.scoring) = (model, max(1, workers), scoring)
+        (self.precision, self.preprocess) = (precision, preprocess)
     }
 
     /// Runs `encode` on `workers` contiguous slices of `count` rows and concatenates the results.

@@ -91,7 +91,7 @@ public struct RetrievalResult: Codable, Equatable, Sendable {
         let loader = try DataLoader(
             dataset: dataset,
             configuration: DataLoaderConfiguration(batchSize: batchSize, imageSize: encoder.model.visual.imageSize,
-                                                   contextLength: ctx, longContextLength: ctx, mode: .eval, shuffle: false,
+                                                   contextLength: ctx, longContextLength: ctx, augmentation: encoder.preprocess, mode: .eval, shuffle: false,
                                                    threads: loaderThreads),
             tokenizer: tokenize, longTokenizer: longCaptions ? tokenize : nil)
         let size = encoder.model.visual.imageSize, pixels = size * size * 3

@@ -150,7 +150,7 @@ extension ZeroShotClassifier {
             dataset: dataset,
             configuration: DataLoaderConfiguration(batchSize: batchSize, imageSize: encoder.model.visual.imageSize,
                                                    contextLength: encoder.model.config.textCfg.contextLength,
-                                                   mode: .eval, shuffle: false, threads: loaderThreads,
+                                                   augmentation: encoder.preprocess, mode: .eval, shuffle: false, threads: loaderThreads,
                                                    needsCaptions: false),
             tokenizer: { _ in [] })  // images only: captions are neither read nor tokenized
         var result = ZeroShotResult(classnames: classnames)

@@ -1,5 +1,6 @@
 import Foundation
 import Checkpointing
+import DataPipeline
 
 /// The run folder's checkpoints (DESIGN.md): `checkpoints/step-00000500/{model.safetensors,
 /// optimizer.safetensors, state.json, manifest.json}` and `checkpoints/latest`, and the one path
@@ -107,17 +108,38 @@ public struct RunCheckpoints {
     }
 
     /// The weights a checkpoint path names (`--checkpoint`, `model.init`): verified, as read from
-    /// `model.safetensors` (or a foreign safetensors file), with its metadata.
-    public static func readWeights(_ path: String,
-                                   log: (String) -> Void) throws -> (tensors: [String: Tensor], file: SafeTensorsFile) {
+    /// `model.safetensors` (or a foreign safetensors file, or an OpenCLIP hub folder's
+    /// `open_clip_model.safetensors`), with its metadata, and for a hub folder its
+    /// `open_clip_config.json`.
+    public static func readWeights(_ path: String, log: (String) -> Void)
+        throws -> (tensors: [String: Tensor], file: SafeTensorsFile, hubConfig: URL?) {
         let file: SafeTensorsFile
+        var hubConfig: URL? = nil
         switch try CheckpointSource(path: path) {
         case .foreignFile(let url): file = try SafeTensorsFile(contentsOf: url)
+        case .hubFolder(let url):
+            file = try SafeTensorsFile(contentsOf: url.appendingPathComponent(CheckpointSource.hubWeightsFileName))
+            hubConfig = url.appendingPathComponent(CheckpointSource.hubConfigFileName)
         case let source: file = try source.read(skipped: log) { try $0.safeTensors(modelFile) }.value
         }
         let tensors = try file.tensors()
         try requireFinite(tensors, path: file.path)
-        return (tensors, file)
+        return (tensors, file, hubConfig)
+    }
+
+    /// The weights `model.init` names (as `readWeights`). Training normalizes images with OpenAI's
+    /// mean and std; a hub folder whose `preprocess_cfg` says otherwise is reported through `log`.
+    public static func readInitWeights(_ path: String, log: (String) -> Void)
+        throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        let (tensors, file, hubConfig) = try readWeights(path, log: log)
+        if let hubConfig {
+            let preprocess = try OpenCLIPHubConfig(contentsOf: hubConfig).preprocessCfg, trained = PreprocessConfig()
+            if preprocess.mean != trained.mean || preprocess.std != trained.std {
+                log("model.init: \(hubConfig.path) normalizes with mean \(preprocess.mean), std \(preprocess.std); "
+                    + "training uses OpenAI's \(trained.mean), \(trained.std)")
+            }
+        }
+        return (tensors, file.metadata)
     }
 
     /// Refuses weights with NaN or ±Inf, naming the first such tensor and the file at `path`.

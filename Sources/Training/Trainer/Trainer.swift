@@ -37,7 +37,7 @@ public final class Trainer {
         checkpoints = RunCheckpoints(runDirectory: runDirectory)
         if resume != nil && overwrite { throw ConfigError("--overwrite starts over and --resume continues: pass one of them") }
         lock = try RunLock(runDirectory: runDirectory)
-        var modelConfig = try ModelConfig.load(URL(fileURLWithPath: config.model.config))
+        var modelConfig = try ModelConfig.resolve(config.model.config)
         let objective = try config.objective.makeObjective()
         self.objective = objective
         // Objectives with a learnable bias (SigLIP) need the model's `logit_bias`.
@@ -70,7 +70,7 @@ public final class Trainer {
         }
         if resume == nil {
             if let initPath = config.model.initWeights {
-                let weights = try RunCheckpoints.readWeights(initPath, log: log)
+                let weights = try RunCheckpoints.readInitWeights(initPath, log: log)
                 var tensors = weights.tensors
                 if config.model.stretchPositionalEmbedding, let pe = tensors["positional_embedding"],
                    pe.shape[0] != modelConfig.textCfg.contextLength {
@@ -80,7 +80,7 @@ public final class Trainer {
                     }
                     tensors["positional_embedding"] = stretched
                 }
-                try Self.takeOverScalars(&tensors, from: initPath, trainedWith: weights.file.metadata["objective"],
+                try Self.takeOverScalars(&tensors, from: initPath, trainedWith: weights.metadata["objective"],
                                          objective: objective, config: config.objective, log: log)
                 try model.load(tensors, source: initPath)
             } else {
