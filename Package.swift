@@ -60,6 +60,7 @@ let commands: [Target] = [
     command("BenchCommand", ["Training"]),
     command("TokenizeCommand", ["Tokenization"]),
     command("MakeShardsCommand", ["DataPipeline"]),
+    command("FilterCommand", ["Training"]),
 ]
 
 // MARK: - Tests
@@ -86,6 +87,7 @@ let package = Package(
         .executable(name: "bench", targets: ["BenchCommand"]),
         .executable(name: "tokenize", targets: ["TokenizeCommand"]),
         .executable(name: "make-shards", targets: ["MakeShardsCommand"]),
+        .executable(name: "filter", targets: ["FilterCommand"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
