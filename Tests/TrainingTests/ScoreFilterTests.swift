@@ -171,8 +171,8 @@ final class ScoreFilterTests: XCTestCase {
         }
         try jpeg.finish()
         let mixed = try ShardDataset(paths: [shardPath, path("jpeg.h5")])
-        XCTAssertThrowsError(try FilterOutput.writeShards(Array(0..<43), of: mixed, output: path("out"), shardSize: 100,
-                                                          overwrite: false, progress: BuildProgress(total: nil, style: .silent)))
+        XCTAssertThrowsError(try FilterOutput.copy(Array(0..<43), of: mixed,
+                                                   into: try ShardSetWriter(output: path("out"), shardSize: 100)))
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("out")))
         assertOneLineError(try ScoreFilter(dataset: mixed, output: path("out"), rule: .keepFraction(1)).run(encoder: encoder, tokenizer: tokenizer),
                            naming: ["mix image storages", "jpeg", "raw 16×16"])
@@ -195,6 +195,9 @@ final class ScoreFilterTests: XCTestCase {
         assertOneLineError(try ScoreFilter(dataset: dataset, output: path("x"), rule: .keepFraction(1)).run(encoder: encoder, tokenizer: tokenizer),
                            naming: ["shard-00000.h5 item 0's image", "not finite"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("x")))
+        // The output folder is checked before the scoring (which would now fail).
+        assertOneLineError(try ScoreFilter(dataset: dataset, output: path("full"), rule: .keepFraction(1)).run(encoder: encoder, tokenizer: tokenizer),
+                           naming: ["full", "--overwrite"])
     }
 
     /// FILIP checkpoints are scored by s^I of each pair, from the definition over the token features.

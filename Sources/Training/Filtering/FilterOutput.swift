@@ -43,13 +43,11 @@ public enum FilterOutput {
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    /// Copies the items `kept` (global indices, ascending) of `dataset` into a new shard set in
-    /// `output`, every dataset of an item as stored (no re-encoding), through `ShardSetWriter`:
-    /// staged and moved into place only when complete, so a failure leaves no partial output.
-    public static func writeShards(_ kept: [Int], of dataset: ShardDataset, output: String, shardSize: Int,
-                                   overwrite: Bool, progress: BuildProgress) throws -> BuildSummary {
-        let writer = try ShardSetWriter(output: output, shardSize: shardSize, classnames: dataset.classnames,
-                                        overwrite: overwrite, progress: progress)
+    /// Copies the items `kept` (global indices, ascending) of `dataset` into `writer`, every
+    /// dataset of an item as stored (no re-encoding), and finishes it. `ShardSetWriter` stages the
+    /// shards and moves them into place only when all are written, so a failure leaves no partial
+    /// output (the writer is abandoned).
+    public static func copy(_ kept: [Int], of dataset: ShardDataset, into writer: ShardSetWriter) throws -> BuildSummary {
         do {
             for index in kept { try writer.append(try dataset.item(at: index)) }
             return try writer.finish()

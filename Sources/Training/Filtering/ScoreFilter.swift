@@ -49,18 +49,25 @@ public struct ScoreFilter {
             try OutputFile.requireWritable(scoresFile)
         }
         try FilterOutput.requireWritable(dataset, output: output)
-        let scores = try PairScores.compute(encoder: encoder, tokenizer: tokenizer, dataset: dataset, batchSize: batchSize,
-                                            loaderThreads: loaderThreads, keepImageEmbeddings: dedup != nil, progress: progress)
-        if let scoresFile { try FilterOutput.writeScores(scores.scores, dataset: dataset, scoring: encoder.scoring, to: scoresFile) }
-        let (kept, duplicates) = FilterSelection.select(scores: scores.scores, rule: rule,
-                                          dedup: dedup.map { (scores.imageEmbeddings!, $0) })
-        guard !kept.isEmpty else {
-            let best = scores.scores.compactMap { $0 }.max() ?? .nan
-            throw ConfigError("nothing kept: no score reaches the threshold (highest score \(best))")
+        // Made first, so that an output folder holding shards is refused before the scoring.
+        let writer = try ShardSetWriter(output: output, shardSize: shardSize, classnames: dataset.classnames,
+                                        overwrite: overwrite, progress: shardProgress)
+        do {
+            let scores = try PairScores.compute(encoder: encoder, tokenizer: tokenizer, dataset: dataset, batchSize: batchSize,
+                                                loaderThreads: loaderThreads, keepImageEmbeddings: dedup != nil, progress: progress)
+            if let scoresFile { try FilterOutput.writeScores(scores.scores, dataset: dataset, scoring: encoder.scoring, to: scoresFile) }
+            let (kept, duplicates) = FilterSelection.select(scores: scores.scores, rule: rule,
+                                                            dedup: dedup.map { (scores.imageEmbeddings!, $0) })
+            guard !kept.isEmpty else {
+                let best = scores.scores.compactMap { $0 }.max() ?? .nan
+                throw ConfigError("nothing kept: no score reaches the threshold (highest score \(best))")
+            }
+            let shards = try FilterOutput.copy(kept, of: dataset, into: writer)
+            return Summary(items: dataset.count, scored: scores.scoredCount, duplicates: duplicates, kept: kept,
+                           skipped: scores.skipped, shards: shards)
+        } catch {
+            writer.abandon()
+            throw error
         }
-        let shards = try FilterOutput.writeShards(kept, of: dataset, output: output, shardSize: shardSize,
-                                                  overwrite: overwrite, progress: shardProgress)
-        return Summary(items: dataset.count, scored: scores.scoredCount, duplicates: duplicates, kept: kept,
-                       skipped: scores.skipped, shards: shards)
     }
 }
