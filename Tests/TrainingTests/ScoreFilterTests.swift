@@ -177,6 +177,14 @@ final class ScoreFilterTests: XCTestCase {
         assertOneLineError(try ScoreFilter(dataset: mixed, output: path("out"), rule: .keepFraction(1)).run(encoder: encoder, tokenizer: tokenizer),
                            naming: ["mix image storages", "jpeg", "raw 16×16"])
 
+        let unlabelled = ShardWriter(path: path("unlabelled.h5"))
+        try unlabelled.append(ShardItem(image: try source.image(at: 0), caption: "x"))
+        try unlabelled.finish()
+        assertOneLineError(try ScoreFilter(dataset: try ShardDataset(paths: [shardPath, path("unlabelled.h5")]), output: path("out"),
+                                           rule: .keepFraction(1)).run(encoder: encoder, tokenizer: tokenizer),
+                           naming: ["shard-00000.h5 has /long_captions but", "unlabelled.h5 has not"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("out")))
+
         // An output folder that holds shards is refused and left as it was.
         try FileManager.default.createDirectory(atPath: path("full"), withIntermediateDirectories: true)
         try Data("old".utf8).write(to: URL(fileURLWithPath: path("full/shard-00000.h5")))
@@ -198,6 +206,29 @@ final class ScoreFilterTests: XCTestCase {
         // The output folder is checked before the scoring (which would now fail).
         assertOneLineError(try ScoreFilter(dataset: dataset, output: path("full"), rule: .keepFraction(1)).run(encoder: encoder, tokenizer: tokenizer),
                            naming: ["full", "--overwrite"])
+    }
+
+    /// A shard with `/keys` (as h5py or `make-shards webdataset` write it): the CSV names each
+    /// item's key, quoted where it holds a comma or a quote.
+    func testScoresCSVCarriesTheShardKeys() throws {
+        let source = try ShardReader(path: shardPath)
+        func write() throws {   // the file closes when released, at the end of this function
+            let file = try HDF5File(path: path("keyed.h5"), mode: .create)
+            try file.setAttribute(ShardFormat.formatAttribute, string: ShardFormat.format)
+            try file.setAttribute(ShardFormat.versionAttribute, integer: ShardFormat.version)
+            try file.writeUInt8(ShardFormat.images, shape: [5, 16, 16, 3], values: try source.rawImages(rows: 0..<5))
+            try file.writeStrings(ShardFormat.captions, values: try source.captions(rows: 0..<5))
+            try file.writeStrings("/keys", values: ["000000001", "a,b", "say \"hi\"", "", "k5"])
+        }
+        try write()
+        let dataset = try ShardDataset(path: path("keyed.h5"))
+        _ = try ScoreFilter(dataset: dataset, output: path("kept"), rule: .keepFraction(1), scoresFile: path("s.csv"))
+            .run(encoder: encoder, tokenizer: tokenizer)
+        let rows = try String(contentsOfFile: path("s.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        let expected = ["000000001", "\"a,b\"", "\"say \"\"hi\"\"\"", "", "k5"]
+        for (i, row) in rows.enumerated() {
+            XCTAssertTrue(row.hasPrefix("\(path("keyed.h5")),\(i),\(expected[i]),"), String(row))
+        }
     }
 
     /// FILIP checkpoints are scored by s^I of each pair, from the definition over the token features.
