@@ -62,7 +62,7 @@ struct Filter: ParsableCommand {
             print("scoring: \(encoder.scoring)")
             let bar = ProgressBar(label: "filter")
             let summary = try filter.run(encoder: encoder, tokenizer: tokenizer, progress: bar.update,
-                                         shardProgress: BuildProgress(total: nil, style: .silent))
+                                         shardProgress: BuildProgress(total: nil, style: .automatic))
             bar.finish()
             print(summary)
         }

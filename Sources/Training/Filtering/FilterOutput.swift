@@ -22,16 +22,19 @@ public enum FilterOutput {
         let url = URL(fileURLWithPath: path)
         switch try scoresFormat(path) {
         case .csv:
-            var text = "shard,index,key,score\n"
-            for (s, shard) in dataset.shards.enumerated() {
-                let field = csvField(shard.path)
-                let keys = try keys(of: shard)
-                for i in 0..<shard.count {
-                    let score = scores[dataset.globalIndex(shard: s, index: i)].map { "\($0)" } ?? ""
-                    text += "\(field),\(i),\(keys.map { csvField($0[i]) } ?? ""),\(score)\n"
+            try AtomicFile.write(to: url) { sink in     // streamed, one shard's rows at a time
+                try sink.write("shard,index,key,score\n")
+                for (s, shard) in dataset.shards.enumerated() {
+                    let field = csvField(shard.path)
+                    let keys = try keys(of: shard)
+                    var text = ""
+                    for i in 0..<shard.count {
+                        let score = scores[dataset.globalIndex(shard: s, index: i)].map { "\($0)" } ?? ""
+                        text += "\(field),\(i),\(keys.map { csvField($0[i]) } ?? ""),\(score)\n"
+                    }
+                    try sink.write(text)
                 }
             }
-            try AtomicFile.write(Data(text.utf8), to: url)
         case .safetensors:
             try writeSafeTensors([(name: "scores", shape: [scores.count], data: scores.map { $0 ?? .nan })],
                                  metadata: ["producer": "swiftclip filter", "scoring": scoring.description], to: url)
