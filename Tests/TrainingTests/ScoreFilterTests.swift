@@ -132,13 +132,15 @@ final class ScoreFilterTests: XCTestCase {
         XCTAssertEqual(summary.duplicates, 41 - greedy.count)
     }
 
-    /// The same inputs give the same bytes: every output shard and the scores files.
+    /// The same inputs give the same bytes — every output shard and the scores files — whatever
+    /// the batch size and thread count.
     func testRerunsAreByteIdentical() throws {
         let dataset = try ShardDataset(path: data)
-        for name in ["a", "b"] {
+        for (name, batch, workers) in [("a", 256, 1), ("b", 5, 3)] {
+            let encoder = ModelEncoder(model: encoder.model, workers: workers)
             var filter = ScoreFilter(dataset: dataset, output: path(name), rule: .keepFraction(0.5), dedup: 0.9999,
                                      scoresFile: path("\(name).csv"))
-            filter.shardSize = 3
+            (filter.shardSize, filter.batchSize) = (3, batch)
             _ = try filter.run(encoder: encoder, tokenizer: tokenizer)
             filter.scoresFile = path("\(name).safetensors")
             filter.output = path("\(name)-2")
