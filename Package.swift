@@ -21,6 +21,8 @@ let cLibraries: [Target] = [
                    providers: [.apt(["libhdf5-dev"])]),
     .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
                    providers: [.apt(["libjpeg-dev"])]),
+    .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                   providers: [.apt(["libpng-dev"])]),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                    providers: [.apt(["zlib1g-dev"])]),
 ]
@@ -35,7 +37,7 @@ let libraries: [Target] = [
     .target(name: "Optimization", dependencies: ["Autograd"], swiftSettings: hot),
     .target(name: "Tokenization", dependencies: ["CZlib"], resources: [.copy("Resources")],
             swiftSettings: hot),
-    .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenization", "CHDF5", "CJPEG"],
+    .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenization", "CHDF5", "CJPEG", "CPNG"],
             swiftSettings: hot),
     .target(name: "Checkpointing", dependencies: ["TensorCore"], swiftSettings: hot),
     .target(name: "Training",

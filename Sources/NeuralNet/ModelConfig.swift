@@ -55,7 +55,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     }
 
     public func validate() throws {
-        guard embedDim > 0 else { throw ModelError("embed_dim must be positive") }
+        guard embedDim > 0 else { throw ModelError("embed_dim: must be positive, got \(embedDim)") }
         try visionCfg.validate()
         try textCfg.validate()
     }
@@ -119,7 +119,11 @@ public struct VisionConfig: Codable, Equatable, Sendable {
             guard imageSize > 0, patchSize > 0, imageSize % patchSize == 0 else {
                 throw ModelError("vision_cfg.image_size \(imageSize) must be a positive multiple of patch_size \(patchSize)")
             }
-            guard width > 0, layers >= 0, headWidth > 0, width % headWidth == 0 else {
+            guard layers >= 1 else { throw ModelError("vision_cfg.layers: must be at least 1, got \(layers)") }
+            guard mlpRatio > 0, mlpRatio.isFinite, Int(Double(width) * mlpRatio) >= 1 else {
+                throw ModelError("vision_cfg.mlp_ratio: must be positive, got \(mlpRatio)")
+            }
+            guard width > 0, headWidth > 0, width % headWidth == 0 else {
                 throw ModelError("vision_cfg.width \(width) must be a positive multiple of head_width \(headWidth)")
             }
             guard ["tok", "avg"].contains(poolType) else { throw ModelError("vision_cfg.pool_type must be tok or avg, got \(poolType)") }
@@ -169,8 +173,15 @@ public struct TextConfig: Codable, Equatable, Sendable {
     }
 
     func validate() throws {
-        guard contextLength > 0, vocabSize > 0, width > 0, heads > 0, width % heads == 0 else {
-            throw ModelError("text_cfg needs positive sizes and width \(width) divisible by heads \(heads)")
+        guard contextLength >= 2 else { throw ModelError("text_cfg.context_length: must be at least 2 (start and end of text), got \(contextLength)") }
+        guard vocabSize > 0 else { throw ModelError("text_cfg.vocab_size: must be positive, got \(vocabSize)") }
+        guard heads > 0 else { throw ModelError("text_cfg.heads: must be positive, got \(heads)") }
+        guard width > 0, width % heads == 0 else {
+            throw ModelError("text_cfg.width: must be a positive multiple of text_cfg.heads \(heads), got \(width)")
+        }
+        guard layers >= 1 else { throw ModelError("text_cfg.layers: must be at least 1, got \(layers)") }
+        guard mlpRatio > 0, mlpRatio.isFinite, Int(Double(width) * mlpRatio) >= 1 else {
+            throw ModelError("text_cfg.mlp_ratio: must be positive, got \(mlpRatio)")
         }
         guard ["argmax", "first"].contains(poolType) else { throw ModelError("text_cfg.pool_type must be argmax or first, got \(poolType)") }
     }

@@ -31,4 +31,7 @@ public struct ConVIRTObjective: Objective {
         let logits = x.matmul(y, transposeOther: true) * (1 / temperature)   // [B, B]
         return contrastiveLoss(logits, imageWeight: lambda, textWeight: 1 - lambda)
     }
+
+    /// The fixed 1/τ (the model's `logit_scale` is unused).
+    public func logitMultiplier(_ logitScale: Float) -> Float { 1 / temperature }
 }

@@ -52,7 +52,7 @@ final class MakeShardsTests: XCTestCase {
         let summary = try buildShards(from: CSVSource(path: dir + "/data.csv"), output: dir + "/out", shardSize: 2)
         XCTAssertEqual(summary.items, 5)
         XCTAssertEqual(summary.shards, ["shard-00000.h5", "shard-00001.h5", "shard-00002.h5"])
-        XCTAssertEqual(summary.skipped.map(\.reason), ["cannot read image file", "not a JPEG file", "empty caption"])
+        XCTAssertEqual(summary.skipped.map(\.reason), ["cannot read image file", "not a JPEG or PNG image", "empty caption"])
         XCTAssertTrue(summary.description.contains("skipped 3 items"), summary.description)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir + "/out").sorted(), summary.shards)
 

@@ -210,22 +210,26 @@ final class ScoreFilterTests: XCTestCase {
                            naming: ["full", "--overwrite"])
     }
 
-    /// A shard with `/keys` (as h5py or `make-shards webdataset` write it): the CSV names each
-    /// item's key, quoted where it holds a comma or a quote.
+    /// A shard with `/keys` (as `make-shards webdataset` writes it): the CSV names each item's key,
+    /// quoted where it holds a comma or a quote, and the kept items keep theirs.
     func testScoresCSVCarriesTheShardKeys() throws {
         let source = try ShardReader(path: shardPath)
-        func write() throws {   // the file closes when released, at the end of this function
-            let file = try HDF5File(path: path("keyed.h5"), mode: .create)
-            try file.setAttribute(ShardFormat.formatAttribute, string: ShardFormat.format)
-            try file.setAttribute(ShardFormat.versionAttribute, integer: ShardFormat.version)
-            try file.writeUInt8(ShardFormat.images, shape: [5, 16, 16, 3], values: try source.rawImages(rows: 0..<5))
-            try file.writeStrings(ShardFormat.captions, values: try source.captions(rows: 0..<5))
-            try file.writeStrings("/keys", values: ["000000001", "a,b", "say \"hi\"", "", "k5"])
+        let writer = ShardWriter(path: path("keyed.h5"))
+        for (i, key) in ["000000001", "a,b", "say \"hi\"", "", "k5"].enumerated() {
+            var item = try source.item(at: i)
+            item.key = key
+            try writer.append(item)
         }
-        try write()
+        try writer.finish()
         let dataset = try ShardDataset(path: path("keyed.h5"))
-        _ = try ScoreFilter(dataset: dataset, output: path("kept"), rule: .keepFraction(1), scoresFile: path("s.csv"))
+        let summary = try ScoreFilter(dataset: dataset, output: path("kept"), rule: .keepFraction(0.6), scoresFile: path("s.csv"))
             .run(encoder: encoder, tokenizer: tokenizer)
+        let kept = try ShardDataset(path: path("kept"))
+        XCTAssertEqual(summary.kept.count, 3)
+        for (k, index) in summary.kept.enumerated() {
+            XCTAssertEqual(try kept.item(at: k), try dataset.item(at: index))     // the key travels with its item
+            XCTAssertNotNil(try kept.item(at: k).key)
+        }
         let rows = try String(contentsOfFile: path("s.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
         let expected = ["000000001", "\"a,b\"", "\"say \"\"hi\"\"\"", "", "k5"]
         for (i, row) in rows.enumerated() {

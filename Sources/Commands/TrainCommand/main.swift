@@ -14,14 +14,22 @@ struct Train: ParsableCommand {
     var overrides: [String] = []
     @Option(help: "Continue a run: 'latest' (its newest intact checkpoint), a run folder or a checkpoint folder.") var resume: String?
     @Flag(help: "Start over in a run folder that already has checkpoints.") var overwrite = false
+    @Flag(help: "Resume although the config changed beyond steps and cadences (the differences are logged).")
+    var allowConfigChange = false
     @Option(help: "Threads for kernels and BLAS (default: all cores).") var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
 
     func run() throws {
         Parallel.configure(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        do {
+        // Runtime failures (bad data, full disk, a non-finite stop) are one line on stderr and exit 1.
+        CommandSupport.run("train") {
             let cfg = try TrainingConfig.load(path: config, overrides: overrides)
             StopSignal.install()
-            let trainer = try Trainer(config: cfg, configFile: config, resume: resume, overwrite: overwrite)
+            let trainer = try Trainer(config: cfg, configFile: config, resume: resume, overwrite: overwrite,
+                                      allowConfigChange: allowConfigChange)
             let summary = try trainer.run()
             var line = "done: step \(summary.finalStep)"
             if let l = summary.lastLoss { line += String(format: ", loss %.4f", l) }
@@ -29,8 +37,6 @@ struct Train: ParsableCommand {
             line += String(format: ", data wait %.1f%% of the time", 100 * summary.dataWaitShare)
             if let c = summary.checkpoint { line += ", checkpoint \(c.path)" }
             print(line)
-        } catch {
-            throw ValidationError(String(describing: error).replacingOccurrences(of: "\n", with: " "))
         }
     }
 }

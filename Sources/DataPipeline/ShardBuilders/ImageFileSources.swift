@@ -2,7 +2,7 @@ import Foundation
 
 /// How `make-shards` stores images read from files.
 public enum StoredImageFormat: Sendable, Equatable {
-    /// The original JPEG bytes in `/jpeg` (checked by decoding them once).
+    /// The original encoded bytes, JPEG or PNG, in `/jpeg` (checked by decoding them once).
     case jpeg
     /// Decoded, shortest side resized to `size` (bicubic), center-cropped to `size × size`, in `/images`.
     case raw(size: Int)
@@ -13,9 +13,13 @@ func loadImageFile(_ path: String, as format: StoredImageFormat) throws -> Shard
     guard let data = FileManager.default.contents(atPath: path) else {
         throw ShardBuildError(description: "cannot read image file")
     }
-    let bytes = [UInt8](data)
-    guard JPEG.hasSignature(bytes) else { throw ShardBuildError(description: "not a JPEG file") }
-    let image = try JPEG.decode(bytes)
+    return try prepareImage([UInt8](data), as: format)
+}
+
+/// Checks encoded JPEG or PNG bytes by decoding them and prepares them for a shard; the error's
+/// description is the reason to skip the item.
+func prepareImage(_ bytes: [UInt8], as format: StoredImageFormat) throws -> ShardImage {
+    let image = try EncodedImage.decode(bytes)
     switch format {
     case .jpeg:
         return .jpeg(bytes)
@@ -49,7 +53,7 @@ public struct CSVSource: Sendable {
 
 /// Builds shards from a CSV: one item per row; relative image paths are taken as given (relative to the
 /// working directory, as OpenCLIP does) and, when no such file exists, relative to the CSV's folder.
-/// Rows with a missing, non-JPEG or corrupt image or an empty caption are skipped and reported.
+/// Rows with a missing, non-JPEG/PNG or corrupt image or an empty caption are skipped and reported.
 @discardableResult
 public func buildShards(from source: CSVSource, output: String, shardSize: Int, overwrite: Bool = false,
                         progressStyle: BuildProgress.Style = .silent) throws -> BuildSummary {

@@ -27,6 +27,8 @@ public final class ShardReader: @unchecked Sendable {
     public let storage: ShardImageStorage?
     public let hasCaptions: Bool
     public let hasLongCaptions: Bool
+    /// Whether the shard has `/keys`.
+    public let hasKeys: Bool
     /// `/labels`, read once at open; nil when absent.
     public let labels: [Int]?
     /// The `classnames` attribute; nil when absent.
@@ -85,6 +87,8 @@ public final class ShardReader: @unchecked Sendable {
             if hasLongCaptions {
                 lengths.append((ShardFormat.longCaptions, try Self.vectorLength(file, ShardFormat.longCaptions, path)))
             }
+            hasKeys = file.exists(ShardFormat.keys)
+            if hasKeys { lengths.append((ShardFormat.keys, try Self.vectorLength(file, ShardFormat.keys, path))) }
             if file.exists(ShardFormat.labels) {
                 let values = try file.readInt64(ShardFormat.labels)
                 labels = values.map { Int($0) }
@@ -178,9 +182,17 @@ public final class ShardReader: @unchecked Sendable {
         }
     }
 
+    /// All keys (or those of `rows`); throws `.missingDataset` when the shard has none.
+    public func keys(rows: Range<Int>? = nil) throws -> [String] {
+        guard hasKeys else { throw ShardError(.missingDataset, file: path, "no /keys dataset") }
+        return try read(ShardFormat.keys) { try file.readStrings(ShardFormat.keys, rows: rows) }
+    }
+
     /// The whole item `index`.
     public func item(at index: Int) throws -> ShardItem {
-        ShardItem(image: try image(at: index), caption: try caption(at: index),
-                  longCaption: hasLongCaptions ? try longCaption(at: index) : nil, label: labels?[index])
+        check(index)
+        return ShardItem(image: try image(at: index), caption: try caption(at: index),
+                         longCaption: hasLongCaptions ? try longCaption(at: index) : nil, label: labels?[index],
+                         key: hasKeys ? try keys(rows: index..<(index + 1))[0] : nil)
     }
 }

@@ -26,7 +26,7 @@ public enum FilterOutput {
                 try sink.write("shard,index,key,score\n")
                 for (s, shard) in dataset.shards.enumerated() {
                     let field = csvField(shard.path)
-                    let keys = try keys(of: shard)
+                    let keys = shard.hasKeys ? try shard.keys() : nil
                     var text = ""
                     for i in 0..<shard.count {
                         let score = scores[dataset.globalIndex(shard: s, index: i)].map { "\($0)" } ?? ""
@@ -39,21 +39,6 @@ public enum FilterOutput {
             try writeSafeTensors([(name: "scores", shape: [scores.count], data: scores.map { $0 ?? .nan })],
                                  metadata: ["producer": "swiftclip filter", "scoring": scoring.description], to: url)
         }
-    }
-
-    /// The sample keys of a shard (optional `/keys`, vlen UTF-8 strings [N], e.g. WebDataset keys),
-    /// nil when it has none. Read through `HDF5File` directly: `ShardReader` does not expose them yet.
-    static func keys(of shard: ShardReader) throws -> [String]? {
-        let file = try HDF5File(path: shard.path, mode: .readOnly)   // closed when released
-        guard file.exists("/keys") else { return nil }
-        let keys: [String]
-        do { keys = try file.readStrings("/keys") } catch {
-            throw ConfigError("\(shard.path): unreadable /keys (\(error))")
-        }
-        guard keys.count == shard.count else {
-            throw ConfigError("\(shard.path): /keys has \(keys.count) entries, the shard \(shard.count) items")
-        }
-        return keys
     }
 
     /// A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line break.
@@ -77,14 +62,17 @@ public enum FilterOutput {
     }
 
     /// Refuses, before any scoring, a shard set whose items cannot go into one output set (raw
-    /// images of different sizes, raw mixed with encoded; `/labels` or `/long_captions` in some
-    /// shards only), and an output folder holding the input.
+    /// images of different sizes, raw mixed with encoded; `/labels`, `/long_captions` or `/keys`
+    /// in some shards only), and an output folder holding the input.
     public static func requireWritable(_ dataset: ShardDataset, output: String) throws {
         let storages = Set(dataset.shards.compactMap { $0.storage.map(String.init(describing:)) })
         if storages.count > 1 {
             throw ConfigError("the shards mix image storages (\(storages.sorted().joined(separator: ", "))); filter writes one kind per output set")
         }
-        for (name, has) in [("/labels", { (s: ShardReader) in s.labels != nil }), ("/long_captions", { $0.hasLongCaptions })] {
+        let layout: [(String, (ShardReader) -> Bool)] = [
+            (ShardFormat.labels, { $0.labels != nil }), (ShardFormat.longCaptions, { $0.hasLongCaptions }), (ShardFormat.keys, { $0.hasKeys }),
+        ]
+        for (name, has) in layout {
             if let with = dataset.shards.first(where: has), let without = dataset.shards.first(where: { !has($0) }) {
                 throw ConfigError("\(with.path) has \(name) but \(without.path) has not; filter writes one layout per output set")
             }
