@@ -3,14 +3,19 @@ import PackageDescription
 
 // MARK: - Build settings
 
-/// Hot targets are compiled optimized even in debug builds, so `swift run train`
-/// without `-c release` is not an order of magnitude slower (DESIGN.md).
-/// On x86-64 the SIMD kernels are compiled for AVX2/FMA (every x86 server since 2013).
+/// The numeric kernel targets (tensors, autograd, layers, objectives, optimizers) are compiled with
+/// `-Ounchecked` — no bounds or overflow checks, `precondition` removed (they use `ensure`) — even in
+/// debug builds, so `swift run train` without `-c release` is not an order of magnitude slower (DESIGN.md).
+/// The targets that read user input — configs, checkpoints, CSV files, shards, images, tokenizer files —
+/// keep Swift's checks: `-O`, also in debug builds (the data loader's resampling stays fast), never unchecked.
+/// On x86-64 both are compiled for AVX2/FMA (every x86 server since 2013).
 #if arch(x86_64)
-let hot: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"])]
+let cpu = ["-target-cpu", "haswell"]
 #else
-let hot: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+let cpu: [String] = []
 #endif
+let hot: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpu)]
+let checked: [SwiftSetting] = [.unsafeFlags(["-O"] + cpu)]
 
 // MARK: - C system libraries (one small Swift file each touches them)
 
@@ -36,14 +41,14 @@ let libraries: [Target] = [
     .target(name: "Objectives", dependencies: ["Autograd"], swiftSettings: hot),
     .target(name: "Optimization", dependencies: ["Autograd"], swiftSettings: hot),
     .target(name: "Tokenization", dependencies: ["CZlib"], resources: [.copy("Resources")],
-            swiftSettings: hot),
+            swiftSettings: checked),
     .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenization", "CHDF5", "CJPEG", "CPNG"],
-            swiftSettings: hot),
-    .target(name: "Checkpointing", dependencies: ["TensorCore"], swiftSettings: hot),
+            swiftSettings: checked),
+    .target(name: "Checkpointing", dependencies: ["TensorCore"], swiftSettings: checked),
     .target(name: "Training",
             dependencies: ["NeuralNet", "Objectives", "Optimization", "DataPipeline", "Checkpointing",
                            .product(name: "Yams", package: "Yams")],
-            swiftSettings: hot),
+            swiftSettings: checked),
 ]
 
 // MARK: - Commands (thin: parse, validate, call one library entry point)

@@ -23,7 +23,7 @@ public struct ALIGNObjective: Objective {
     public var normalizesFeatures = true
 
     public init(labelSmoothing: Float = 0.1, initialTemperature: Float = 1.0) {
-        precondition(initialTemperature > 0, "ALIGN's initial temperature must be positive, got \(initialTemperature)")
+        ensure(initialTemperature > 0, "ALIGN's initial temperature must be positive, got \(initialTemperature)")
         (self.labelSmoothing, self.initialTemperature) = (labelSmoothing, initialTemperature)
     }
 

@@ -18,8 +18,8 @@ public struct ConVIRTObjective: Objective {
     public var normalizesFeatures = true
 
     public init(lambda: Float = 0.75, temperature: Float = 0.1) {
-        precondition((0...1).contains(lambda), "ConVIRT's lambda must lie in [0, 1], got \(lambda)")
-        precondition(temperature > 0, "ConVIRT's temperature must be positive, got \(temperature)")
+        ensure((0...1).contains(lambda), "ConVIRT's lambda must lie in [0, 1], got \(lambda)")
+        ensure(temperature > 0, "ConVIRT's temperature must be positive, got \(temperature)")
         (self.lambda, self.temperature) = (lambda, temperature)
     }
 

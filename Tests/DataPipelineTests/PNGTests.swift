@@ -65,8 +65,8 @@ final class PNGTests: XCTestCase {
         let summary = try buildShards(from: ImageFolderSource(root: dir + "/in"), output: dir + "/out", shardSize: 10)
         XCTAssertEqual(summary.items, 4)
         XCTAssertEqual(summary.skipped.count, 1)
-        XCTAssertTrue(summary.skipped[0].source.hasSuffix("dog/bad.png"))
-        XCTAssertTrue(summary.skipped[0].reason.hasPrefix("corrupt PNG: "), summary.skipped[0].reason)
+        XCTAssertTrue(summary.skipped.items[0].source.hasSuffix("dog/bad.png"))
+        XCTAssertTrue(summary.skipped.items[0].why.description.hasPrefix("corrupt PNG: "), summary.skipped.items[0].why.description)
 
         let dataset = try ShardDataset(path: dir + "/out")
         let expected = try expectations()
@@ -85,7 +85,7 @@ final class PNGTests: XCTestCase {
         source.format = .raw(size: 5)
         let summary = try buildShards(from: source, output: dir + "/out", shardSize: 10)
         XCTAssertEqual(summary.items, 1)
-        XCTAssertEqual(summary.skipped.map(\.source), ["\(dir)/t.csv row 3 (b.png)"])
+        XCTAssertEqual(summary.skipped.items.map(\.source), ["\(dir)/t.csv row 3 (b.png)"])
         XCTAssertEqual(try ShardDataset(path: dir + "/out").item(at: 0).image,
                        .raw(RGBImage(height: 5, width: 5, pixels: try expectations()["gray-trns.png"]!.rgb)))
     }

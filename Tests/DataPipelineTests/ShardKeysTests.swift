@@ -38,7 +38,7 @@ final class ShardKeysTests: XCTestCase {
         try file.writeVariableBytes("/jpeg", values: [[1], [2]])
         try file.writeStrings("/captions", values: ["a", "b"])
         try file.writeStrings("/keys", values: ["only one"])
-        file.close()
+        try file.close()
         XCTAssertThrowsError(try ShardReader(path: path)) { error in
             XCTAssertEqual("\(error)", "\(path): inconsistent lengths: /jpeg has 2 items, /keys has 1")
         }

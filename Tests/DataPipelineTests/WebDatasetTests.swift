@@ -55,8 +55,8 @@ final class WebDatasetTests: XCTestCase {
         }
         // Skips: one entry per skipped sample, named TAR:KEY, with the documented reasons, in tar order.
         let skips = tars.flatMap { tar in expected[tar]!.skipped.map { ("\(folder)/\(tar):\($0.key)", $0.reason) } }
-        XCTAssertEqual(summary.build.skipped.map(\.source), skips.map(\.0))
-        for (got, want) in zip(summary.build.skipped.map(\.reason), skips.map(\.1)) {
+        XCTAssertEqual(summary.build.skipped.items.map(\.source), skips.map(\.0))
+        for (got, want) in zip(summary.build.skipped.items.map(\.why.description), skips.map(\.1)) {
             XCTAssertTrue(got.hasPrefix(want), "\(got) does not start with \(want)")
         }
         XCTAssertTrue(summary.description.contains("skipped 4 items"), summary.description)
@@ -88,8 +88,8 @@ final class WebDatasetTests: XCTestCase {
         let output = try temporaryDirectory(self) + "/out"
         let summary = try buildShards(from: try WebDatasetSource(paths: [folder + "/a-gnu.tar"]), output: output)
         XCTAssertEqual(try ShardReader(path: output + "/a-gnu.h5").keys(), ["000000000", "000000001"])
-        XCTAssertEqual(summary.build.skipped.map(\.source), [folder + "/a-gnu.tar:000000002", folder + "/a-gnu.tar at byte 8704"])
-        XCTAssertEqual(summary.build.skipped[1].reason,
+        XCTAssertEqual(summary.build.skipped.items.map(\.source), [folder + "/a-gnu.tar:000000002", folder + "/a-gnu.tar at byte 8704"])
+        XCTAssertEqual(summary.build.skipped.items[1].why.description,
                        "damaged tar, rest of it unread: truncated tar: member 000000003.jpg needs 60 bytes, the file ends at byte 8734")
     }
 
@@ -109,8 +109,8 @@ final class WebDatasetTests: XCTestCase {
         // --overwrite reads every tar again: the garbage one is reported and its old shard removed.
         let again = try buildShards(from: source, output: output, overwrite: true)
         XCTAssertEqual(again.build.shards, ["a-gnu.h5", "c-ustar.h5"])
-        XCTAssertEqual(again.build.skipped.last?.source, folder + "/b-pax.tar at byte 0")
-        XCTAssertEqual(again.build.skipped.last?.reason, "damaged tar, rest of it unread: not a tar file (bad header checksum)")
+        XCTAssertEqual(again.build.skipped.items.last?.source, folder + "/b-pax.tar at byte 0")
+        XCTAssertEqual(again.build.skipped.items.last?.why.description, "damaged tar, rest of it unread: not a tar file (bad header checksum)")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: output).sorted(), ["a-gnu.h5", "c-ustar.h5"])
     }
 
@@ -137,7 +137,7 @@ final class WebDatasetTests: XCTestCase {
         let empty = try temporaryDirectory(self) + "/empty"
         try Data(repeating: 0, count: 1024).write(to: URL(fileURLWithPath: other + "/c-ustar.tar"))
         XCTAssertThrowsError(try buildShards(from: try WebDatasetSource(paths: [other]), output: empty)) { error in
-            XCTAssertEqual("\(error)", "\(empty): no items to write (every sample was skipped)")
+            XCTAssertEqual("\(error)", "\(empty): no items to write (the tars hold no samples)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: empty))
     }

@@ -222,4 +222,5 @@ extension MakeShards {
     }
 }
 
+ShardSetWriter.removeStagingOnSignals()
 MakeShards.main()

@@ -1,5 +1,6 @@
 import Foundation
 import TensorCore
+import Tokenization
 
 /// Caption templates such as `a photo of a {}.`: one per line in a text file, `{}` standing for the class
 /// name; blank lines and lines starting with `#` are ignored.
@@ -18,7 +19,7 @@ public struct CaptionTemplates: Sendable, Equatable {
             throw ShardBuildError(description: "\(path): cannot read template file")
         }
         var templates: [String] = []
-        for (n, raw) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, raw) in TextLines.split(String(decoding: data, as: UTF8.self)).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard line.contains("{}") else {

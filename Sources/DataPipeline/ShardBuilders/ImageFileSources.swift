@@ -8,18 +8,28 @@ public enum StoredImageFormat: Sendable, Equatable {
     case raw(size: Int)
 }
 
-/// Reads an image file and prepares it for a shard; the error's description is the reason to skip it.
+/// Reads an image file and prepares it for a shard.
+/// - Throws: the `SkipReason` to leave the item out for: "missing file", "permission denied",
+///   "not a JPEG or PNG image", "corrupt JPEG" (with libjpeg's message), …
 func loadImageFile(_ path: String, as format: StoredImageFormat) throws -> ShardImage {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw ShardBuildError(description: "cannot read image file")
+    do {
+        guard try ShardPaths.readableKind(of: path) == .file else { throw SkipReason("not a file") }
+    } catch let error as ShardError {
+        switch error.kind {
+        case .missingFile: throw SkipReason("missing file")
+        case .permissionDenied: throw SkipReason("permission denied")
+        default: throw SkipReason("cannot read file", detail: error.message)
+        }
     }
+    guard let data = FileManager.default.contents(atPath: path) else { throw SkipReason("cannot read file") }
     return try prepareImage([UInt8](data), as: format)
 }
 
-/// Checks encoded JPEG or PNG bytes by decoding them and prepares them for a shard; the error's
-/// description is the reason to skip the item.
+/// Checks encoded JPEG or PNG bytes by decoding them and prepares them for a shard.
+/// - Throws: the `SkipReason` to leave the item out for ("not a JPEG or PNG image", "corrupt JPEG", …).
 func prepareImage(_ bytes: [UInt8], as format: StoredImageFormat) throws -> ShardImage {
-    let image = try EncodedImage.decode(bytes)
+    let image: RGBImage
+    do { image = try EncodedImage.decode(bytes) } catch { throw SkipReason(error) }
     switch format {
     case .jpeg:
         return .jpeg(bytes)
@@ -76,7 +86,7 @@ public func buildShards(from source: CSVSource, output: String, shardSize: Int, 
         do {
             image = try loadImageFile(imagePath, as: source.format)
         } catch {
-            writer.skip(source: origin, reason: "\(error)")
+            writer.skip(source: origin, reason: SkipReason(error))
             continue
         }
         try writer.append(ShardItem(image: image, caption: caption,
@@ -129,7 +139,7 @@ public func buildShards(from source: ImageFolderSource, output: String, shardSiz
         do {
             image = try loadImageFile(file.path, as: source.format)
         } catch {
-            writer.skip(source: file.path, reason: "\(error)")
+            writer.skip(source: file.path, reason: SkipReason(error))
             continue
         }
         let caption = source.templates.caption(for: names[file.label], index: n, seed: source.seed)

@@ -70,10 +70,11 @@ public struct ShardItem: Sendable, Equatable {
     }
 }
 
-/// A shard that cannot be read or written; the description is one line naming the file.
+/// A shard that cannot be read or written; the description is one line naming the file:
+/// "PATH: message", or "no such file: PATH" / "permission denied: PATH" for paths that cannot be opened.
 public struct ShardError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
-        case missingFile, notHDF5, corrupt, wrongFormat, wrongVersion, inconsistentLengths
+        case missingFile, permissionDenied, notHDF5, corrupt, wrongFormat, wrongVersion, inconsistentLengths
         case missingDataset, invalidDataset, invalidItem, io
     }
 
@@ -87,5 +88,10 @@ public struct ShardError: Error, CustomStringConvertible, Sendable, Equatable {
         self.message = message
     }
 
-    public var description: String { "\(file): \(message)" }
+    public var description: String {
+        switch kind {
+        case .missingFile, .permissionDenied: return "\(message): \(file)"
+        default: return "\(file): \(message)"
+        }
+    }
 }

@@ -99,15 +99,15 @@ public final class ShardWriter {
             }
             switch storage {
             case let .raw(h, w):
-                try file.writeUInt8(ShardFormat.images, shape: [count, h, w, 3], values: pixels)
+                try file.write(ShardFormat.images, shape: [count, h, w, 3], values: pixels)
             case .jpeg:
                 try file.writeVariableBytes(ShardFormat.jpeg, values: jpegs)
             }
             try file.writeStrings(ShardFormat.captions, values: captions)
             if let longCaptions { try file.writeStrings(ShardFormat.longCaptions, values: longCaptions) }
-            if let labels { try file.writeInt64(ShardFormat.labels, values: labels) }
+            if let labels { try file.write(ShardFormat.labels, shape: [labels.count], values: labels) }
             if let keys { try file.writeStrings(ShardFormat.keys, values: keys) }
-            file.close()
+            try file.close()
             guard rename(temporary, path) == 0 else {
                 throw ShardError(.io, file: path, "cannot rename the finished shard into place: \(String(cString: strerror(errno)))")
             }

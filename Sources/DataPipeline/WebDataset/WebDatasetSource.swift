@@ -113,20 +113,21 @@ public func buildShards(from source: WebDatasetSource, output: String, overwrite
         throw error
     }
     let results = state.results
-    var shards: [String] = [], skipped: [(source: String, reason: String)] = []
+    var shards: [String] = [], skipped = SkipTally()
     var items = 0, bytes = 0
     for t in todo {
         guard let result = results[t] else { continue }
         if result.items > 0 { shards.append(shardNames[t]) }
         items += result.items
         bytes += result.bytes
-        skipped += result.skipped
+        for item in result.skipped.items { skipped.add(source: item.source, item.why) }
     }
     let converted = Set(todo)
     let kept = source.tars.indices.filter { !converted.contains($0) }.map { shardNames[$0] }
     if shards.isEmpty && kept.isEmpty {
         if createdOutput { try? manager.removeItem(atPath: output) }
-        throw ShardBuildError(description: "\(output): no items to write (every sample was skipped)")
+        throw ShardBuildError(description: skipped.isEmpty ? "\(output): no items to write (the tars hold no samples)"
+                              : "\(output): no items to write, all \(skipped.count) samples were skipped: \(skipped.summaryLine())")
     }
     if overwrite {
         for name in foreign { try? manager.removeItem(atPath: outputURL.appendingPathComponent(name).path) }
@@ -154,7 +155,7 @@ func createFolderIfMissing(_ folder: String) throws -> Bool {
 struct TarConversion: Sendable {
     var items = 0
     var bytes = 0
-    var skipped: [(source: String, reason: String)] = []
+    var skipped = SkipTally()
 }
 
 /// Work queue and results shared by the conversion threads.
@@ -203,8 +204,8 @@ final class WebDatasetBuildState: @unchecked Sendable {
 func convertTar(_ tar: String, to path: String, format: StoredImageFormat, progress: BuildProgress,
                 state: WebDatasetBuildState) throws -> TarConversion {
     var result = TarConversion()
-    func skip(_ source: String, _ reason: String) {
-        result.skipped.append((source, reason))
+    func skip(_ source: String, _ reason: SkipReason) {
+        result.skipped.add(source: source, reason)
         if state.shouldNoteSkip() { progress.note("skipped \(source): \(reason)") }
     }
     let writer = ShardWriter(path: path)
@@ -222,12 +223,12 @@ func convertTar(_ tar: String, to path: String, format: StoredImageFormat, progr
             do {
                 image = try prepareImage(imageBytes, as: format)
             } catch {
-                skip(origin, "\(error)"); continue
+                skip(origin, SkipReason(error)); continue
             }
             try writer.append(ShardItem(image: image, caption: caption, key: sample.key))
         }
     } catch let error as TarError {
-        skip("\(tar) at byte \(error.offset)", "damaged tar, rest of it unread: \(error.message)")
+        skip("\(tar) at byte \(error.offset)", SkipReason("damaged tar, rest of it unread", detail: error.message))
     }
     if writer.count > 0 {
         result.bytes = try writer.finish()
