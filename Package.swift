@@ -70,6 +70,7 @@ let commands: [Target] = [
     command("TokenizeCommand", ["Tokenization"]),
     command("MakeShardsCommand", ["DataPipeline"]),
     command("ExportCommand", ["Training"]),
+    command("FilterCommand", ["Training"]),
 ]
 
 // MARK: - Tests
@@ -97,6 +98,7 @@ let package = Package(
         .executable(name: "tokenize", targets: ["TokenizeCommand"]),
         .executable(name: "make-shards", targets: ["MakeShardsCommand"]),
         .executable(name: "export", targets: ["ExportCommand"]),
+        .executable(name: "filter", targets: ["FilterCommand"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

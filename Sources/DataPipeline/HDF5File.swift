@@ -172,8 +172,11 @@ public final class HDF5File: @unchecked Sendable {
         let dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(dims.count), dims, nil)
         guard space >= 0 else { throw failure(name, "cannot create dataspace \(shape)") }
-        let dataset = H5Dcreate2(id, name, fileType, space, swiftclip_H5P_DEFAULT(), swiftclip_H5P_DEFAULT(),
-                                 swiftclip_H5P_DEFAULT())
+        // No modification times in object headers: the same contents give the same file bytes.
+        let properties = H5Pcreate(swiftclip_H5P_DATASET_CREATE())
+        defer { H5Pclose(properties) }
+        H5Pset_obj_track_times(properties, false)
+        let dataset = H5Dcreate2(id, name, fileType, space, swiftclip_H5P_DEFAULT(), properties, swiftclip_H5P_DEFAULT())
         guard dataset >= 0 else {
             H5Sclose(space)
             throw failure(name, "cannot create dataset")
