@@ -43,3 +43,25 @@ public struct ALIGNObjective: Objective {
     /// The similarities are divided by σ.
     public func logitMultiplier(_ logitScale: Float) -> Float { 1 / logitScale }
 }
+
+extension ALIGNObjective {
+    /// `objective: {type: align}`: `label_smoothing`, `temperature_init` (σ itself).
+    public struct Options: ObjectiveOptions {
+        public static let type = "align"
+        public var labelSmoothing: Float?
+        public var temperatureInit: Float?
+        public enum CodingKeys: String, CodingKey, CaseIterable { case labelSmoothing = "label_smoothing", temperatureInit = "temperature_init" }
+        public init(labelSmoothing: Float? = nil, temperatureInit: Float? = nil) { (self.labelSmoothing, self.temperatureInit) = (labelSmoothing, temperatureInit) }
+        public var config: ObjectiveConfig { .align(self) }
+
+        public func makeObjective() throws -> any Objective {
+            var o = ALIGNObjective()
+            if let e = try checkedLabelSmoothing(.labelSmoothing, labelSmoothing) { o.labelSmoothing = e }
+            if let sigma = try checkedPositive(.temperatureInit, temperatureInit) {
+                let floor = o.minTemperature
+                o.initialTemperature = try checked(.temperatureInit, sigma, "ALIGN's σ is kept at or above \(floor)") { $0 >= floor }!
+            }
+            return o
+        }
+    }
+}

@@ -32,3 +32,23 @@ public struct CLIPObjective: Objective {
         s.logitScale.value = s.logitScale.value.clamped(min: 0, max: maxLogitScale)
     }
 }
+
+extension CLIPObjective {
+    /// `objective: {type: clip}`: `label_smoothing`, `temperature_init` (τ, logit_scale = ln(1/τ)).
+    public struct Options: ObjectiveOptions {
+        public static let type = "clip"
+        public static let readsCLIPScalars = true
+        public var labelSmoothing: Float?
+        public var temperatureInit: Float?
+        public enum CodingKeys: String, CodingKey, CaseIterable { case labelSmoothing = "label_smoothing", temperatureInit = "temperature_init" }
+        public init(labelSmoothing: Float? = nil, temperatureInit: Float? = nil) { (self.labelSmoothing, self.temperatureInit) = (labelSmoothing, temperatureInit) }
+        public var config: ObjectiveConfig { .clip(self) }
+
+        public func makeObjective() throws -> any Objective {
+            var o = CLIPObjective()
+            if let e = try checkedLabelSmoothing(.labelSmoothing, labelSmoothing) { o.labelSmoothing = e }
+            if let t = try logitScale(temperature: .temperatureInit, temperatureInit) { o.initialLogitScale = t }
+            return o
+        }
+    }
+}

@@ -35,3 +35,22 @@ public struct ConVIRTObjective: Objective {
     /// The fixed 1/τ (the model's `logit_scale` is unused).
     public func logitMultiplier(_ logitScale: Float) -> Float { 1 / temperature }
 }
+
+extension ConVIRTObjective {
+    /// `objective: {type: convirt}`: `lambda`, `tau`.
+    public struct Options: ObjectiveOptions {
+        public static let type = "convirt"
+        public var lambda: Float?
+        public var tau: Float?
+        public enum CodingKeys: String, CodingKey, CaseIterable { case lambda, tau }
+        public init(lambda: Float? = nil, tau: Float? = nil) { (self.lambda, self.tau) = (lambda, tau) }
+        public var config: ObjectiveConfig { .convirt(self) }
+
+        public func makeObjective() throws -> any Objective {
+            var o = ConVIRTObjective()
+            if let l = try checked(.lambda, lambda, "must be in [0, 1]", { $0 >= 0 && $0 <= 1 }) { o.lambda = l }
+            if let t = try checkedPositive(.tau, tau) { o.temperature = t }
+            return o
+        }
+    }
+}

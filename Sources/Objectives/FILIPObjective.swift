@@ -32,6 +32,7 @@ public struct FILIPObjective: Objective {
     }
 
     public var needs: ObjectiveNeeds { ObjectiveNeeds(tokens: true) }
+    public var similarity: Similarity { .tokenwise(includeSpecialTokens: includeSpecialTokens) }
     public var initialScalars: InitialScalars { InitialScalars(logitScale: initialLogitScale) }
 
     public func loss(_ f: Features, _ s: ObjectiveScalars) -> Variable {
@@ -82,5 +83,31 @@ public struct FILIPObjective: Objective {
         if includeSpecialTokens { return run }
         let first = run.lowerBound == 0 ? 1 : run.lowerBound, end = run.upperBound - 1
         return first < end ? first..<end : run
+    }
+}
+
+extension FILIPObjective {
+    /// `objective: {type: filip}`: `include_special_tokens`, `block_size`, `temperature_init`.
+    public struct Options: ObjectiveOptions {
+        public static let type = "filip"
+        public static let readsCLIPScalars = true
+        public var temperatureInit: Float?
+        public var blockSize: Int?
+        public var includeSpecialTokens: Bool?
+        public enum CodingKeys: String, CodingKey, CaseIterable {
+            case temperatureInit = "temperature_init", blockSize = "block_size", includeSpecialTokens = "include_special_tokens"
+        }
+        public init(includeSpecialTokens: Bool? = nil, blockSize: Int? = nil, temperatureInit: Float? = nil) {
+            (self.includeSpecialTokens, self.blockSize, self.temperatureInit) = (includeSpecialTokens, blockSize, temperatureInit)
+        }
+        public var config: ObjectiveConfig { .filip(self) }
+
+        public func makeObjective() throws -> any Objective {
+            var o = FILIPObjective()
+            if let t = try logitScale(temperature: .temperatureInit, temperatureInit) { o.initialLogitScale = t }
+            if let b = try checkedAtLeastOne(.blockSize, blockSize) { o.blockSize = b }
+            if let s = includeSpecialTokens { o.includeSpecialTokens = s }
+            return o
+        }
     }
 }

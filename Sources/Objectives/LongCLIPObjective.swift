@@ -31,6 +31,19 @@ public struct LongCLIPObjective: Objective {
     }
 
     public var needs: ObjectiveNeeds { ObjectiveNeeds(extraCaptionSets: 1) }
+
+    /// The long caption is the main text; the extra set is the short caption (`/captions` when the
+    /// shard has long captions too and they differ, else the long caption's first sentence).
+    public func captionSets(_ batch: CaptionBatch) -> CaptionSets {
+        func firstSentence(_ text: String) -> String { batch.sentences(text).first ?? text }
+        guard let long = batch.longCaptions else {
+            return CaptionSets(main: batch.captions, extra: [batch.captions.map(firstSentence)])
+        }
+        let short = zip(batch.captions, long).map { short, long in
+            short.isEmpty || short == long ? firstSentence(long) : short
+        }
+        return CaptionSets(main: long, extra: [short])
+    }
     public var initialScalars: InitialScalars { InitialScalars(logitScale: initialLogitScale) }
 
     public func loss(_ f: Features, _ s: ObjectiveScalars) -> Variable {
@@ -119,5 +132,33 @@ public struct LongCLIPObjective: Objective {
             for c in 0..<d { p.pointer[c * kept.count + col] = Float(v[c]) }
         }
         return p
+    }
+}
+
+extension LongCLIPObjective {
+    /// `objective: {type: longclip}`: `label_smoothing`, `short_weight`, `components`, `temperature_init`.
+    public struct Options: ObjectiveOptions {
+        public static let type = "longclip"
+        public static let readsCLIPScalars = true
+        public var labelSmoothing: Float?
+        public var temperatureInit: Float?
+        public var shortWeight: Float?
+        public var components: Int?
+        public enum CodingKeys: String, CodingKey, CaseIterable {
+            case labelSmoothing = "label_smoothing", temperatureInit = "temperature_init", shortWeight = "short_weight", components
+        }
+        public init(labelSmoothing: Float? = nil, shortWeight: Float? = nil, components: Int? = nil, temperatureInit: Float? = nil) {
+            (self.labelSmoothing, self.shortWeight, self.components, self.temperatureInit) = (labelSmoothing, shortWeight, components, temperatureInit)
+        }
+        public var config: ObjectiveConfig { .longclip(self) }
+
+        public func makeObjective() throws -> any Objective {
+            var o = LongCLIPObjective()
+            if let e = try checkedLabelSmoothing(.labelSmoothing, labelSmoothing) { o.labelSmoothing = e }
+            if let t = try logitScale(temperature: .temperatureInit, temperatureInit) { o.initialLogitScale = t }
+            if let w = try checked(.shortWeight, shortWeight, "must be non-negative", { $0 >= 0 && $0.isFinite }) { o.shortWeight = w }
+            if let m = try checkedAtLeastOne(.components, components) { o.components = m }
+            return o
+        }
     }
 }

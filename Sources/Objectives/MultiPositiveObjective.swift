@@ -8,7 +8,7 @@ import Foundation
 ///
 /// with x = l2norm(image), y_0 = l2norm(`Features.text`), y_k = l2norm(`Features.extraTexts[k−1]`),
 /// s = exp(t) (the model's `logit_scale`, clamped like CLIP). The data loader fills the K extra
-/// caption sets with `sampleSubCaptions`.
+/// caption sets with `captionSets` (`sampleSubCaptions`).
 public struct MultiPositiveObjective: Objective {
     /// Number of sub-captions K per image (the main caption comes on top).
     public var k: Int
@@ -39,16 +39,27 @@ public struct MultiPositiveObjective: Objective {
         s.logitScale.value = s.logitScale.value.clamped(min: 0, max: maxLogitScale)
     }
 
-    /// `k` sub-captions of `caption`, drawn deterministically from `rng`.
+    /// K extra sets of sub-captions sampled from each long caption (or caption), deterministic
+    /// given (seed, epoch, sample index), so resuming reproduces them.
+    public func captionSets(_ batch: CaptionBatch) -> CaptionSets {
+        var sets = Array(repeating: [String](), count: k)
+        for (i, caption) in (batch.longCaptions ?? batch.captions).enumerated() {
+            var rng = RandomGenerator(seed: batch.seed &+ 0x5DEE_CE66_D).split(UInt64(batch.epoch) << 32 | UInt64(batch.indices[i]))
+            let subs = MultiPositiveObjective.sampleSubCaptions(caption, sentences: batch.sentences(caption), k: k, using: &rng)
+            for j in 0..<k { sets[j].append(subs[j]) }
+        }
+        return CaptionSets(extra: sets)
+    }
+
+    /// `k` sub-captions of `caption`, whose sentences are `sentences` (`Tokenization.sentences(of:)`:
+    /// trimmed, non-empty, each keeping its end mark), drawn deterministically from `rng`.
     ///
-    /// Sentences end at a run of `.`, `!` or `?` followed by whitespace or the end of the text
-    /// (so "3.5" and "e.g.x" stay whole; abbreviations such as "Dr. " do split). Each sentence
-    /// keeps its punctuation and is trimmed; empty ones are dropped. With at least `k` sentences,
-    /// `k` distinct ones are drawn without replacement (in draw order); with fewer, `k` are drawn
-    /// with replacement. A caption with no sentence gives `k` copies of the trimmed caption.
-    public static func sampleSubCaptions(_ caption: String, k: Int, using rng: inout RandomGenerator) -> [String] {
+    /// With at least `k` sentences, `k` distinct ones are drawn without replacement (in draw
+    /// order); with fewer, `k` are drawn with replacement. A caption with no sentence gives `k`
+    /// copies of the trimmed caption.
+    public static func sampleSubCaptions(_ caption: String, sentences: [String], k: Int,
+                                         using rng: inout RandomGenerator) -> [String] {
         ensure(k >= 0, "sampleSubCaptions needs k ≥ 0, got \(k)")
-        let sentences = splitSentences(caption)
         if sentences.isEmpty { return Array(repeating: caption.trimmingCharacters(in: .whitespacesAndNewlines), count: k) }
         if sentences.count >= k {
             var pool = sentences
@@ -62,28 +73,28 @@ public struct MultiPositiveObjective: Objective {
         }
         return (0..<k).map { _ in sentences[Int.random(in: 0..<sentences.count, using: &rng)] }
     }
+}
 
-    /// Splits text into trimmed, non-empty sentences (see `sampleSubCaptions`).
-    public static func splitSentences(_ text: String) -> [String] {
-        var sentences: [String] = []
-        var current = ""
-        let chars = Array(text)
-        var i = 0
-        func flush() {
-            let s = current.trimmingCharacters(in: .whitespacesAndNewlines)
-            if !s.isEmpty { sentences.append(s) }
-            current = ""
+extension MultiPositiveObjective {
+    /// `objective: {type: multipos}`: `k`, `label_smoothing`, `temperature_init`.
+    public struct Options: ObjectiveOptions {
+        public static let type = "multipos"
+        public static let readsCLIPScalars = true
+        public var labelSmoothing: Float?
+        public var temperatureInit: Float?
+        public var k: Int?
+        public enum CodingKeys: String, CodingKey, CaseIterable { case labelSmoothing = "label_smoothing", temperatureInit = "temperature_init", k }
+        public init(k: Int? = nil, labelSmoothing: Float? = nil, temperatureInit: Float? = nil) {
+            (self.k, self.labelSmoothing, self.temperatureInit) = (k, labelSmoothing, temperatureInit)
         }
-        while i < chars.count {
-            let c = chars[i]
-            current.append(c)
-            i += 1
-            if ".!?".contains(c) {
-                while i < chars.count, ".!?".contains(chars[i]) { current.append(chars[i]); i += 1 }
-                if i == chars.count || chars[i].isWhitespace { flush() }
-            }
+        public var config: ObjectiveConfig { .multipos(self) }
+
+        public func makeObjective() throws -> any Objective {
+            var o = MultiPositiveObjective()
+            if let e = try checkedLabelSmoothing(.labelSmoothing, labelSmoothing) { o.labelSmoothing = e }
+            if let t = try logitScale(temperature: .temperatureInit, temperatureInit) { o.initialLogitScale = t }
+            if let k = try checkedAtLeastOne(.k, k) { o.k = k }
+            return o
         }
-        flush()
-        return sentences
     }
 }

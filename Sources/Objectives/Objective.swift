@@ -56,9 +56,54 @@ public struct InitialScalars: Equatable, Sendable {
     public static let clip = InitialScalars(logitScale: Foundation.log(1 / 0.07))
 }
 
+/// The raw texts of one batch, for an objective that builds its own caption sets.
+public struct CaptionBatch {
+    /// `/captions` of each sample.
+    public var captions: [String]
+    /// `/long_captions` of each sample, when the shards have them.
+    public var longCaptions: [String]?
+    /// Dataset index of each sample and the epoch: with `seed`, what sampled caption sets derive
+    /// from, so that resuming reproduces them.
+    public var indices: [Int]
+    public var epoch: Int
+    public var seed: UInt64
+    /// The sentence splitter (`Tokenization.sentences(of:)`; Objectives sits below Tokenization).
+    public var sentences: (String) -> [String]
+
+    public init(captions: [String], longCaptions: [String]?, indices: [Int], epoch: Int, seed: UInt64,
+                sentences: @escaping (String) -> [String]) {
+        (self.captions, self.longCaptions, self.indices, self.epoch, self.seed, self.sentences) =
+            (captions, longCaptions, indices, epoch, seed, sentences)
+    }
+}
+
+/// The texts an objective trains on: the main caption of each sample (nil: the loader's tokens
+/// of `/captions`) and `ObjectiveNeeds.extraCaptionSets` further sets, each one text per sample.
+public struct CaptionSets: Equatable {
+    public var main: [String]?
+    public var extra: [[String]]
+    public init(main: [String]? = nil, extra: [[String]] = []) { (self.main, self.extra) = (main, extra) }
+}
+
+/// How evaluation compares an image with a text for a model trained with an objective.
+public enum Similarity: Equatable, Sendable {
+    /// Cosine similarity of the pooled embeddings.
+    case embedding
+    /// FILIP's token-wise late interaction, with or without the SOT/EOT tokens.
+    case tokenwise(includeSpecialTokens: Bool)
+}
+
 /// A contrastive objective computed on the global batch.
+///
+/// Besides the loss, an objective says what it needs (`needs`, `captionSets`), how its model is
+/// evaluated (`similarity`) and how its scalars start, are constrained and are shown
+/// (`initialScalars`, `constrain`, `logitMultiplier`); the trainer asks, never checks the type.
 public protocol Objective: Sendable {
     var needs: ObjectiveNeeds { get }
+    /// The texts of a batch to train on (default: the loader's captions, no extra sets).
+    func captionSets(_ batch: CaptionBatch) -> CaptionSets
+    /// How evaluation scores with a model trained with this objective (default: `.embedding`).
+    var similarity: Similarity { get }
     /// Initial values for the model's `logit_scale` (and `logit_bias`).
     var initialScalars: InitialScalars { get }
     /// The scalar loss; back-propagating it yields the gradients of the features and scalars.
@@ -71,6 +116,8 @@ public protocol Objective: Sendable {
 }
 
 extension Objective {
+    public func captionSets(_ batch: CaptionBatch) -> CaptionSets { CaptionSets() }
+    public var similarity: Similarity { .embedding }
     public func constrain(_ scalars: ObjectiveScalars) {}
     public var initialScalars: InitialScalars { .clip }
     public func logitMultiplier(_ logitScale: Float) -> Float { Foundation.exp(logitScale) }

@@ -115,3 +115,22 @@ func softplus(_ v: Float) -> Float { Swift.max(v, 0) + Foundation.log1p(Foundati
 func sigmoid(_ v: Float) -> Float {
     v >= 0 ? 1 / (1 + Foundation.exp(-v)) : { let e = Foundation.exp(v); return e / (1 + e) }()
 }
+
+extension SigLIPObjective {
+    /// `objective: {type: siglip}`: `block_size`, `temperature_init` (τ, logit_scale = ln(1/τ)).
+    public struct Options: ObjectiveOptions {
+        public static let type = "siglip"
+        public var temperatureInit: Float?
+        public var blockSize: Int?
+        public enum CodingKeys: String, CodingKey, CaseIterable { case temperatureInit = "temperature_init", blockSize = "block_size" }
+        public init(blockSize: Int? = nil, temperatureInit: Float? = nil) { (self.blockSize, self.temperatureInit) = (blockSize, temperatureInit) }
+        public var config: ObjectiveConfig { .siglip(self) }
+
+        public func makeObjective() throws -> any Objective {
+            var o = SigLIPObjective()
+            if let t = try logitScale(temperature: .temperatureInit, temperatureInit) { o.initialLogitScale = t }
+            if let b = try checkedAtLeastOne(.blockSize, blockSize) { o.blockSize = b }
+            return o
+        }
+    }
+}

@@ -21,3 +21,12 @@ final class SentencesTests: XCTestCase {
         XCTAssertEqual(sentences(of: "  A long caption.   Second part.  "), ["A long caption.", "Second part."])
     }
 }
+
+/// The cases multi-positive's own splitter (now removed) was pinned by; one splitter serves both.
+final class SentencesMultiPositiveTests: XCTestCase {
+    func testMultiPositiveCases() {
+        XCTAssertEqual(sentences(of: "A red car. It is fast! Is it 3.5 m long?  Yes"), ["A red car.", "It is fast!", "Is it 3.5 m long?", "Yes"])
+        XCTAssertEqual(sentences(of: "Wow!!! Done..."), ["Wow!!!", "Done..."])
+        XCTAssertEqual(sentences(of: "Hot.\u{00A0}Cold.\r\nWarm"), ["Hot.", "Cold.", "Warm"])
+    }
+}

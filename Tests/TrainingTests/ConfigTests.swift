@@ -32,6 +32,8 @@ final class ConfigTests: XCTestCase {
             (good, ["train.precision=fp16"], "test.yaml: train.precision: expected fp32 or bf16, got fp16"),
             (good, ["data.augment.random_resized_crop=[0.5]"], "test.yaml: data.augment.random_resized_crop: expected [min, max]"),
             (good, ["objective.type=simclr"], "test.yaml: objective.type: unknown objective 'simclr'"),
+            (good, ["model.freeze=[visual, txt]"], "test.yaml: model.freeze: expected visual or text, got txt"),
+            (good, ["data.caption_source=longcaption"], "test.yaml: data.caption_source: expected caption or long_caption, got longcaption"),
             (good, ["objective.lambda=0.5"], "test.yaml: objective.lambda: not an option of objective 'clip'"),
             ("run: [1, 2]\n", [], "test.yaml: run: expected a mapping"),
             ("data: {batch_size: 4}\nmodel: {config: x}\n", [], "test.yaml: data.train: missing required key"),
@@ -57,6 +59,22 @@ final class ConfigTests: XCTestCase {
          "data": {"train": "\(run.root.appendingPathComponent("data").path)", "batch_size": 4}}
         """
         XCTAssertEqual(try run.config(json).data.batchSize, 4)
+    }
+
+    /// config.yaml (saved with every run, hashed on resume) keeps its spellings and key order:
+    /// `type` first, then the options set, in the order the flat objective section wrote them.
+    func testSavedYAMLKeepsSpellingsAndOrder() throws {
+        let c = try run.config(run.yaml(), overrides: ["objective={type: filip, temperature_init: 0.5, include_special_tokens: false, block_size: 8}",
+                                                       "optimizer.type=sgd", "schedule.type=const-cooldown",
+                                                       "data.caption_source=long_caption", "model.freeze=[text, visual]"])
+        let yaml = try c.yaml()
+        for expected in ["objective:\n  type: filip\n  temperature_init: 5e-1\n  block_size: 8\n  include_special_tokens: false\n",
+                         "  type: sgd\n", "  type: const-cooldown\n", "  caption_source: long_caption\n", "  freeze:\n  - text\n  - visual\n"] {
+            XCTAssertTrue(yaml.contains(expected), "«\(expected)» not in «\(yaml)»")
+        }
+        XCTAssertEqual(try run.config(yaml), c)
+        let defaults = try run.config(run.yaml()).yaml()
+        XCTAssertTrue(defaults.contains("objective:\n  type: clip\n") && !defaults.contains("label_smoothing"), defaults)
     }
 
     func testSchedulesArePureFunctionsOfTheStep() {

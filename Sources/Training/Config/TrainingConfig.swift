@@ -21,7 +21,7 @@ public struct TrainingConfig: Codable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         run = try c.decodeUnlessNull(RunSection.self, forKey: .run) ?? RunSection()
         model = try c.decode(ModelSection.self, forKey: .model)
-        objective = try c.decodeUnlessNull(ObjectiveConfig.self, forKey: .objective) ?? ObjectiveConfig(type: "clip")
+        objective = try c.decodeUnlessNull(ObjectiveConfig.self, forKey: .objective) ?? .default
         data = try c.decode(DataSection.self, forKey: .data)
         optimizer = try c.decodeUnlessNull(OptimizerSection.self, forKey: .optimizer) ?? OptimizerSection()
         schedule = try c.decodeUnlessNull(ScheduleSection.self, forKey: .schedule) ?? ScheduleSection()
@@ -55,7 +55,7 @@ public struct ModelSection: Codable, Equatable {
     /// OpenCLIP-format safetensors to fine-tune from (strict load).
     public var initWeights: String?
     /// Towers to freeze: `visual` (LiT-style) and/or `text`.
-    public var freeze: [String] = []
+    public var freeze: [FrozenTower] = []
     /// Long-CLIP: stretch a 77-position text positional embedding to 248 on load.
     public var stretchPositionalEmbedding = false
     /// FLIP patch dropout: the fraction of patch tokens each training image drops (0 = off).
@@ -70,7 +70,7 @@ public struct ModelSection: Codable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         config = try c.decode(String.self, forKey: .config)
         initWeights = try c.decodeIfPresent(String.self, forKey: .initWeights)
-        freeze = try c.decodeUnlessNull([String].self, forKey: .freeze) ?? []
+        freeze = try c.decodeUnlessNull([FrozenTower].self, forKey: .freeze) ?? []
         stretchPositionalEmbedding = try c.decodeUnlessNull(Bool.self, forKey: .stretchPositionalEmbedding) ?? false
         patchDropout = try c.decodeUnlessNull(Double.self, forKey: .patchDropout) ?? 0
     }
@@ -120,7 +120,7 @@ public struct DataSection: Codable, Equatable {
     public var augment = AugmentSection()
     public var loaderThreads = 2
     /// Which text is the main caption: `caption` (/captions) or `long_caption` (/long_captions).
-    public var captionSource = "caption"
+    public var captionSource = CaptionSource.caption
     enum CodingKeys: String, CodingKey, CaseIterable {
         case train, tokenizer, batchSize = "batch_size", shuffle, augment, loaderThreads = "loader_threads"
         case captionSource = "caption_source"
@@ -135,12 +135,12 @@ public struct DataSection: Codable, Equatable {
         shuffle = try c.decodeUnlessNull(Bool.self, forKey: .shuffle) ?? shuffle
         augment = try c.decodeUnlessNull(AugmentSection.self, forKey: .augment) ?? augment
         loaderThreads = try c.decodeUnlessNull(Int.self, forKey: .loaderThreads) ?? loaderThreads
-        captionSource = try c.decodeUnlessNull(String.self, forKey: .captionSource) ?? captionSource
+        captionSource = try c.decodeUnlessNull(CaptionSource.self, forKey: .captionSource) ?? captionSource
     }
 }
 
 public struct OptimizerSection: Codable, Equatable {
-    public var type = "adamw"
+    public var type = OptimizerKind.adamw
     public var lr: Float = 5e-4
     public var betas: [Float] = [0.9, 0.98]
     public var eps: Float = 1e-6
@@ -151,7 +151,7 @@ public struct OptimizerSection: Codable, Equatable {
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decodeUnlessNull(String.self, forKey: .type) ?? type
+        type = try c.decodeUnlessNull(OptimizerKind.self, forKey: .type) ?? type
         lr = try c.decodeUnlessNull(Float.self, forKey: .lr) ?? lr
         betas = try c.decodeUnlessNull([Float].self, forKey: .betas) ?? betas
         eps = try c.decodeUnlessNull(Float.self, forKey: .eps) ?? eps
@@ -161,7 +161,7 @@ public struct OptimizerSection: Codable, Equatable {
 }
 
 public struct ScheduleSection: Codable, Equatable {
-    public var type = "cosine"
+    public var type = ScheduleKind.cosine
     public var warmupSteps = 100
     public var cooldownSteps: Int?
     public var power: Float = 1
@@ -173,7 +173,7 @@ public struct ScheduleSection: Codable, Equatable {
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decodeUnlessNull(String.self, forKey: .type) ?? type
+        type = try c.decodeUnlessNull(ScheduleKind.self, forKey: .type) ?? type
         warmupSteps = try c.decodeUnlessNull(Int.self, forKey: .warmupSteps) ?? warmupSteps
         cooldownSteps = try c.decodeIfPresent(Int.self, forKey: .cooldownSteps)
         power = try c.decodeUnlessNull(Float.self, forKey: .power) ?? power

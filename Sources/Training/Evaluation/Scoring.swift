@@ -23,9 +23,12 @@ public enum Scoring: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The scoring that fits a training objective.
+    /// The scoring that fits a training objective (its `similarity`).
     public init(objective: ObjectiveConfig) {
-        self = objective.type == "filip" ? .filip(includeSpecialTokens: objective.includeSpecialTokens ?? true) : .embedding
+        switch (try? objective.makeObjective())?.similarity ?? .embedding {
+        case .embedding: self = .embedding
+        case .tokenwise(let special): self = .filip(includeSpecialTokens: special)
+        }
     }
 
     /// What `train` writes into a checkpoint's model metadata so that `init(metadata:source:)`

@@ -27,7 +27,7 @@ public struct MemoryEstimate: Equatable, Sendable {
         let workers = config.train.workers
         parameterBytes = 4 * Double(p)
         gradientBytes = 4 * Double(p) * Double(max(1, (workers + 1) / 2))
-        optimizerBytes = (config.optimizer.type == "sgd" ? 4 : 8) * Double(p)
+        optimizerBytes = (config.optimizer.type == .sgd ? 4 : 8) * Double(p)
         let micro = max(1, config.data.batchSize / (workers * config.train.accumulation))
         let recompute = config.train.recomputeActivations
         let v = model.visionCfg, t = model.textCfg

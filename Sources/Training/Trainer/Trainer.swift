@@ -89,10 +89,10 @@ public final class Trainer {
                 if let b = initial.logitBias, let bias = model.logitBias { bias.value = Tensor(b) }
             }
         }
-        for tower in config.model.freeze { model.setTrainable(false, prefix: tower == "visual" ? "visual." : "") }
-        if config.model.freeze.contains("text") {
+        for tower in config.model.freeze { model.setTrainable(false, prefix: tower == .visual ? "visual." : "") }
+        if config.model.freeze.contains(.text) {
             // The text tower sits at the root of the state dict: unfreeze the image tower and scalars again.
-            if !config.model.freeze.contains("visual") { model.setTrainable(true, prefix: "visual.") }
+            if !config.model.freeze.contains(.visual) { model.setTrainable(true, prefix: "visual.") }
             model.logitScale.requiresGrad = true
             model.logitBias?.requiresGrad = true
         }
@@ -101,13 +101,14 @@ public final class Trainer {
             ParameterGroupEntry(name: $0.name, parameter: $0.parameter,
                                 weightDecay: decays($0.name, shape: $0.parameter.shape) ? config.optimizer.weightDecay : 0)
         }
-        optimizer = config.optimizer.type == "sgd"
-            ? SGD(entries, momentum: config.optimizer.momentum)
-            : AdamW(entries, betas: (config.optimizer.betas[0], config.optimizer.betas[1]), eps: config.optimizer.eps)
+        switch config.optimizer.type {
+        case .sgd: optimizer = SGD(entries, momentum: config.optimizer.momentum)
+        case .adamw: optimizer = AdamW(entries, betas: (config.optimizer.betas[0], config.optimizer.betas[1]), eps: config.optimizer.eps)
+        }
 
         state = TrainingState(step: 0, loader: LoaderState(), seed: config.run.seed, modelHash: modelHash,
                               configHash: configHash, config: configText, consecutiveNonfinite: 0, skippedNonfinite: 0,
-                              optimizer: config.optimizer.type, imagesSeen: 0)
+                              optimizer: config.optimizer.type.rawValue, imagesSeen: 0)
         try checkpoints.requireSpace(model: model, optimizer: optimizer)
         if let resume {
             let folder: URL
@@ -272,7 +273,7 @@ public final class Trainer {
         let images = Tensor(shape: [batch.size, s, s, 3], scalars: batch.images)
         var sets = CaptionSets.make(for: objective, captions: batch.captions, longCaptions: batch.longCaptions,
                                     indices: batch.indices, epoch: batch.epoch, seed: config.run.seed)
-        if config.data.captionSource == "long_caption" && sets.main == nil {
+        if config.data.captionSource == .longCaption && sets.main == nil {
             guard let long = batch.longCaptions else { throw ConfigError("data.caption_source: the training data has no /long_captions") }
             sets.main = long
         }
