@@ -12,7 +12,7 @@ public final class CLIPModel: Layer {
     public init(_ config: ModelConfig, seed: UInt64 = 0) {
         var rng = RandomGenerator(seed: seed)
         self.config = config
-        if config.visionCfg.type == "convnet" {
+        if config.visionCfg.type == .convnet {
             visual = ConvTower(config.visionCfg, embedDim: config.embedDim, using: &rng)
         } else {
             visual = VisionTransformer(config.visionCfg, embedDim: config.embedDim, activation: config.activation, using: &rng)

@@ -69,7 +69,7 @@ public final class VisionTransformer: ImageTower {
         x = transformer(lnPre(x))
         x = lnPost(x)
         let pooledRaw: Variable
-        if config.poolType == "avg" {
+        if config.poolType == .avg {
             pooledRaw = x.slice(axis: 1, 1..<t).mean(axis: 1)
         } else {
             pooledRaw = x.reshaped([b * t, w]).gatherRows((0..<b).map { $0 * t })

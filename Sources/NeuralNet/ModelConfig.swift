@@ -85,15 +85,18 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
 public struct VisionConfig: Codable, Equatable, Sendable {
     /// `vit` (OpenCLIP's VisionTransformer) or `convnet` (SwiftCLIP's small conv tower).
-    public var type: String
+    public enum Kind: String, ModelConfigChoice { case vit, convnet }
+    /// `tok` (class token) or `avg` (mean of patch tokens), as OpenCLIP's `pool_type`.
+    public enum Pool: String, ModelConfigChoice { case tok, avg }
+
+    public var type: Kind
     public var imageSize: Int
     public var patchSize: Int
     public var width: Int
     public var layers: Int
     public var headWidth: Int
     public var mlpRatio: Double
-    /// `tok` (class token) or `avg` (mean of patch tokens), as OpenCLIP's `pool_type`.
-    public var poolType: String
+    public var poolType: Pool
     /// Channel widths of the conv tower's stages (convnet only).
     public var convnetWidths: [Int]
 
@@ -102,8 +105,8 @@ public struct VisionConfig: Codable, Equatable, Sendable {
         case headWidth = "head_width", mlpRatio = "mlp_ratio", poolType = "pool_type", convnetWidths = "convnet_widths"
     }
 
-    public init(type: String = "vit", imageSize: Int, patchSize: Int, width: Int, layers: Int, headWidth: Int = 64,
-                mlpRatio: Double = 4, poolType: String = "tok", convnetWidths: [Int] = []) {
+    public init(type: Kind = .vit, imageSize: Int, patchSize: Int, width: Int, layers: Int, headWidth: Int = 64,
+                mlpRatio: Double = 4, poolType: Pool = .tok, convnetWidths: [Int] = []) {
         (self.type, self.imageSize, self.patchSize, self.width, self.layers) = (type, imageSize, patchSize, width, layers)
         (self.headWidth, self.mlpRatio, self.poolType, self.convnetWidths) = (headWidth, mlpRatio, poolType, convnetWidths)
     }
@@ -111,7 +114,7 @@ public struct VisionConfig: Codable, Equatable, Sendable {
     public init(from decoder: Decoder) throws {
         try OpenCLIPKeys.check(decoder, implemented: Set(CodingKeys.allCases.map(\.rawValue)), policy: OpenCLIPKeys.vision)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decodeIfPresent(String.self, forKey: .type) ?? "vit"
+        type = try c.decodeChoice(Kind.self, forKey: .type, name: "vision_cfg.type") ?? .vit
         if let size = try? c.decode(Int.self, forKey: .imageSize) { imageSize = size } else {
             let pair = try c.decode([Int].self, forKey: .imageSize)
             guard pair.count == 2, pair[0] == pair[1] else { throw ModelError("vision_cfg.image_size must be square, got \(pair)") }
@@ -124,13 +127,13 @@ public struct VisionConfig: Codable, Equatable, Sendable {
         } else { layers = 12 }
         headWidth = try c.decodeIfPresent(Int.self, forKey: .headWidth) ?? 64
         mlpRatio = try c.decodeIfPresent(Double.self, forKey: .mlpRatio) ?? 4
-        poolType = try c.decodeIfPresent(String.self, forKey: .poolType) ?? "tok"
+        poolType = try c.decodeChoice(Pool.self, forKey: .poolType, name: "vision_cfg.pool_type") ?? .tok
         convnetWidths = try c.decodeIfPresent([Int].self, forKey: .convnetWidths) ?? []
     }
 
     func validate() throws {
         switch type {
-        case "vit":
+        case .vit:
             guard imageSize > 0, patchSize > 0, imageSize % patchSize == 0 else {
                 throw ModelError("vision_cfg.image_size \(imageSize) must be a positive multiple of patch_size \(patchSize)")
             }
@@ -141,13 +144,10 @@ public struct VisionConfig: Codable, Equatable, Sendable {
             guard width > 0, headWidth > 0, width % headWidth == 0 else {
                 throw ModelError("vision_cfg.width \(width) must be a positive multiple of head_width \(headWidth)")
             }
-            guard ["tok", "avg"].contains(poolType) else { throw ModelError("vision_cfg.pool_type must be tok or avg, got \(poolType)") }
-        case "convnet":
+        case .convnet:
             guard !convnetWidths.isEmpty, convnetWidths.allSatisfy({ $0 > 0 }), imageSize >> convnetWidths.count > 0 else {
                 throw ModelError("vision_cfg.convnet_widths must list positive stage widths that fit image_size \(imageSize)")
             }
-        default:
-            throw ModelError("vision_cfg.type must be vit or convnet, got \(type)")
         }
     }
 }
@@ -160,7 +160,9 @@ public struct TextConfig: Codable, Equatable, Sendable {
     public var layers: Int
     public var mlpRatio: Double
     /// `argmax` (EOT position, OpenCLIP's default) or `first` ([CLS]-style, for bidirectional encoders).
-    public var poolType: String
+    public enum Pool: String, ModelConfigChoice { case argmax, first }
+
+    public var poolType: Pool
     /// True for a bidirectional encoder (OpenCLIP's `no_causal_mask`).
     public var noCausalMask: Bool
 
@@ -170,7 +172,7 @@ public struct TextConfig: Codable, Equatable, Sendable {
     }
 
     public init(contextLength: Int = 77, vocabSize: Int = 49408, width: Int = 512, heads: Int = 8, layers: Int = 12,
-                mlpRatio: Double = 4, poolType: String = "argmax", noCausalMask: Bool = false) {
+                mlpRatio: Double = 4, poolType: Pool = .argmax, noCausalMask: Bool = false) {
         (self.contextLength, self.vocabSize, self.width, self.heads, self.layers) = (contextLength, vocabSize, width, heads, layers)
         (self.mlpRatio, self.poolType, self.noCausalMask) = (mlpRatio, poolType, noCausalMask)
     }
@@ -184,7 +186,7 @@ public struct TextConfig: Codable, Equatable, Sendable {
         heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? 8
         layers = try c.decodeIfPresent(Int.self, forKey: .layers) ?? 12
         mlpRatio = try c.decodeIfPresent(Double.self, forKey: .mlpRatio) ?? 4
-        poolType = try c.decodeIfPresent(String.self, forKey: .poolType) ?? "argmax"
+        poolType = try c.decodeChoice(Pool.self, forKey: .poolType, name: "text_cfg.pool_type") ?? .argmax
         noCausalMask = try c.decodeIfPresent(Bool.self, forKey: .noCausalMask) ?? false
     }
 
@@ -199,7 +201,27 @@ public struct TextConfig: Codable, Equatable, Sendable {
         guard mlpRatio > 0, mlpRatio.isFinite, Int(Double(width) * mlpRatio) >= 1 else {
             throw ModelError("text_cfg.mlp_ratio: must be positive, got \(mlpRatio)")
         }
-        guard ["argmax", "first"].contains(poolType) else { throw ModelError("text_cfg.pool_type must be argmax or first, got \(poolType)") }
+    }
+}
+
+/// A config value spelled as one of a fixed set of strings (OpenCLIP's spellings, or ours); it
+/// encodes as its spelling.
+public protocol ModelConfigChoice: RawRepresentable<String>, CaseIterable, Codable, Sendable {}
+
+extension ModelConfigChoice {
+    /// The spellings for an error: "a or b", "a, b or c".
+    public static var spellings: String {
+        let all = allCases.map(\.rawValue)
+        return all.count < 2 ? all.joined() : all.dropLast().joined(separator: ", ") + " or " + all.last!
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// The choice spelled at `key` (nil when absent), or `name must be …, got X`.
+    func decodeChoice<T: ModelConfigChoice>(_ type: T.Type, forKey key: Key, name: String) throws -> T? {
+        guard let text = try decodeIfPresent(String.self, forKey: key) else { return nil }
+        guard let value = T(rawValue: text) else { throw ModelError("\(name) must be \(T.spellings), got \(text)") }
+        return value
     }
 }
 

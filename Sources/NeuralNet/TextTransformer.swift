@@ -36,7 +36,7 @@ public final class TextTransformer: Layer {
 
     /// Position pooled for each row of `tokens` [B, ctx]: the end of text (`endPositions`) or 0.
     public func poolPositions(_ tokens: [Int32], batch: Int) -> [Int] {
-        config.poolType == "first" ? Array(repeating: 0, count: batch) : endPositions(tokens, batch: batch)
+        config.poolType == .first ? Array(repeating: 0, count: batch) : endPositions(tokens, batch: batch)
     }
 
     /// The first position of each row's largest id: EOT, the last token of the text.

@@ -98,4 +98,27 @@ final class BuiltInModelConfigTests: XCTestCase {
                               top: #", "custom_text": false, "cast_dtype": "bf16""#)
         XCTAssertEqual(try decode(accepted), try decode(config()))
     }
+
+    /// Kinds are typed but keep their spellings: a wrong one is one line naming the key and the
+    /// allowed values, and the JSON a checkpoint embeds spells them as before.
+    func testKindsKeepTheirSpellings() throws {
+        let wrong: [(String, String)] = [
+            (config(vision: #", "type": "resnet""#), "src: vision_cfg.type must be vit or convnet, got resnet"),
+            (config(vision: #", "pool_type": "none""#), "src: vision_cfg.pool_type must be tok or avg, got none"),
+            (config(text: #", "pool_type": "last""#), "src: text_cfg.pool_type must be argmax or first, got last"),
+        ]
+        for (json, expected) in wrong {
+            XCTAssertThrowsError(try ModelConfig.decode(ModelConfig.self, from: Data(json.utf8), source: "src") { try $0.validate() }) {
+                XCTAssertEqual("\($0)", expected)
+            }
+        }
+        let typed = try decode(config(vision: #", "pool_type": "avg""#, text: #", "pool_type": "first""#))
+        XCTAssertEqual([typed.visionCfg.poolType.rawValue, typed.textCfg.poolType.rawValue], ["avg", "first"])
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: typed.jsonData()) as? [String: Any])
+        let vision = try XCTUnwrap(json["vision_cfg"] as? [String: Any]), text = try XCTUnwrap(json["text_cfg"] as? [String: Any])
+        XCTAssertEqual(vision["type"] as? String, "vit")
+        XCTAssertEqual(vision["pool_type"] as? String, "avg")
+        XCTAssertEqual(text["pool_type"] as? String, "first")
+        XCTAssertEqual(try JSONDecoder().decode(ModelConfig.self, from: typed.jsonData()), typed)
+    }
 }

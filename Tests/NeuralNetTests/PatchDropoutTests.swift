@@ -30,7 +30,7 @@ final class PatchDropoutTests: XCTestCase {
         XCTAssertNotEqual(dropout.keptPatches(of: n, seed: 1), dropout.keptPatches(of: n, seed: 2))
     }
 
-    func makeViT(pool: String) -> VisionTransformer {
+    func makeViT(pool: VisionConfig.Pool) -> VisionTransformer {
         var rng = RandomGenerator(seed: 5)
         return VisionTransformer(VisionConfig(imageSize: 16, patchSize: 4, width: 32, layers: 2, headWidth: 16, poolType: pool),
                                  embedDim: 8, activation: .gelu, using: &rng)
@@ -43,12 +43,12 @@ final class PatchDropoutTests: XCTestCase {
 
     /// Keeping every patch is the plain forward pass, bit for bit.
     func testKeepingAllPatchesIsThePlainForward() {
-        for pool in ["tok", "avg"] {
+        for pool: VisionConfig.Pool in [.tok, .avg] {
             let vit = makeViT(pool: pool), x = images(3, seed: 1)
             let plain = vit(Variable(x), returnTokens: true)
             let all = vit(Variable(x), returnTokens: true, keptPatches: (0..<3).flatMap { _ in Array(0..<16) })
-            XCTAssertEqual(all.pooled.value.scalars, plain.pooled.value.scalars, pool)
-            XCTAssertEqual(all.tokens!.value.scalars, plain.tokens!.value.scalars, pool)
+            XCTAssertEqual(all.pooled.value.scalars, plain.pooled.value.scalars, "\(pool)")
+            XCTAssertEqual(all.tokens!.value.scalars, plain.tokens!.value.scalars, "\(pool)")
         }
     }
 
@@ -56,7 +56,7 @@ final class PatchDropoutTests: XCTestCase {
     /// changes nothing (bit for bit), changing a kept one changes the output; tokens come back
     /// for the kept patches only, and each image uses its own kept set.
     func testDroppedPatchesHaveNoInfluence() {
-        for pool in ["tok", "avg"] {
+        for pool: VisionConfig.Pool in [.tok, .avg] {
             let vit = makeViT(pool: pool), b = 2
             let kept = [1, 5, 6, 14, 0, 3, 9, 15]   // image 0 keeps 1, 5, 6, 14; image 1 keeps 0, 3, 9, 15
             let x = images(b, seed: 2)

@@ -61,7 +61,7 @@ public struct StepBenchmark {
         }
         var total = 0.0
         let v = c.visionCfg
-        if v.type == "vit" {
+        if v.type == .vit {
             let g = Double(v.imageSize / v.patchSize), w = Double(v.width)
             let t = Double(PatchDropout(rate: patchDropout).keptCount(of: Int(g * g))) + 1
             total += 2 * g * g * Double(3 * v.patchSize * v.patchSize) * w

@@ -37,8 +37,8 @@ public struct OpenCLIPHubConfig: Codable {
     /// The file's JSON as OpenCLIP reads it: `model_cfg` without SwiftCLIP's own keys (OpenCLIP's
     /// config classes reject unknown ones). A conv-tower model has no OpenCLIP equivalent: refused.
     public func jsonData() throws -> Data {
-        guard modelCfg.visionCfg.type == "vit" else {
-            throw ConfigError("vision_cfg.type \(modelCfg.visionCfg.type): SwiftCLIP's conv tower has no OpenCLIP equivalent, so it cannot be exported")
+        guard modelCfg.visionCfg.type == .vit else {
+            throw ConfigError("vision_cfg.type \(modelCfg.visionCfg.type.rawValue): SwiftCLIP's conv tower has no OpenCLIP equivalent, so it cannot be exported")
         }
         func object(_ data: Data) -> [String: Any] { try! JSONSerialization.jsonObject(with: data) as! [String: Any] }
         var model = object(modelCfg.jsonData())

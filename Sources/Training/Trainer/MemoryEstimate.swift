@@ -32,7 +32,7 @@ public struct MemoryEstimate: Equatable, Sendable {
         let recompute = config.train.recomputeActivations
         let v = model.visionCfg, t = model.textCfg
         var perSample: Double   // floats
-        if v.type == "convnet" {
+        if v.type == .convnet {
             // Each stage keeps its conv outputs and activations: about 6 maps of (s/2^k)² × c.
             var side = v.imageSize
             perSample = 0
@@ -63,7 +63,7 @@ public struct MemoryEstimate: Equatable, Sendable {
         func block(_ w: Int, _ h: Int) -> Int { 4 * w * w + 2 * w * h + 9 * w + h }
         let v = m.visionCfg, t = m.textCfg, e = m.embedDim
         var vision: Int
-        if v.type == "convnet" {
+        if v.type == .convnet {
             vision = 0
             var inC = 3
             for c in v.convnetWidths { vision += c * inC * 9 + c + c * c * 9 + c; inC = c }
