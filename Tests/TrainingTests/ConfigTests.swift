@@ -66,10 +66,11 @@ final class ConfigTests: XCTestCase {
     func testSavedYAMLKeepsSpellingsAndOrder() throws {
         let c = try run.config(run.yaml(), overrides: ["objective={type: filip, temperature_init: 0.5, include_special_tokens: false, block_size: 8}",
                                                        "optimizer.type=sgd", "schedule.type=const-cooldown",
-                                                       "data.caption_source=long_caption", "model.freeze=[text, visual]"])
+                                                       "data.caption_source=long_caption", "model.freeze=[text, visual]",
+                                                       "train.precision=bf16"])
         let yaml = try c.yaml()
         for expected in ["objective:\n  type: filip\n  temperature_init: 5e-1\n  block_size: 8\n  include_special_tokens: false\n",
-                         "  type: sgd\n", "  type: const-cooldown\n", "  caption_source: long_caption\n", "  freeze:\n  - text\n  - visual\n"] {
+                         "  type: sgd\n", "  type: const-cooldown\n", "  caption_source: long_caption\n", "  precision: bf16\n", "  freeze:\n  - text\n  - visual\n"] {
             XCTAssertTrue(yaml.contains(expected), "«\(expected)» not in «\(yaml)»")
         }
         XCTAssertEqual(try run.config(yaml), c)

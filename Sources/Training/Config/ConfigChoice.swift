@@ -1,7 +1,7 @@
 /// A config value spelled as one of a fixed set of strings (the YAML/JSON spellings are the user
 /// contract, DESIGN.md). Decoding another string is a one-line error naming the key and the
-/// allowed values; encoding writes the spelling.
-protocol ConfigChoice: RawRepresentable<String>, CaseIterable, Codable, Sendable {}
+/// allowed values (`decodeChoice`); encoding writes the spelling.
+protocol ConfigChoice: RawRepresentable<String>, CaseIterable, Encodable, Sendable {}
 
 extension ConfigChoice {
     /// "a or b", "a, b or c".
@@ -10,28 +10,32 @@ extension ConfigChoice {
         return all.count < 2 ? all.joined() : all.dropLast().joined(separator: ", ") + " or " + all.last!
     }
 
-    /// The choice spelled by the string at `decoder`, or `key.path: expected …, got X`.
-    static func decode(_ decoder: any Decoder) throws -> Self {
-        let text = try decoder.singleValueContainer().decode(String.self)
+    /// The choice spelled `text`, or `key.path: expected …, got text`.
+    static func spelled(_ text: String, at path: [any CodingKey]) throws -> Self {
         guard let value = Self(rawValue: text) else {
-            let key = decoder.codingPath.filter { $0.intValue == nil }.map(\.stringValue).joined(separator: ".")
-            throw ConfigError("\(key): expected \(spellings), got \(text)")
+            throw ConfigError("\(path.map(\.stringValue).joined(separator: ".")): expected \(spellings), got \(text)")
         }
         return value
     }
 }
 
-/// `optimizer.type`.
-public enum OptimizerKind: String, ConfigChoice {
-    case adamw, sgd
-    public init(from decoder: any Decoder) throws { self = try Self.decode(decoder) }
+extension KeyedDecodingContainer {
+    /// The choice at `key`, nil when absent (null is an error, as in `decodeUnlessNull`).
+    func decodeChoice<T: ConfigChoice>(_ type: T.Type, forKey key: Key) throws -> T? {
+        try decodeUnlessNull(String.self, forKey: key).map { try T.spelled($0, at: codingPath + [key]) }
+    }
+
+    /// A list of choices at `key`, nil when absent.
+    func decodeChoices<T: ConfigChoice>(_ type: T.Type, forKey key: Key) throws -> [T]? {
+        try decodeUnlessNull([String].self, forKey: key).map { try $0.map { try T.spelled($0, at: codingPath + [key]) } }
+    }
 }
 
+/// `optimizer.type`.
+public enum OptimizerKind: String, ConfigChoice { case adamw, sgd }
+
 /// `schedule.type`.
-public enum ScheduleKind: String, ConfigChoice {
-    case cosine, constant, constCooldown = "const-cooldown"
-    public init(from decoder: any Decoder) throws { self = try Self.decode(decoder) }
-}
+public enum ScheduleKind: String, ConfigChoice { case cosine, constant, constCooldown = "const-cooldown" }
 
 /// `data.caption_source`: which text is the main caption.
 public enum CaptionSource: String, ConfigChoice {
@@ -39,11 +43,10 @@ public enum CaptionSource: String, ConfigChoice {
     case caption
     /// `/long_captions`.
     case longCaption = "long_caption"
-    public init(from decoder: any Decoder) throws { self = try Self.decode(decoder) }
 }
 
 /// An entry of `model.freeze`.
-public enum FrozenTower: String, ConfigChoice {
-    case visual, text
-    public init(from decoder: any Decoder) throws { self = try Self.decode(decoder) }
-}
+public enum FrozenTower: String, ConfigChoice { case visual, text }
+
+/// `train.precision`: the towers' GEMM precision.
+extension MatmulPrecision: ConfigChoice {}

@@ -116,7 +116,6 @@ extension TrainingConfig {
         }
         if let c = train.gradClipNorm, !(c > 0) { throw fail("train.grad_clip_norm", "must be positive") }
         guard train.maxNonfiniteSteps > 0 else { throw fail("train.max_nonfinite_steps", "must be positive") }
-        guard MatmulPrecision(rawValue: train.precision) != nil else { throw fail("train.precision", "expected fp32 or bf16, got \(train.precision)") }
         guard checkpoint.everySteps > 0 else { throw fail("checkpoint.every_steps", "must be positive") }
         guard checkpoint.keepLast > 0 else { throw fail("checkpoint.keep_last", "must be at least 1") }
         if let z = eval.zeroshot {

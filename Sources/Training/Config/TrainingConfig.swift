@@ -70,7 +70,7 @@ public struct ModelSection: Codable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         config = try c.decode(String.self, forKey: .config)
         initWeights = try c.decodeIfPresent(String.self, forKey: .initWeights)
-        freeze = try c.decodeUnlessNull([FrozenTower].self, forKey: .freeze) ?? []
+        freeze = try c.decodeChoices(FrozenTower.self, forKey: .freeze) ?? []
         stretchPositionalEmbedding = try c.decodeUnlessNull(Bool.self, forKey: .stretchPositionalEmbedding) ?? false
         patchDropout = try c.decodeUnlessNull(Double.self, forKey: .patchDropout) ?? 0
     }
@@ -135,7 +135,7 @@ public struct DataSection: Codable, Equatable {
         shuffle = try c.decodeUnlessNull(Bool.self, forKey: .shuffle) ?? shuffle
         augment = try c.decodeUnlessNull(AugmentSection.self, forKey: .augment) ?? augment
         loaderThreads = try c.decodeUnlessNull(Int.self, forKey: .loaderThreads) ?? loaderThreads
-        captionSource = try c.decodeUnlessNull(CaptionSource.self, forKey: .captionSource) ?? captionSource
+        captionSource = try c.decodeChoice(CaptionSource.self, forKey: .captionSource) ?? captionSource
     }
 }
 
@@ -151,7 +151,7 @@ public struct OptimizerSection: Codable, Equatable {
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decodeUnlessNull(OptimizerKind.self, forKey: .type) ?? type
+        type = try c.decodeChoice(OptimizerKind.self, forKey: .type) ?? type
         lr = try c.decodeUnlessNull(Float.self, forKey: .lr) ?? lr
         betas = try c.decodeUnlessNull([Float].self, forKey: .betas) ?? betas
         eps = try c.decodeUnlessNull(Float.self, forKey: .eps) ?? eps
@@ -173,7 +173,7 @@ public struct ScheduleSection: Codable, Equatable {
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decodeUnlessNull(ScheduleKind.self, forKey: .type) ?? type
+        type = try c.decodeChoice(ScheduleKind.self, forKey: .type) ?? type
         warmupSteps = try c.decodeUnlessNull(Int.self, forKey: .warmupSteps) ?? warmupSteps
         cooldownSteps = try c.decodeIfPresent(Int.self, forKey: .cooldownSteps)
         power = try c.decodeUnlessNull(Float.self, forKey: .power) ?? power
@@ -191,7 +191,7 @@ public struct TrainSection: Codable, Equatable {
     /// Recompute each transformer block in the backward pass instead of keeping its activations.
     public var recomputeActivations = false
     /// GEMM precision of the towers: `fp32`, or `bf16` (inputs rounded to bf16, fp32 accumulation; `MatmulPrecision`).
-    public var precision = "fp32"
+    public var precision = MatmulPrecision.fp32
     enum CodingKeys: String, CodingKey, CaseIterable {
         case steps, workers, accumulation, gradClipNorm = "grad_clip_norm", maxNonfiniteSteps = "max_nonfinite_steps"
         case recomputeActivations = "recompute_activations", precision
@@ -206,7 +206,7 @@ public struct TrainSection: Codable, Equatable {
         gradClipNorm = try c.decodeIfPresent(Float.self, forKey: .gradClipNorm)
         maxNonfiniteSteps = try c.decodeUnlessNull(Int.self, forKey: .maxNonfiniteSteps) ?? maxNonfiniteSteps
         recomputeActivations = try c.decodeUnlessNull(Bool.self, forKey: .recomputeActivations) ?? false
-        precision = try c.decodeUnlessNull(String.self, forKey: .precision) ?? precision
+        precision = try c.decodeChoice(MatmulPrecision.self, forKey: .precision) ?? precision
     }
 }
 

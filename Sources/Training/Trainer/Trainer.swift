@@ -138,7 +138,7 @@ public final class Trainer {
             resumeFrom: state.loader)
         step = DataParallelStep(model: model, objective: objective, workers: config.train.workers,
                                 accumulation: config.train.accumulation)
-        step.precision = MatmulPrecision(rawValue: config.train.precision) ?? .fp32
+        step.precision = config.train.precision
         zeroShotDataset = try config.eval.zeroshot.map { try ShardDataset(path: $0.dataset) }
 
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
