@@ -23,6 +23,8 @@ let cLibraries: [Target] = [
                    providers: [.apt(["libjpeg-dev"])]),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                    providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                   providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
 ]
 
 // MARK: - Library layers (imports only go downwards)
@@ -38,8 +40,9 @@ let libraries: [Target] = [
     .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenization", "CHDF5", "CJPEG"],
             swiftSettings: hot),
     .target(name: "Checkpointing", dependencies: ["TensorCore"], swiftSettings: hot),
+    .target(name: "Distributed", dependencies: ["TensorCore", "CMPI"], swiftSettings: hot),
     .target(name: "Training",
-            dependencies: ["NeuralNet", "Objectives", "Optimization", "DataPipeline", "Checkpointing",
+            dependencies: ["NeuralNet", "Objectives", "Optimization", "DataPipeline", "Checkpointing", "Distributed",
                            .product(name: "Yams", package: "Yams")],
             swiftSettings: hot),
 ]
