@@ -29,7 +29,8 @@ public struct EvalRecord: Codable, Equatable, Sendable {
 
 /// Appends records to `metrics.jsonl` and keeps them for the HTML report.
 public final class MetricsLog {
-    public let url: URL
+    /// Nil: records are kept in memory only (ranks other than 0 of an MPI job).
+    public let url: URL?
     public private(set) var steps: [StepRecord] = []
     public private(set) var evals: [EvalRecord] = []
     private let encoder: JSONEncoder
@@ -59,8 +60,14 @@ public final class MetricsLog {
     public func append(_ record: StepRecord) { steps.append(record); write(record) }
     public func append(_ record: EvalRecord) { evals.append(record); write(record) }
 
+    /// A log kept in memory only.
+    public init() {
+        url = nil
+        encoder = JSONEncoder()
+    }
+
     private func write<T: Encodable>(_ value: T) {
-        guard let data = try? encoder.encode(value), let handle = try? FileHandle(forWritingTo: url) else { return }
+        guard let url, let data = try? encoder.encode(value), let handle = try? FileHandle(forWritingTo: url) else { return }
         defer { try? handle.close() }
         _ = try? handle.seekToEnd()
         try? handle.write(contentsOf: data + Data("\n".utf8))

@@ -1,5 +1,6 @@
 import Foundation
 import DataPipeline
+import Checkpointing
 import Tokenization
 
 /// The training loop behind `swift run train --config X.yaml`: data-parallel steps, schedule,
@@ -13,6 +14,8 @@ public final class Trainer {
     public let tokenizer: CLIPTokenizer
     public let loader: DataLoader
     public let step: DataParallelStep
+    /// The ranks of this job (one in-process rank unless launched by `mpirun`/`srun`); rank 0 alone writes run files.
+    public let communicator: any Communicator
     public let checkpoints: RunCheckpoints
     public let metrics: MetricsLog
     public private(set) var state: TrainingState
@@ -25,8 +28,10 @@ public final class Trainer {
     ///   - resume: nil for a new run, `"latest"` or a checkpoint folder path to continue.
     ///   - overwrite: allow reusing a run folder that already has checkpoints (new run only).
     public init(config: TrainingConfig, configFile: String? = nil, resume: String? = nil, overwrite: Bool = false,
+                communicator: any Communicator = InProcessCommunicator(),
                 log: @escaping (String) -> Void = { writeLine($0) }) throws {
         self.config = config
+        self.communicator = communicator
         self.log = log
         runDirectory = URL(fileURLWithPath: config.run.outputDir).appendingPathComponent(config.run.name)
         checkpoints = RunCheckpoints(runDirectory: runDirectory)
@@ -105,13 +110,15 @@ public final class Trainer {
             configuration: DataLoaderConfiguration(batchSize: config.data.batchSize, imageSize: model.visual.imageSize,
                                                    contextLength: ctx, augmentation: augmentation, mode: .train,
                                                    shuffle: config.data.shuffle, seed: config.run.seed,
-                                                   threads: config.data.loaderThreads),
+                                                   threads: config.data.loaderThreads,
+                                                   share: try Self.rankShare(config, communicator)),
             tokenizer: { tok.tokenize($0, contextLength: ctx) },
-            resumeFrom: state.loader)
+            resumeFrom: try Self.loaderState(in: state, for: communicator, resumed: resumeFrom))
         step = DataParallelStep(model: model, objective: objective, workers: config.train.workers,
-                                accumulation: config.train.accumulation)
+                                accumulation: config.train.accumulation, communicator: communicator)
         zeroShotDataset = try config.eval.zeroshot.map { try ShardDataset(path: $0.dataset) }
 
+        guard communicator.rank == 0 else { metrics = MetricsLog(); return }
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         try (try config.yaml()).write(to: runDirectory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
         metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"),
@@ -140,9 +147,11 @@ public final class Trainer {
         var zeroShotTop1: Double? = nil
         let startTime = Date()
         var windowStart = Date(), windowImages = 0, windowWait = 0.0, waitTotal = 0.0, pausedSeconds = 0.0
-        log("training \(config.run.name): \(model.parameterCount) parameters, \(config.objective.type) objective, batch \(config.data.batchSize), \(workers) workers → \(runDirectory.path)")
+        let ranks = communicator.worldSize
+        log("training \(config.run.name): \(model.parameterCount) parameters, \(config.objective.type) objective, batch \(config.data.batchSize), \(ranks > 1 ? "\(ranks) ranks × " : "")\(workers) workers → \(runDirectory.path)")
+        communicator.broadcast(parameters: model.parameters)   // every rank starts from rank 0's weights
         while state.step < total {
-            if StopSignal.isRequested { stoppedEarly = true; break }
+            if communicator.any(StopSignal.isRequested) { stoppedEarly = true; break }   // every rank stops at the same step
             guard let batch = try loader.next() else { throw ConfigError("the training loader ended unexpectedly") }
             windowWait += loader.lastWaitSeconds
             waitTotal += loader.lastWaitSeconds
@@ -170,9 +179,9 @@ public final class Trainer {
             }
             model.zeroGradients()
             state.step += 1
-            state.imagesSeen += batch.size
+            state.imagesSeen += batch.size * ranks
             state.loader = loader.state
-            windowImages += batch.size
+            windowImages += batch.size * ranks
             if state.step % config.run.logEvery == 0 || state.step == total {
                 let seconds = Date().timeIntervalSince(windowStart)
                 let record = StepRecord(step: state.step, loss: Double(loss), lr: Double(config.learningRateSchedule.lr(at: state.step - 1)),
@@ -182,11 +191,11 @@ public final class Trainer {
                                         elapsedSeconds: Date().timeIntervalSince(startTime),
                                         trainingSeconds: Date().timeIntervalSince(startTime) - pausedSeconds)
                 metrics.append(record)
-                progress.report(record)
+                if communicator.rank == 0 { progress.report(record) }
                 (windowStart, windowImages, windowWait) = (Date(), 0, 0)
             }
             let pauseStart = Date()
-            if let z = config.eval.zeroshot, state.step % z.everySteps == 0, state.step < total {
+            if communicator.rank == 0, let z = config.eval.zeroshot, state.step % z.everySteps == 0, state.step < total {
                 zeroShotTop1 = try evaluateZeroShot(limit: z.limit)
             }
             if state.step % config.checkpoint.everySteps == 0 || state.step == total {
@@ -200,7 +209,7 @@ public final class Trainer {
         if stoppedEarly {
             lastCheckpoint = try saveCheckpoint()
             log("stopped at step \(state.step); checkpoint \(lastCheckpoint!.path). Continue with --resume latest")
-        } else if config.eval.zeroshot != nil {
+        } else if config.eval.zeroshot != nil && communicator.rank == 0 {
             zeroShotTop1 = try evaluateZeroShot(limit: nil)
             writeReport()
         }
@@ -235,6 +244,8 @@ public final class Trainer {
 
     @discardableResult
     func saveCheckpoint() throws -> URL {
+        state.rankLoaders = gatherLoaderStates()   // a collective: every rank comes here at the same step
+        guard communicator.rank == 0 else { return checkpoints.runDirectory.appendingPathComponent("checkpoints/" + CheckpointStore.folderName(step: state.step)) }
         let url = try checkpoints.save(step: state.step, model: model, optimizer: optimizer, state: state,
                                        keepLast: config.checkpoint.keepLast,
                                        modelMetadata: Scoring.metadata(for: config.objective))
@@ -243,6 +254,7 @@ public final class Trainer {
     }
 
     func writeReport() {
+        guard communicator.rank == 0 else { return }
         let html = TrainingReport.html(title: "SwiftCLIP run \(config.run.name)", steps: metrics.steps, evals: metrics.evals)
         try? html.write(to: runDirectory.appendingPathComponent("report.html"), atomically: true, encoding: .utf8)
     }
