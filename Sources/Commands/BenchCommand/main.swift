@@ -85,12 +85,19 @@ struct Step: ParsableCommand {
         default: (config, URL(fileURLWithPath: config), 128)
         }
         let modelConfig = try ModelConfig.load(url)
+        // Under mpirun/srun: one rank of a data-parallel step; the ranks on this machine share its cores.
+        let communicator = MPICommunicator.fromEnvironment()
+        defer { (communicator as? MPICommunicator)?.finalize() }
+        if common.threads == nil { Parallel.configure(threads: max(1, Parallel.threads / communicator.localSize)) }
         let w = workers ?? Parallel.threads
         let peak = sgemmAll()
         Parallel.setBLASThreads(w >= Parallel.threads ? 1 : Parallel.threads)
-        let bench = StepBenchmark(name: name, config: modelConfig, batch: batch ?? defaultBatch, workers: w, recompute: recompute)
+        let bench = StepBenchmark(name: name, config: modelConfig, batch: batch ?? defaultBatch, workers: w, recompute: recompute,
+                                  communicator: communicator)
         let (r, rows) = bench.run(steps: steps, sgemmGflops: peak, profile: profile)
-        print("step \(name): batch \(r.batch), \(r.workers) workers, \(r.parameters) parameters")
+        guard communicator.rank == 0 else { return }
+        print("step \(name): batch \(r.batch), \(r.ranks > 1 ? "\(r.ranks) ranks × " : "")\(r.workers) workers, \(r.parameters) parameters"
+              + (r.ranks > 1 ? String(format: ", %.1f%% of the step in communication", 100 * r.communicationShare) : ""))
         print(String(format: "  %.2f images/s, %.3f s/step, %.2f GFLOP/image, %.1f GFLOP/s = %.0f%% of sgemm peak (%.1f GFLOP/s)",
                      r.imagesPerSecond, r.secondsPerStep, r.gflopsPerImage, r.gflops, 100 * r.shareOfSgemmPeak, r.sgemmGflops))
         print(String(format: "  peak RSS %.0f MiB, activations %.2f MiB/image%@, %d fresh allocations per steady-state step",

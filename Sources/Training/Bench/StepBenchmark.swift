@@ -19,9 +19,14 @@ public struct StepBenchmark {
         /// Buffer-pool misses per steady-state step (0 = no allocation in the steady state).
         public var freshAllocationsPerStep: Int
         public var recompute: Bool
+        /// Ranks of the job (MPI processes); `batch` is global, split over ranks × workers.
+        public var ranks: Int
+        /// Share of the step time rank 0 spent in collectives (feature all-gather, gradient all-reduce).
+        public var communicationShare: Double
 
         enum CodingKeys: String, CodingKey {
-            case config, batch, workers, steps, parameters, recompute
+            case config, batch, workers, steps, parameters, recompute, ranks
+            case communicationShare = "communication_share"
             case freshAllocationsPerStep = "fresh_allocations_per_step"
             case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step"
             case gflopsPerImage = "gflop_per_image", gflops, sgemmGflops = "sgemm_gflops"
@@ -35,9 +40,12 @@ public struct StepBenchmark {
     public let batch: Int
     public let workers: Int
     public let recompute: Bool
+    public let communicator: any Communicator
 
-    public init(name: String, config: ModelConfig, batch: Int, workers: Int, recompute: Bool = false) {
+    public init(name: String, config: ModelConfig, batch: Int, workers: Int, recompute: Bool = false,
+                communicator: any Communicator = InProcessCommunicator()) {
         (self.name, self.config, self.batch, self.workers, self.recompute) = (name, config, batch, workers, recompute)
+        self.communicator = communicator
     }
 
     /// Forward FLOPs per image (GEMMs and attention) of both towers; a step is ≈ 3× this.
@@ -71,7 +79,7 @@ public struct StepBenchmark {
         }
         let optimizer = AdamW(entries)
         let objective = CLIPObjective()
-        let step = DataParallelStep(model: model, objective: objective, workers: workers)
+        let step = DataParallelStep(model: model, objective: objective, workers: workers, communicator: communicator)
         var rng = RandomGenerator(seed: 7)
         let s = config.visionCfg.imageSize, ctx = config.textCfg.contextLength
         let images = Tensor.randomNormal([batch, s, s, 3], using: &rng)
@@ -79,9 +87,12 @@ public struct StepBenchmark {
             let len = 2 + Int(rng.next() % UInt64(ctx - 2))
             return (0..<ctx).map { t in t == 0 ? 49406 : t < len - 1 ? Int32(1 + rng.next() % 49000) : t == len - 1 ? 49407 : 0 }
         }
-        let inputs = TowerInputs(images: images, tokens: tokens)
+        let ranks = communicator.worldSize, local = batch / ranks
+        let inputs = TowerInputs(images: images, tokens: tokens).slice((communicator.rank * local)..<((communicator.rank + 1) * local))
+        var communicationSeconds = 0.0
         func oneStep() {
             step.run(inputs)
+            communicationSeconds += step.lastCommunicationSeconds
             optimizer.update(lr: 1e-4)
             objective.constrain(step.scalars)
         }
@@ -90,10 +101,12 @@ public struct StepBenchmark {
         let baseline = BufferPool.shared.liveBytes
         let allocationsBefore = BufferPool.shared.allocations
         let start = DispatchTime.now().uptimeNanoseconds
+        communicationSeconds = 0
         for _ in 0..<steps { oneStep() }
+        let communicationShare = communicationSeconds / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         let freshAllocations = (BufferPool.shared.allocations - allocationsBefore) / max(steps, 1)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(steps)
-        let activation = (BufferPool.shared.peakLiveBytes - baseline) / batch
+        let activation = (BufferPool.shared.peakLiveBytes - baseline) / local
         var rows: [OpProfile.Row] = []
         if profile { rows = OpProfile.measure { oneStep() } }
         let flopsPerImage = 3 * Self.forwardFlopsPerSample(config)
@@ -103,6 +116,7 @@ public struct StepBenchmark {
                        gflopsPerImage: flopsPerImage / 1e9, gflops: gflops, sgemmGflops: sgemmGflops,
                        shareOfSgemmPeak: gflops / sgemmGflops, peakMemoryBytes: Benchmarks.peakResidentBytes(),
                        activationBytesPerImage: activation, parameters: model.parameterCount,
-                       freshAllocationsPerStep: freshAllocations, recompute: recompute), rows)
+                       freshAllocationsPerStep: freshAllocations, recompute: recompute, ranks: ranks,
+                       communicationShare: communicationShare), rows)
     }
 }
