@@ -89,16 +89,12 @@ public final class DataParallelStep {
         return loss.value.scalar
     }
 
-    /// Runs `body(worker)` on `workers` threads, each with single-threaded kernels.
-    func runWorkers(_ body: @escaping (Int) -> Void) {
-        if workers == 1 { Profiler.markStartIfEnabled(); body(0); return }
-        let box = UncheckedBox(body)
+    /// Runs `body(worker)` on `workers` threads, each with single-threaded kernels, in the caller's grad mode.
+    func runWorkers(_ body: (Int) -> Void) {
         let noGrad = !GradMode.isEnabled
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            Parallel.withThreadBudget(1) {
-                Profiler.markStartIfEnabled()
-                if noGrad { GradMode.noGrad { box.value(w) } } else { box.value(w) }
-            }
+        Parallel.forEachWorker(workers) { w in
+            Profiler.markStartIfEnabled()
+            if noGrad { GradMode.noGrad { body(w) } } else { body(w) }
         }
     }
 
