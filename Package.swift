@@ -3,14 +3,19 @@ import PackageDescription
 
 // MARK: - Build settings
 
-/// Hot targets are compiled optimized even in debug builds, so `swift run train`
-/// without `-c release` is not an order of magnitude slower (DESIGN.md).
-/// On x86-64 the SIMD kernels are compiled for AVX2/FMA (every x86 server since 2013).
+/// The numeric kernel targets (tensors, autograd, layers, objectives, optimizers) are compiled with
+/// `-Ounchecked` — no bounds or overflow checks, `precondition` removed (they use `ensure`) — even in
+/// debug builds, so `swift run train` without `-c release` is not an order of magnitude slower (DESIGN.md).
+/// The targets that read user input — configs, checkpoints, CSV files, shards, images, tokenizer files —
+/// keep Swift's checks: `-O`, also in debug builds (the data loader's resampling stays fast), never unchecked.
+/// On x86-64 both are compiled for AVX2/FMA (every x86 server since 2013).
 #if arch(x86_64)
-let hot: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"])]
+let cpu = ["-target-cpu", "haswell"]
 #else
-let hot: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+let cpu: [String] = []
 #endif
+let hot: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpu)]
+let checked: [SwiftSetting] = [.unsafeFlags(["-O"] + cpu)]
 
 // MARK: - C system libraries (one small Swift file each touches them)
 
@@ -21,30 +26,34 @@ let cLibraries: [Target] = [
                    providers: [.apt(["libhdf5-dev"])]),
     .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
                    providers: [.apt(["libjpeg-dev"])]),
+    .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                   providers: [.apt(["libpng-dev"])]),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                    providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
                    providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+    // oneDNN ships no pkg-config file on Debian 12; the module map links libdnnl (and libgomp, its runtime).
+    .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
 ]
 
 // MARK: - Library layers (imports only go downwards)
 
 let libraries: [Target] = [
-    .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: hot),
+    .target(name: "TensorCore", dependencies: ["COpenBLAS", "CDNNL"], swiftSettings: hot),
     .target(name: "Autograd", dependencies: ["TensorCore"], swiftSettings: hot),
     .target(name: "NeuralNet", dependencies: ["Autograd"], swiftSettings: hot),
     .target(name: "Objectives", dependencies: ["Autograd"], swiftSettings: hot),
     .target(name: "Optimization", dependencies: ["Autograd"], swiftSettings: hot),
     .target(name: "Tokenization", dependencies: ["CZlib"], resources: [.copy("Resources")],
-            swiftSettings: hot),
-    .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenization", "CHDF5", "CJPEG"],
-            swiftSettings: hot),
-    .target(name: "Checkpointing", dependencies: ["TensorCore"], swiftSettings: hot),
-    .target(name: "Distributed", dependencies: ["TensorCore", "CMPI"], swiftSettings: hot),
+            swiftSettings: checked),
+    .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenization", "CHDF5", "CJPEG", "CPNG"],
+            swiftSettings: checked),
+    .target(name: "Checkpointing", dependencies: ["TensorCore"], swiftSettings: checked),
+    .target(name: "Distributed", dependencies: ["TensorCore", "CMPI"], swiftSettings: checked),
     .target(name: "Training",
             dependencies: ["NeuralNet", "Objectives", "Optimization", "DataPipeline", "Checkpointing", "Distributed",
                            .product(name: "Yams", package: "Yams")],
-            swiftSettings: hot),
+            swiftSettings: checked),
 ]
 
 // MARK: - Commands (thin: parse, validate, call one library entry point)
@@ -63,19 +72,21 @@ let commands: [Target] = [
     command("BenchCommand", ["Training"]),
     command("TokenizeCommand", ["Tokenization"]),
     command("MakeShardsCommand", ["DataPipeline"]),
+    command("ExportCommand", ["Training"]),
+    command("FilterCommand", ["Training"]),
 ]
 
 // MARK: - Tests
 
 let tests: [Target] = [
-    .target(name: "TestSupport", dependencies: ["Autograd"], path: "Tests/TestSupport"),
+    .target(name: "TestSupport", dependencies: ["Autograd", "NeuralNet", "Checkpointing"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
     .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TestSupport"]),
     .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing"], exclude: ["Fixtures"]),
-    .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Checkpointing"]),
-    .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+    .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "TensorCore"], exclude: ["Fixtures"]),
+    .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Checkpointing", "TestSupport"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpointing", "TestSupport"]),
     .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
 ]
 
@@ -89,6 +100,8 @@ let package = Package(
         .executable(name: "bench", targets: ["BenchCommand"]),
         .executable(name: "tokenize", targets: ["TokenizeCommand"]),
         .executable(name: "make-shards", targets: ["MakeShardsCommand"]),
+        .executable(name: "export", targets: ["ExportCommand"]),
+        .executable(name: "filter", targets: ["FilterCommand"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

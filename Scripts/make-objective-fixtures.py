@@ -371,10 +371,10 @@ def make_multipos(batch: int) -> dict:
 
 # MARK: - Retrieval and zero-shot metrics
 
-def ranks_strictly_higher(scores: np.ndarray) -> np.ndarray:
-    """rank[q] = number of candidates scoring strictly higher than the correct one (candidate q), 0-based."""
+def ranks_higher_or_equal(scores: np.ndarray) -> np.ndarray:
+    """rank[q] = number of OTHER candidates scoring higher than or equal to the correct one (candidate q), 0-based."""
     correct = np.diag(scores)[:, None]
-    return (scores > correct).sum(axis=1)
+    return (scores >= correct).sum(axis=1) - 1
 
 
 def retrieval_metrics(ranks: np.ndarray) -> dict:
@@ -400,14 +400,14 @@ def openclip_clip_metrics(scores: np.ndarray) -> dict:
 def retrieval_case(scores: np.ndarray) -> dict:
     return {
         "scores": scores.tolist(),
-        "image_to_text": retrieval_metrics(ranks_strictly_higher(scores)),
-        "text_to_image": retrieval_metrics(ranks_strictly_higher(scores.T)),
+        "image_to_text": retrieval_metrics(ranks_higher_or_equal(scores)),
+        "text_to_image": retrieval_metrics(ranks_higher_or_equal(scores.T)),
         "openclip_get_clip_metrics": openclip_clip_metrics(scores),
     }
 
 
 def zeroshot_case(logits: np.ndarray, labels: np.ndarray) -> dict:
-    ranks = (logits > logits[np.arange(len(labels)), labels][:, None]).sum(axis=1)
+    ranks = (logits >= logits[np.arange(len(labels)), labels][:, None]).sum(axis=1) - 1
     return {
         "logits": logits.tolist(),
         "labels": [int(label) for label in labels],
@@ -446,13 +446,13 @@ def make_metrics() -> dict:
         "definition": (
             "Retrieval: scores[i][j] = similarity of image i and text j; pairs are aligned by index. "
             "image_to_text ranks row i (candidates = texts j), text_to_image ranks column j (candidates = images i). "
-            "rank = number of candidates scoring STRICTLY higher than the paired one (0-based; ties resolved "
-            "optimistically) — REFERENCE.md's definition, not OpenCLIP's: OpenCLIP's get_clip_metrics ranks by "
+            "rank = number of OTHER candidates scoring higher than or equal to the paired one (0-based; ties count "
+            "against the query, so a collapsed model scores 0) — REFERENCE.md's definition, not OpenCLIP's: OpenCLIP's get_clip_metrics ranks by "
             "torch.argsort, whose order among ties is unspecified. R@k = mean(rank < k). mean_rank = mean(rank) + 1 "
             "and median_rank = floor(median(rank)) + 1 (1-based, as OpenCLIP reports them; median of an even count "
             "is the average of the two middle ranks before the floor). "
-            "Zero-shot: logits[s][c], labels[s]; rank = number of classes with logit strictly greater than the "
-            "true class's; top1 = mean(rank < 1), top5 = mean(rank < 5) (OpenCLIP's accuracy uses topk, whose order "
+            "Zero-shot: logits[s][c], labels[s]; rank = number of other classes with logit greater than or equal to "
+            "the true class's; top1 = mean(rank < 1), top5 = mean(rank < 5) (OpenCLIP's accuracy uses topk, whose order "
             "among ties is unspecified). `openclip_get_clip_metrics` is OpenCLIP's output on the same scores, for "
             "information: on `retrieval_no_ties` it equals ours exactly; on `retrieval_ties` it depends on tie order."),
         "retrieval_ties": retrieval_case(tied),

@@ -2,10 +2,12 @@
 """OpenCLIP's training step on random inputs, timed the way `bench step` times SwiftCLIP's.
 
 A step = forward of both towers + ClipLoss + backward + AdamW (OpenCLIP's decay groups).
+`--precision amp_bf16` runs forward and loss under CPU autocast to bfloat16, as open_clip_train's
+`--precision amp_bf16` does (fp32 master weights; bf16 needs no grad scaler).
 Prints one JSON object: images_per_second, seconds_per_step, peak_memory_bytes (peak RSS).
 Used by Scripts/compare-pytorch; run with the reference virtualenv (.venv-ref).
 """
-import argparse, json, resource, time, sys
+import argparse, contextlib, json, resource, time, sys
 
 import torch
 import open_clip
@@ -18,6 +20,7 @@ def main():
     p.add_argument("--batch", type=int, required=True)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--precision", choices=["fp32", "amp_bf16"], default="fp32")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -40,10 +43,16 @@ def main():
         tokens[i, n - 1] = 49407
         tokens[i, n:] = 0
 
+    if a.precision == "amp_bf16":
+        autocast = lambda: torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+    else:
+        autocast = contextlib.nullcontext
+
     def step():
         opt.zero_grad(set_to_none=True)
-        img, txt, scale = model(images, tokens)
-        loss = loss_fn(img, txt, scale)
+        with autocast():
+            img, txt, scale = model(images, tokens)
+            loss = loss_fn(img, txt, scale)
         loss.backward()
         opt.step()
         with torch.no_grad():
@@ -56,7 +65,7 @@ def main():
     sec = (time.perf_counter() - start) / a.steps
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"images_per_second": a.batch / sec, "seconds_per_step": sec, "peak_memory_bytes": peak,
-                      "torch": torch.__version__, "open_clip": open_clip.__version__}))
+                      "precision": a.precision, "torch": torch.__version__, "open_clip": open_clip.__version__}))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_DIR = REPO_ROOT / ".venv-ref"
-REFERENCE_PACKAGES = ["torch", "open-clip-torch", "ftfy", "regex", "h5py", "safetensors", "numpy"]
+REFERENCE_PACKAGES = ["torch", "open-clip-torch", "ftfy", "regex", "h5py", "safetensors", "numpy", "pillow"]
 
 
 def _reference_packages_importable() -> bool:

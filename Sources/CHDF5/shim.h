@@ -5,6 +5,9 @@ static inline hid_t swiftclip_H5T_NATIVE_FLOAT(void) { return H5T_NATIVE_FLOAT; 
 static inline hid_t swiftclip_H5T_NATIVE_UINT8(void) { return H5T_NATIVE_UINT8; }
 static inline hid_t swiftclip_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
 static inline hid_t swiftclip_H5T_NATIVE_INT32(void) { return H5T_NATIVE_INT32; }
+static inline hid_t swiftclip_H5T_NATIVE_INT16(void) { return H5T_NATIVE_INT16; }
+static inline hid_t swiftclip_H5T_NATIVE_INT8(void) { return H5T_NATIVE_INT8; }
+static inline hid_t swiftclip_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
 static inline hid_t swiftclip_H5T_C_S1(void) { return H5T_C_S1; }
 static inline hid_t swiftclip_H5P_DEFAULT(void) { return H5P_DEFAULT; }
 static inline hid_t swiftclip_H5S_ALL(void) { return H5S_ALL; }
@@ -19,8 +22,21 @@ static inline unsigned swiftclip_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
 static inline size_t swiftclip_H5T_VARIABLE(void) { return H5T_VARIABLE; }
 static inline hid_t swiftclip_H5E_DEFAULT(void) { return H5E_DEFAULT; }
 
-/// Turns off HDF5's automatic printing of its error stack; errors are reported by the caller.
-static inline void swiftclip_hdf5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/// Open HDF5 objects (files, datasets, groups, types, attributes) across every open file.
+static inline long swiftclip_hdf5_open_object_count(void) {
+    return (long)H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL);
+}
+
+/// Turns off HDF5's automatic printing of its error stack on the calling thread (the thread-safe build
+/// keeps one error stack, with its own printing setting, per thread); errors are reported by the caller.
+/// Cheap after the first call on a thread.
+static inline void swiftclip_hdf5_silence_errors_on_this_thread(void) {
+    static _Thread_local int silenced = 0;
+    if (!silenced) {
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        silenced = 1;
+    }
+}
 
 static herr_t swiftclip_hdf5_error_walker(unsigned n, const H5E_error2_t *err, void *data) {
     // Walking downward, the last entry visited is the most specific one: keep overwriting.

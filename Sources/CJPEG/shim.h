@@ -42,7 +42,8 @@ static inline void swiftclip_jpeg_install_errors(swiftclip_jpeg_error *error) {
 }
 
 /// Decodes a JPEG to interleaved 8-bit pixels: RGB for colour (YCbCr or RGB) images, one channel for
-/// grayscale ones (*components tells which). CMYK/YCCK streams are refused. On success returns 0 and
+/// grayscale ones, four (C, M, Y, K as stored) for CMYK and YCCK ones, which libjpeg turns into CMYK
+/// (*components tells which). On success returns 0 and
 /// *pixels is a malloc'ed [height, width, components] buffer the caller frees with free().
 /// On failure returns -1 with a message in `message` (JMSG_LENGTH_MAX bytes); the warning count is
 /// returned in *warnings either way.
@@ -67,10 +68,10 @@ static inline int swiftclip_jpeg_decode(const unsigned char *data, unsigned long
     jpeg_mem_src(&info, data, size);
     jpeg_read_header(&info, TRUE);
     if (info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK) {
-        snprintf(error.message, JMSG_LENGTH_MAX, "CMYK JPEG images are not supported");
-        longjmp(error.jump, 1);
+        info.out_color_space = JCS_CMYK;
+    } else {
+        info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     }
-    info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&info);
     size_t stride = (size_t)info.output_width * (size_t)info.output_components;
     output = (unsigned char *)malloc(stride * info.output_height);

@@ -62,6 +62,35 @@ public enum AtomicFile {
         try FileSystem.syncDirectory(directory, using: calls)
     }
 
+    /// Creates the folder `url` (which must not exist) holding the files `files` write (name →
+    /// writer, streamed): they are written and fsynced in a temporary sibling `NAME.tmp-XXXXXXXX`,
+    /// which is then renamed to `NAME` — so readers never see a half-written folder, and on any
+    /// failure nothing is left behind.
+    public static func writeFolder(at url: URL, files: [String: (inout FileSink) throws -> Void]) throws {
+        let path = url.standardizedFileURL.path
+        let parent = url.standardizedFileURL.deletingLastPathComponent().path
+        guard !FileSystem.itemKind(path).exists else {
+            throw CheckpointingError(.invalidArgument, path: path, reason: "already exists; remove it or choose another folder")
+        }
+        guard FileSystem.itemKind(parent).isDirectory else {
+            throw CheckpointingError(.notFound, path: path, reason: "directory \(parent) does not exist")
+        }
+        let temporary = parent + "/" + temporaryName(for: url.lastPathComponent)
+        try FileSystem.makeDirectory(temporary)
+        do {
+            for name in files.keys.sorted() {
+                _ = try FileSink.writeNewFile(at: temporary + "/" + name, reportedPath: path + "/" + name, calls: .system,
+                                              computesChecksum: false, files[name]!)
+            }
+            try FileSystem.syncDirectory(temporary)
+            try FileSystem.rename(temporary, to: path)
+            try FileSystem.syncDirectory(parent)
+        } catch {
+            try? FileSystem.removeItem(temporary)
+            throw error
+        }
+    }
+
     /// Prefix of the temporary names: `NAME.tmp-`.
     static func temporaryPrefix(for name: String) -> String { name + ".tmp-" }
 

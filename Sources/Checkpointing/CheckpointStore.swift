@@ -14,7 +14,8 @@ import Foundation
 /// `latest` atomically. A crash at any point leaves `latest` naming a complete checkpoint;
 /// leftovers (`*.tmp` folders, `latest.tmp-*` files) are ignored and removed by the next save.
 ///
-/// One process at a time saves into a store (the trainer); readers may run concurrently.
+/// One process at a time saves into a store (the trainer, which holds the run folder's `RunLock`);
+/// readers may run concurrently.
 public struct CheckpointStore: Sendable {
     /// The `checkpoints` folder.
     public let directory: URL
@@ -191,26 +192,6 @@ public struct CheckpointStore: Sendable {
         return folder
     }
 
-    /// A checkpoint reference as given to `--resume`: `latest`, a path (absolute or relative to
-    /// the working directory) to a checkpoint folder or file, or a folder name inside this store.
-    public func resolve(_ reference: String) throws -> URL {
-        if reference == "latest" {
-            guard let folder = try latest() else {
-                throw CheckpointingError(.notFound, path: directory.path,
-                                         reason: "no checkpoint saved yet (no \(Self.latestFileName) file)")
-            }
-            return folder
-        }
-        let asPath = URL(fileURLWithPath: reference)
-        if FileSystem.itemKind(asPath.path).exists { return asPath.standardizedFileURL }
-        if isPlainFileName(reference) {
-            let inStore = directory.appendingPathComponent(reference)
-            if FileSystem.itemKind(inStore.path).exists { return inStore }
-        }
-        throw CheckpointingError(.notFound, path: reference,
-                                 reason: "no such checkpoint (not a path, nor a folder in \(directory.path))")
-    }
-
     /// Complete-looking checkpoint folders (`step-DIGITS`), oldest step first.
     public func checkpoints() throws -> [(step: Int, url: URL)] {
         try FileSystem.contentsOfDirectory(directory.path)
@@ -220,11 +201,6 @@ public struct CheckpointStore: Sendable {
                 return FileSystem.itemKind(url.path).isDirectory ? (step, url) : nil
             }
             .sorted { $0.step < $1.step }
-    }
-
-    /// Opens a checkpoint (`latest`, a path or a folder name), verifying it is complete.
-    public func open(_ reference: String, requiring required: [String] = []) throws -> Checkpoint {
-        try Checkpoint(at: resolve(reference), requiring: required)
     }
 
     // MARK: Pruning

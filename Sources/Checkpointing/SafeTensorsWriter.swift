@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Builds a safetensors file from `F32` and `I64` tensors, byte-for-byte deterministically.
 ///
@@ -19,6 +20,8 @@ public struct SafeTensorsWriter: Sendable {
 
     private enum Values: Sendable {
         case float32([Float])
+        /// Written from the tensor's own buffer, without a copy.
+        case tensor(Tensor)
         case int64([Int64])
     }
 
@@ -47,6 +50,12 @@ public struct SafeTensorsWriter: Sendable {
     /// Adds an `F32` tensor. - Parameter floats: `shape.reduce(1, *)` values, row-major.
     public mutating func add(_ name: String, shape: [Int], floats: [Float]) throws {
         try add(Entry(name: name, shape: shape, values: .float32(floats)), count: floats.count)
+    }
+
+    /// Adds an `F32` tensor whose values are streamed from its buffer when the file is written
+    /// (no copy is made; the tensor is copy-on-write, so later changes to the caller's do not show).
+    public mutating func add(_ name: String, tensor: Tensor) throws {
+        try add(Entry(name: name, shape: tensor.shape, values: .tensor(tensor)), count: tensor.count)
     }
 
     /// Adds an `I64` tensor. - Parameter int64s: `shape.reduce(1, *)` values, row-major.
@@ -102,6 +111,7 @@ public struct SafeTensorsWriter: Sendable {
         for entry in ordered {
             let (dtype, size) = switch entry.values {
             case .float32(let values): ("F32", values.count * 4)
+            case .tensor(let tensor): ("F32", tensor.count * 4)
             case .int64(let values): ("I64", values.count * 8)
             }
             members.append((entry.name, JSONText.object([
@@ -123,6 +133,12 @@ public struct SafeTensorsWriter: Sendable {
                 try values.withUnsafeBytes { try output($0) }  // Float's bytes are its little-endian bit pattern
                 #else
                 try emitLittleEndian(values.map(\.bitPattern), output)
+                #endif
+            case .tensor(let tensor):
+                #if _endian(little)
+                try tensor.withUnsafeBufferPointer { try output(UnsafeRawBufferPointer($0)) }
+                #else
+                try emitLittleEndian(tensor.scalars.map(\.bitPattern), output)
                 #endif
             case .int64(let values): try emitLittleEndian(values, output)
             }

@@ -18,17 +18,22 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
 /// (Recursive, so one `HDF5File` method may call another.)
 private let hdf5Lock = NSRecursiveLock()
 
-/// Opens the library once and silences its automatic error-stack printing; errors become `HDF5Error`s.
+/// Opens the library once and keeps it open until the process ends: HDF5's own `atexit` shutdown would
+/// close every handle while other threads may still be releasing readers, whose later closes then fail
+/// (and re-initialise the library with its error printing back on).
 private let hdf5Initialized: Void = {
+    H5dont_atexit()
     H5open()
-    swiftclip_hdf5_silence_errors()
 }()
 
+/// Every call into HDF5 goes through here: the global lock, the library opened, and HDF5's automatic
+/// error-stack printing off on this thread (failures become `HDF5Error`s instead).
 @inline(__always)
 private func withHDF5<T>(_ body: () throws -> T) rethrows -> T {
     hdf5Lock.lock()
     defer { hdf5Lock.unlock() }
     _ = hdf5Initialized
+    swiftclip_hdf5_silence_errors_on_this_thread()
     return try body()
 }
 
@@ -78,18 +83,22 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
-    deinit { close() }
+    deinit { try? close() }
 
-    /// Closes the file (flushing what was written). Further calls on this object fail.
-    public func close() {
-        withHDF5 {
+    /// Closes the datasets this object keeps open, then the file (flushing what was written); a second
+    /// call does nothing, and further reads or writes fail with "file is closed".
+    /// - Throws: `HDF5Error` when HDF5 cannot close (flush) the file.
+    public func close() throws {
+        try withHDF5 {
+            guard id >= 0 else { return }
             for (dataset, type) in openDatasets.values {
                 H5Tclose(type)
                 H5Dclose(dataset)
             }
             openDatasets = [:]
-            if id >= 0 { H5Fclose(id) }
+            let status = H5Fclose(id)
             id = -1
+            guard status >= 0 else { throw failure(nil, "cannot close the file") }
         }
     }
 
@@ -163,8 +172,11 @@ public final class HDF5File: @unchecked Sendable {
         let dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(dims.count), dims, nil)
         guard space >= 0 else { throw failure(name, "cannot create dataspace \(shape)") }
-        let dataset = H5Dcreate2(id, name, fileType, space, swiftclip_H5P_DEFAULT(), swiftclip_H5P_DEFAULT(),
-                                 swiftclip_H5P_DEFAULT())
+        // No modification times in object headers: the same contents give the same file bytes.
+        let properties = H5Pcreate(swiftclip_H5P_DATASET_CREATE())
+        defer { H5Pclose(properties) }
+        H5Pset_obj_track_times(properties, false)
+        let dataset = H5Dcreate2(id, name, fileType, space, swiftclip_H5P_DEFAULT(), properties, swiftclip_H5P_DEFAULT())
         guard dataset >= 0 else {
             H5Sclose(space)
             throw failure(name, "cannot create dataset")
@@ -177,6 +189,38 @@ public final class HDF5File: @unchecked Sendable {
     /// Whether a dataset (or any link) named `name` exists, e.g. "/images".
     public func exists(_ name: String) -> Bool {
         withHDF5 { id >= 0 && H5Lexists(id, name, swiftclip_H5P_DEFAULT()) > 0 }
+    }
+
+    /// The element type of dataset `name`.
+    public func elementType(of name: String) throws -> HDF5ElementType {
+        try withDataset(name) { _, type, _ in Self.elementType(type) }
+    }
+
+    private static func elementType(_ type: hid_t) -> HDF5ElementType {
+        let bytes = Int(H5Tget_size(type))
+        switch H5Tget_class(type) {
+        case H5T_INTEGER:
+            return H5Tget_sign(type) == H5T_SGN_NONE ? .unsignedInteger(bytes: bytes) : .signedInteger(bytes: bytes)
+        case H5T_FLOAT: return .float(bytes: bytes)
+        case H5T_STRING: return .string
+        case H5T_VLEN:
+            let base = H5Tget_super(type)
+            defer { H5Tclose(base) }
+            return .variableLength(elementType(base))
+        case H5T_COMPOUND: return .other("compound")
+        case H5T_ENUM: return .other("enum")
+        case H5T_ARRAY: return .other("array")
+        case H5T_OPAQUE: return .other("opaque")
+        case H5T_BITFIELD: return .other("bitfield")
+        case H5T_REFERENCE: return .other("reference")
+        default: return .other("unknown-type")
+        }
+    }
+
+    /// HDF5 objects (files, datasets, types, …) open in this process: what `close()` and `deinit` must
+    /// bring back to zero once every `HDF5File` is gone.
+    public static var openObjectCount: Int {
+        withHDF5 { swiftclip_hdf5_open_object_count() }
     }
 
     /// The dimensions of dataset `name` ([] for a scalar).
@@ -203,20 +247,6 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
-    /// Writes a `uint8` dataset of the given shape from row-major `values`.
-    public func writeUInt8(_ name: String, shape: [Int], values: [UInt8]) throws {
-        ensure(shape.reduce(1, *) == values.count, "shape \(shape) does not match \(values.count) values")
-        try withHDF5 {
-            let (dataset, space) = try create(name, shape: shape, fileType: swiftclip_H5T_NATIVE_UINT8())
-            defer { H5Dclose(dataset); H5Sclose(space) }
-            let status = values.withUnsafeBytes {
-                H5Dwrite(dataset, swiftclip_H5T_NATIVE_UINT8(), swiftclip_H5S_ALL(), swiftclip_H5S_ALL(),
-                         swiftclip_H5P_DEFAULT(), $0.baseAddress)
-            }
-            guard status >= 0 else { throw failure(name, "cannot write") }
-        }
-    }
-
     // MARK: - int64 vectors
 
     /// Reads `rows` (all when nil) of a 1-d integer dataset as `Int64`.
@@ -236,13 +266,32 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
-    public func writeInt64(_ name: String, values: [Int64]) throws {
+    // MARK: - Writing numeric arrays
+
+    /// The native HDF5 type of a numeric element type.
+    private static func nativeType(_ type: HDF5ElementType) -> hid_t {
+        switch type {
+        case .unsignedInteger(bytes: 1): return swiftclip_H5T_NATIVE_UINT8()
+        case .signedInteger(bytes: 1): return swiftclip_H5T_NATIVE_INT8()
+        case .signedInteger(bytes: 2): return swiftclip_H5T_NATIVE_INT16()
+        case .signedInteger(bytes: 4): return swiftclip_H5T_NATIVE_INT32()
+        case .signedInteger(bytes: 8): return swiftclip_H5T_NATIVE_INT64()
+        case .float(bytes: 4): return swiftclip_H5T_NATIVE_FLOAT()
+        case .float(bytes: 8): return swiftclip_H5T_NATIVE_DOUBLE()
+        default: fatalError("HDF5File: no native type for \(type)")
+        }
+    }
+
+    /// Writes a numeric dataset of the given shape from row-major `values`, stored with `T`'s own type
+    /// (`[UInt8]` → uint8, `[Int64]` → int64, `[Float]` → float32, …).
+    public func write<T: HDF5Numeric>(_ name: String, shape: [Int], values: [T]) throws {
+        ensure(shape.reduce(1, *) == values.count, "shape \(shape) does not match \(values.count) values")
+        let type = Self.nativeType(T.hdf5ElementType)
         try withHDF5 {
-            let (dataset, space) = try create(name, shape: [values.count], fileType: swiftclip_H5T_NATIVE_INT64())
+            let (dataset, space) = try create(name, shape: shape, fileType: type)
             defer { H5Dclose(dataset); H5Sclose(space) }
             let status = values.withUnsafeBytes {
-                H5Dwrite(dataset, swiftclip_H5T_NATIVE_INT64(), swiftclip_H5S_ALL(), swiftclip_H5S_ALL(),
-                         swiftclip_H5P_DEFAULT(), $0.baseAddress)
+                H5Dwrite(dataset, type, swiftclip_H5S_ALL(), swiftclip_H5S_ALL(), swiftclip_H5P_DEFAULT(), $0.baseAddress)
             }
             guard status >= 0 else { throw failure(name, "cannot write") }
         }

@@ -36,8 +36,9 @@ public final class CLIPModel: Layer {
     }
 
     /// Image features [B, E] (unnormalized), and patch-token features when asked.
-    public func encodeImage(_ images: Tensor, returnTokens: Bool = false) -> (pooled: Variable, tokens: Variable?) {
-        visual(Variable(images), returnTokens: returnTokens)
+    /// - Parameter keptPatches: patch dropout (training only): [B, K] indices of the kept patches.
+    public func encodeImage(_ images: Tensor, returnTokens: Bool = false, keptPatches: [Int]? = nil) -> (pooled: Variable, tokens: Variable?) {
+        visual(Variable(images), returnTokens: returnTokens, keptPatches: keptPatches)
     }
 
     /// Text features [B, E] (unnormalized), and token features when asked.

@@ -2,7 +2,12 @@
 /// [B, E] and, for token-level objectives (FILIP), per-patch features [B, N, E].
 public protocol ImageTower: Layer {
     var imageSize: Int { get }
-    func callAsFunction(_ images: Variable, returnTokens: Bool) -> (pooled: Variable, tokens: Variable?)
+    /// The number of patch tokens per image for a tower made of them (patch dropout picks among
+    /// them), nil for a tower without (then `keptPatches` must be nil).
+    var patchTokenCount: Int? { get }
+    /// - Parameter keptPatches: patch dropout: [B, K] row-major indices of the patches each image
+    ///   keeps (`PatchDropout.keptPatches`), or nil for all of them.
+    func callAsFunction(_ images: Variable, returnTokens: Bool, keptPatches: [Int]?) -> (pooled: Variable, tokens: Variable?)
 }
 
 /// OpenCLIP's VisionTransformer: `conv1` patch embedding (no bias) → prepend `class_embedding`
@@ -18,6 +23,7 @@ public final class VisionTransformer: ImageTower {
 
     public var imageSize: Int { config.imageSize }
     public var grid: Int { config.imageSize / config.patchSize }
+    public var patchTokenCount: Int? { grid * grid }
 
     public init(_ config: VisionConfig, embedDim: Int, activation: Activation, using rng: inout RandomGenerator) {
         self.config = config
@@ -34,17 +40,34 @@ public final class VisionTransformer: ImageTower {
         proj = parameter(Initializer.normal([w, embedDim], std: scale, using: &rng))
     }
 
-    /// - Parameter images: [B, S, S, 3]. - Returns: pooled [B, E]; tokens [B, g², E] when asked.
-    public func callAsFunction(_ images: Variable, returnTokens: Bool = false) -> (pooled: Variable, tokens: Variable?) {
+    /// - Parameters:
+    ///   - images: [B, S, S, 3].
+    ///   - keptPatches: [B, K] indices in 0 ..< g² (patch dropout), or nil for all g² patches.
+    /// - Returns: pooled [B, E]; tokens [B, K or g², E] when asked.
+    public func callAsFunction(_ images: Variable, returnTokens: Bool = false,
+                               keptPatches: [Int]? = nil) -> (pooled: Variable, tokens: Variable?) {
         let (b, w) = (images.shape[0], config.width)
         ensure(images.shape == [b, imageSize, imageSize, 3],
                      "VisionTransformer expects images [B, \(imageSize), \(imageSize), 3], got \(images.shape)")
         let patches = images.conv2d(weight: conv1, stride: config.patchSize).reshaped([b, grid * grid, w])
         let cls = classEmbedding.reshaped([1, 1, w]).broadcast(to: [b, 1, w])
-        var x = Variable.concat([cls, patches], axis: 1) + positionalEmbedding   // [B, T, W]
+        var x = Variable.concat([cls, patches], axis: 1) + positionalEmbedding   // [B, g²+1, W]
+        var t = grid * grid + 1
+        if let kept = keptPatches {   // the class token and each image's kept patches: [B, K+1, W]
+            let k = kept.count / max(b, 1)
+            ensure(kept.count == b * k && k >= 1 && kept.allSatisfy { (0..<(t - 1)).contains($0) },
+                   "keptPatches must hold K indices in 0..<\(t - 1) for each of the \(b) images")
+            var rows = [Int]()
+            rows.reserveCapacity(b * (k + 1))
+            for i in 0..<b {
+                rows.append(i * t)
+                for j in 0..<k { rows.append(i * t + 1 + kept[i * k + j]) }
+            }
+            x = x.reshaped([b * t, w]).gatherRows(rows).reshaped([b, k + 1, w])
+            t = k + 1
+        }
         x = transformer(lnPre(x))
         x = lnPost(x)
-        let t = grid * grid + 1
         let pooledRaw: Variable
         if config.poolType == "avg" {
             pooledRaw = x.slice(axis: 1, 1..<t).mean(axis: 1)
@@ -78,6 +101,7 @@ public final class ConvTower: ImageTower {
     public let proj: Linear
 
     public var imageSize: Int { config.imageSize }
+    public var patchTokenCount: Int? { nil }
 
     public init(_ config: VisionConfig, embedDim: Int, using rng: inout RandomGenerator) {
         self.config = config
@@ -95,7 +119,9 @@ public final class ConvTower: ImageTower {
         proj = Linear(inC, embedDim, bias: false, using: &rng)
     }
 
-    public func callAsFunction(_ images: Variable, returnTokens: Bool = false) -> (pooled: Variable, tokens: Variable?) {
+    public func callAsFunction(_ images: Variable, returnTokens: Bool = false,
+                               keptPatches: [Int]? = nil) -> (pooled: Variable, tokens: Variable?) {
+        ensure(keptPatches == nil, "the convolutional tower has no patch tokens to drop")
         var x = images
         for i in 0..<downs.count {
             x = x.conv2d(weight: downs[i], bias: downBiases[i], stride: 2, padding: 1).gelu()

@@ -1,8 +1,9 @@
 import Foundation
 
 /// OpenCLIP's model-config JSON (`embed_dim`, `quick_gelu`, `vision_cfg`, `text_cfg`), with
-/// OpenCLIP's defaults for omitted keys. Keys OpenCLIP defines that SwiftCLIP does not use
-/// are ignored; our extensions (`vision_cfg.type: "convnet"`) are additive.
+/// OpenCLIP's defaults for omitted keys. OpenCLIP keys SwiftCLIP does not implement are refused
+/// unless they hold OpenCLIP's default (`OpenCLIPKeys`); our extensions (`vision_cfg.type:
+/// "convnet"`) are additive.
 public struct ModelConfig: Codable, Equatable, Sendable {
     public var embedDim: Int
     public var quickGelu: Bool
@@ -12,7 +13,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var initLogitBias: Float?
     public var initLogitScale: Float?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case embedDim = "embed_dim", quickGelu = "quick_gelu", visionCfg = "vision_cfg", textCfg = "text_cfg"
         case initLogitBias = "init_logit_bias", initLogitScale = "init_logit_scale"
     }
@@ -24,6 +25,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     }
 
     public init(from decoder: Decoder) throws {
+        try OpenCLIPKeys.check(decoder, implemented: Set(CodingKeys.allCases.map(\.rawValue)), policy: OpenCLIPKeys.topLevel)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         embedDim = try c.decode(Int.self, forKey: .embedDim)
         quickGelu = try c.decodeIfPresent(Bool.self, forKey: .quickGelu) ?? false
@@ -39,23 +41,35 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         do { data = try Data(contentsOf: url) } catch {
             throw ModelError("\(url.path): cannot read model config (\(error.localizedDescription))")
         }
+        return try decode(ModelConfig.self, from: data, source: url.path) { try $0.validate() }
+    }
+
+    /// Decodes JSON holding a model config (the config itself, or a file around one such as an
+    /// OpenCLIP hub folder's `open_clip_config.json`) and runs `check` on it; every failure is one
+    /// line starting with `source` and naming the key.
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, source: String,
+                                            check: (T) throws -> Void = { _ in }) throws -> T {
         do {
-            let config = try JSONDecoder().decode(ModelConfig.self, from: data)
-            try config.validate()
-            return config
+            let value = try JSONDecoder().decode(T.self, from: data)
+            try check(value)
+            return value
         } catch let e as ModelError {
-            throw ModelError("\(url.path): \(e.message)")
+            throw ModelError("\(source): \(e.message)")
         } catch let DecodingError.keyNotFound(key, ctx) {
-            throw ModelError("\(url.path): missing key \((ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))")
+            throw ModelError("\(source): missing key \((ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))")
         } catch let DecodingError.typeMismatch(_, ctx) {
-            throw ModelError("\(url.path): wrong type at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
+            throw ModelError("\(source): wrong type at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
+        } catch let DecodingError.valueNotFound(_, ctx) {
+            throw ModelError("\(source): null at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
+        } catch let e as DecodingError {
+            throw ModelError("\(source): not valid JSON (\(e.localizedDescription))")
         } catch {
-            throw ModelError("\(url.path): not a valid model config (\(error))")
+            throw ModelError("\(source): \(error)")
         }
     }
 
     public func validate() throws {
-        guard embedDim > 0 else { throw ModelError("embed_dim must be positive") }
+        guard embedDim > 0 else { throw ModelError("embed_dim: must be positive, got \(embedDim)") }
         try visionCfg.validate()
         try textCfg.validate()
     }
@@ -83,7 +97,7 @@ public struct VisionConfig: Codable, Equatable, Sendable {
     /// Channel widths of the conv tower's stages (convnet only).
     public var convnetWidths: [Int]
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case type, imageSize = "image_size", patchSize = "patch_size", width, layers
         case headWidth = "head_width", mlpRatio = "mlp_ratio", poolType = "pool_type", convnetWidths = "convnet_widths"
     }
@@ -95,6 +109,7 @@ public struct VisionConfig: Codable, Equatable, Sendable {
     }
 
     public init(from decoder: Decoder) throws {
+        try OpenCLIPKeys.check(decoder, implemented: Set(CodingKeys.allCases.map(\.rawValue)), policy: OpenCLIPKeys.vision)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         type = try c.decodeIfPresent(String.self, forKey: .type) ?? "vit"
         if let size = try? c.decode(Int.self, forKey: .imageSize) { imageSize = size } else {
@@ -119,7 +134,11 @@ public struct VisionConfig: Codable, Equatable, Sendable {
             guard imageSize > 0, patchSize > 0, imageSize % patchSize == 0 else {
                 throw ModelError("vision_cfg.image_size \(imageSize) must be a positive multiple of patch_size \(patchSize)")
             }
-            guard width > 0, layers >= 0, headWidth > 0, width % headWidth == 0 else {
+            guard layers >= 1 else { throw ModelError("vision_cfg.layers: must be at least 1, got \(layers)") }
+            guard mlpRatio > 0, mlpRatio.isFinite, Int(Double(width) * mlpRatio) >= 1 else {
+                throw ModelError("vision_cfg.mlp_ratio: must be positive, got \(mlpRatio)")
+            }
+            guard width > 0, headWidth > 0, width % headWidth == 0 else {
                 throw ModelError("vision_cfg.width \(width) must be a positive multiple of head_width \(headWidth)")
             }
             guard ["tok", "avg"].contains(poolType) else { throw ModelError("vision_cfg.pool_type must be tok or avg, got \(poolType)") }
@@ -145,7 +164,7 @@ public struct TextConfig: Codable, Equatable, Sendable {
     /// True for a bidirectional encoder (OpenCLIP's `no_causal_mask`).
     public var noCausalMask: Bool
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case contextLength = "context_length", vocabSize = "vocab_size", width, heads, layers
         case mlpRatio = "mlp_ratio", poolType = "pool_type", noCausalMask = "no_causal_mask"
     }
@@ -157,6 +176,7 @@ public struct TextConfig: Codable, Equatable, Sendable {
     }
 
     public init(from decoder: Decoder) throws {
+        try OpenCLIPKeys.check(decoder, implemented: Set(CodingKeys.allCases.map(\.rawValue)), policy: OpenCLIPKeys.text)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength) ?? 77
         vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? 49408
@@ -169,8 +189,15 @@ public struct TextConfig: Codable, Equatable, Sendable {
     }
 
     func validate() throws {
-        guard contextLength > 0, vocabSize > 0, width > 0, heads > 0, width % heads == 0 else {
-            throw ModelError("text_cfg needs positive sizes and width \(width) divisible by heads \(heads)")
+        guard contextLength >= 2 else { throw ModelError("text_cfg.context_length: must be at least 2 (start and end of text), got \(contextLength)") }
+        guard vocabSize > 0 else { throw ModelError("text_cfg.vocab_size: must be positive, got \(vocabSize)") }
+        guard heads > 0 else { throw ModelError("text_cfg.heads: must be positive, got \(heads)") }
+        guard width > 0, width % heads == 0 else {
+            throw ModelError("text_cfg.width: must be a positive multiple of text_cfg.heads \(heads), got \(width)")
+        }
+        guard layers >= 1 else { throw ModelError("text_cfg.layers: must be at least 1, got \(layers)") }
+        guard mlpRatio > 0, mlpRatio.isFinite, Int(Double(width) * mlpRatio) >= 1 else {
+            throw ModelError("text_cfg.mlp_ratio: must be positive, got \(mlpRatio)")
         }
         guard ["argmax", "first"].contains(poolType) else { throw ModelError("text_cfg.pool_type must be argmax or first, got \(poolType)") }
     }

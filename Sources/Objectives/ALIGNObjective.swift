@@ -7,7 +7,9 @@
 /// with label smoothing ε = 0.1 over the B classes of the global batch
 /// (target `(1−ε)·onehot + ε/B`).
 ///
-/// σ is a learnable *raw* temperature (a divisor, no `exp`), initialised to 1.0 and never clamped.
+/// σ is a learnable *raw* temperature (a divisor, no `exp`), initialised to 1.0 and kept at or
+/// above `minTemperature` = 0.01 after each step (a multiplier of at most 100, CLIP's cap), so it
+/// never reaches 0 or changes sign.
 /// It lives in the model's `logit_scale` parameter: for ALIGN, `ObjectiveScalars.logitScale` holds
 /// σ itself, and `initialScalars.logitScale` (= `initialTemperature`) is what the trainer sets it
 /// to. A checkpoint trained with ALIGN therefore stores σ under `logit_scale`, not ln(1/σ).
@@ -15,11 +17,13 @@ public struct ALIGNObjective: Objective {
     public var labelSmoothing: Float
     /// Initial σ.
     public var initialTemperature: Float
+    /// The smallest σ `constrain` allows.
+    public var minTemperature: Float = 0.01
     /// False when the features are already L2-normalized; gradients are then with respect to them.
     public var normalizesFeatures = true
 
     public init(labelSmoothing: Float = 0.1, initialTemperature: Float = 1.0) {
-        precondition(initialTemperature > 0, "ALIGN's initial temperature must be positive, got \(initialTemperature)")
+        ensure(initialTemperature > 0, "ALIGN's initial temperature must be positive, got \(initialTemperature)")
         (self.labelSmoothing, self.initialTemperature) = (labelSmoothing, initialTemperature)
     }
 
@@ -31,5 +35,11 @@ public struct ALIGNObjective: Objective {
         let logits = x.matmul(y, transposeOther: true) / s.logitScale   // [B, B]
         return contrastiveLoss(logits, imageWeight: 1, textWeight: 1, labelSmoothing: labelSmoothing)
     }
-    // No clamp: σ is a raw learnable divisor (constrain is the protocol's no-op).
+
+    public func constrain(_ s: ObjectiveScalars) {
+        s.logitScale.value = s.logitScale.value.clamped(min: minTemperature)
+    }
+
+    /// The similarities are divided by σ.
+    public func logitMultiplier(_ logitScale: Float) -> Float { 1 / logitScale }
 }

@@ -18,8 +18,8 @@ public struct ConVIRTObjective: Objective {
     public var normalizesFeatures = true
 
     public init(lambda: Float = 0.75, temperature: Float = 0.1) {
-        precondition((0...1).contains(lambda), "ConVIRT's lambda must lie in [0, 1], got \(lambda)")
-        precondition(temperature > 0, "ConVIRT's temperature must be positive, got \(temperature)")
+        ensure((0...1).contains(lambda), "ConVIRT's lambda must lie in [0, 1], got \(lambda)")
+        ensure(temperature > 0, "ConVIRT's temperature must be positive, got \(temperature)")
         (self.lambda, self.temperature) = (lambda, temperature)
     }
 
@@ -31,4 +31,7 @@ public struct ConVIRTObjective: Objective {
         let logits = x.matmul(y, transposeOther: true) * (1 / temperature)   // [B, B]
         return contrastiveLoss(logits, imageWeight: lambda, textWeight: 1 - lambda)
     }
+
+    /// The fixed 1/τ (the model's `logit_scale` is unused).
+    public func logitMultiplier(_ logitScale: Float) -> Float { 1 / temperature }
 }

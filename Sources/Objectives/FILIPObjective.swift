@@ -27,7 +27,7 @@ public struct FILIPObjective: Objective {
     public var normalizesFeatures = true
 
     public init(includeSpecialTokens: Bool = true, blockSize: Int = 16) {
-        precondition(blockSize >= 1, "FILIP's block size must be at least 1, got \(blockSize)")
+        ensure(blockSize >= 1, "FILIP's block size must be at least 1, got \(blockSize)")
         (self.includeSpecialTokens, self.blockSize) = (includeSpecialTokens, blockSize)
     }
 
@@ -36,7 +36,7 @@ public struct FILIPObjective: Objective {
 
     public func loss(_ f: Features, _ s: ObjectiveScalars) -> Variable {
         guard let imageTokens = f.imageTokens, let textTokens = f.textTokens, let mask = f.textMask else {
-            preconditionFailure("FILIP needs imageTokens, textTokens and textMask in Features (needs.tokens)")
+            fatalError("FILIP needs imageTokens, textTokens and textMask in Features (needs.tokens)")
         }
         let b = imageTokens.shape[0]
         let x = normalized(imageTokens, normalizesFeatures), y = normalized(textTokens, normalizesFeatures)
@@ -56,16 +56,16 @@ public struct FILIPObjective: Objective {
     /// The valid token range of each text from a mask [B, T] (1 valid, 0 padding; one contiguous
     /// run per row), without SOT and EOT when `includeSpecialTokens` is false.
     public static func validTokens(mask: Tensor, includeSpecialTokens: Bool) -> [Range<Int>] {
-        precondition(mask.rank == 2, "FILIP's text mask must be [B, T], got \(mask.shape)")
+        ensure(mask.rank == 2, "FILIP's text mask must be [B, T], got \(mask.shape)")
         let (b, t) = (mask.shape[0], mask.shape[1])
         return (0..<b).map { j in
             let row = mask.pointer + j * t
             guard let lo = (0..<t).first(where: { row[$0] != 0 }) else {
-                preconditionFailure("FILIP: text \(j) has no valid token in its mask")
+                fatalError("FILIP: text \(j) has no valid token in its mask")
             }
             var hi = lo
             while hi < t && row[hi] != 0 { hi += 1 }
-            precondition((hi..<t).allSatisfy { row[$0] == 0 },
+            ensure((hi..<t).allSatisfy { row[$0] == 0 },
                          "FILIP: the valid tokens of text \(j) must be one contiguous run in the mask")
             return trimmed(lo..<hi, includeSpecialTokens: includeSpecialTokens)
         }

@@ -15,7 +15,7 @@ public enum LongCLIP {
 
     /// Stretches a positional embedding [77, W] to [248, W] (computed in Double, rounded once).
     public static func stretchPositionalEmbedding(_ pe: Tensor) -> Tensor {
-        precondition(pe.rank == 2 && pe.shape[0] == sourceLength,
+        ensure(pe.rank == 2 && pe.shape[0] == sourceLength,
                      "Long-CLIP stretches a positional embedding [77, W], got \(pe.shape)")
         let w = pe.shape[1]
         let out = Tensor(uninitializedShape: [targetLength, w])
@@ -40,7 +40,7 @@ public enum LongCLIP {
     /// Zeroes the gradient rows of the frozen positions (`grad` is [248, W]), so an optimizer
     /// step leaves them at CLIP's values.
     public static func zeroFrozenRows(of grad: inout Tensor) {
-        precondition(grad.rank == 2 && grad.shape[0] >= frozenPositions.upperBound,
+        ensure(grad.rank == 2 && grad.shape[0] >= frozenPositions.upperBound,
                      "Long-CLIP expects a positional-embedding gradient [248, W], got \(grad.shape)")
         let w = grad.shape[1]
         grad.withUnsafeMutableBufferPointer { g in

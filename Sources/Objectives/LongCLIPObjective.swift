@@ -26,7 +26,7 @@ public struct LongCLIPObjective: Objective {
     public var normalizesFeatures = true
 
     public init(shortWeight: Float = 1, components: Int = 32, labelSmoothing: Float = 0.1) {
-        precondition(components >= 1, "Long-CLIP needs at least one principal component, got \(components)")
+        ensure(components >= 1, "Long-CLIP needs at least one principal component, got \(components)")
         (self.shortWeight, self.components, self.labelSmoothing) = (shortWeight, components, labelSmoothing)
     }
 
@@ -34,7 +34,7 @@ public struct LongCLIPObjective: Objective {
     public var initialScalars: InitialScalars { InitialScalars(logitScale: initialLogitScale) }
 
     public func loss(_ f: Features, _ s: ObjectiveScalars) -> Variable {
-        precondition(f.extraTexts.count >= 1, "Long-CLIP needs the short-caption features in Features.extraTexts[0]")
+        ensure(f.extraTexts.count >= 1, "Long-CLIP needs the short-caption features in Features.extraTexts[0]")
         let xL = normalized(f.image, normalizesFeatures)
         let yL = normalized(f.text, normalizesFeatures), yS = normalized(f.extraTexts[0], normalizesFeatures)
         let xS = LongCLIPObjective.shortImageFeatures(xL, components: components)
@@ -64,7 +64,7 @@ public struct LongCLIPObjective: Objective {
     /// The first `min(count, B, D)` right singular vectors of `x − mean(x)`, as columns [D, m]
     /// (fewer when the centered matrix has lower rank). Signs are arbitrary; P Pᵀ is not.
     public static func principalComponents(_ x: Tensor, count: Int) -> Tensor {
-        precondition(x.rank == 2, "principal components need a matrix [B, D], got \(x.shape)")
+        ensure(x.rank == 2, "principal components need a matrix [B, D], got \(x.shape)")
         let (b, d) = (x.shape[0], x.shape[1])
         var centered = [Double](repeating: 0, count: b * d)   // [B, D]
         for c in 0..<d {

@@ -19,7 +19,7 @@ public struct MultiPositiveObjective: Objective {
     public var normalizesFeatures = true
 
     public init(k: Int = 3, labelSmoothing: Float = 0) {
-        precondition(k >= 1, "multi-positive needs at least one sub-caption, got k = \(k)")
+        ensure(k >= 1, "multi-positive needs at least one sub-caption, got k = \(k)")
         (self.k, self.labelSmoothing) = (k, labelSmoothing)
     }
 
@@ -27,7 +27,7 @@ public struct MultiPositiveObjective: Objective {
     public var initialScalars: InitialScalars { InitialScalars(logitScale: initialLogitScale) }
 
     public func loss(_ f: Features, _ s: ObjectiveScalars) -> Variable {
-        precondition(f.extraTexts.count == k, "multi-positive with k = \(k) needs \(k) sub-caption sets, got \(f.extraTexts.count)")
+        ensure(f.extraTexts.count == k, "multi-positive with k = \(k) needs \(k) sub-caption sets, got \(f.extraTexts.count)")
         let x = normalized(f.image, normalizesFeatures)
         let losses = ([f.text] + f.extraTexts).map {
             clipLoss(x, normalized($0, normalizesFeatures), logitScale: s.logitScale, labelSmoothing: labelSmoothing)
@@ -47,7 +47,7 @@ public struct MultiPositiveObjective: Objective {
     /// `k` distinct ones are drawn without replacement (in draw order); with fewer, `k` are drawn
     /// with replacement. A caption with no sentence gives `k` copies of the trimmed caption.
     public static func sampleSubCaptions(_ caption: String, k: Int, using rng: inout RandomGenerator) -> [String] {
-        precondition(k >= 0, "sampleSubCaptions needs k ≥ 0, got \(k)")
+        ensure(k >= 0, "sampleSubCaptions needs k ≥ 0, got \(k)")
         let sentences = splitSentences(caption)
         if sentences.isEmpty { return Array(repeating: caption.trimmingCharacters(in: .whitespacesAndNewlines), count: k) }
         if sentences.count >= k {

@@ -65,11 +65,15 @@ public protocol Objective: Sendable {
     func loss(_ features: Features, _ scalars: ObjectiveScalars) -> Variable
     /// Applied to the scalars after each optimizer step (e.g. CLIP's clamp of the logit scale).
     func constrain(_ scalars: ObjectiveScalars)
+    /// The factor the similarities are multiplied by, given the raw `logit_scale` parameter
+    /// (what metrics and the report show): exp(t) for CLIP-style objectives, 1/σ for ALIGN.
+    func logitMultiplier(_ logitScale: Float) -> Float
 }
 
 extension Objective {
     public func constrain(_ scalars: ObjectiveScalars) {}
     public var initialScalars: InitialScalars { .clip }
+    public func logitMultiplier(_ logitScale: Float) -> Float { Foundation.exp(logitScale) }
 }
 
 /// Symmetric cross-entropy over a similarity matrix `logits` [B, B] whose diagonal holds the

@@ -88,6 +88,17 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
         }
     }
 
+    /// Whether a checkpoint trained with objective `source` (nil: none recorded, i.e. an OpenCLIP
+    /// CLIP checkpoint) holds a `logit_scale` (and `logit_bias`) that this objective reads the same
+    /// way: the same type, or both of the CLIP family (scale exp(t), no bias: clip, filip, longclip,
+    /// multipos). Otherwise fine-tuning starts the scalars from this objective's defaults —
+    /// e.g. ALIGN's σ is not a CLIP logit_scale, SigLIP needs a bias a CLIP checkpoint lacks.
+    public func sharesScalars(withCheckpointOf source: String?) -> Bool {
+        let clipFamily: Set<String> = ["clip", "filip", "longclip", "multipos"]
+        let source = source ?? "clip"
+        return source == type || (clipFamily.contains(source) && clipFamily.contains(type))
+    }
+
     /// Builds the objective, or throws a one-line error naming the offending key.
     public func makeObjective() throws -> any Objective {
         guard let kind = Kind(rawValue: type) else {
@@ -117,6 +128,8 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
             o.initialLogitScale = logitScale(0.07)
             return o
         case .align:
+            let floor = ALIGNObjective().minTemperature
+            try check(.temperatureInit, temperatureInit, { $0 >= floor }, "ALIGN's σ is kept at or above \(floor)")
             return ALIGNObjective(labelSmoothing: labelSmoothing ?? 0.1, initialTemperature: temperatureInit ?? 1)
         case .convirt:
             return ConVIRTObjective(lambda: lambda ?? 0.75, temperature: tau ?? 0.1)

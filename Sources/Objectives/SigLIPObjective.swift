@@ -22,7 +22,7 @@ public struct SigLIPObjective: Objective {
     public var normalizesFeatures = true
 
     public init(blockSize: Int = 128, initialLogitScale: Float = Foundation.log(10), initialLogitBias: Float = -10) {
-        precondition(blockSize >= 1, "SigLIP's block size must be at least 1, got \(blockSize)")
+        ensure(blockSize >= 1, "SigLIP's block size must be at least 1, got \(blockSize)")
         (self.blockSize, self.initialLogitScale, self.initialLogitBias) = (blockSize, initialLogitScale, initialLogitBias)
     }
 
@@ -31,7 +31,7 @@ public struct SigLIPObjective: Objective {
 
     public func loss(_ f: Features, _ s: ObjectiveScalars) -> Variable {
         guard let bias = s.logitBias else {
-            preconditionFailure("SigLIP needs the model's logit_bias (create the model with init_logit_bias)")
+            fatalError("SigLIP needs the model's logit_bias (create the model with init_logit_bias)")
         }
         return sigmoidLoss(normalized(f.image, normalizesFeatures), normalized(f.text, normalizesFeatures),
                            logitScale: s.logitScale, logitBias: bias, blockSize: blockSize)
@@ -47,7 +47,7 @@ public struct SigLIPObjective: Objective {
 /// Backward (recomputing each block's logits): `dℓ_ij = −z_ij σ(−z_ij ℓ_ij) / B`,
 /// `dx = e^{t′} dℓ y`, `dy = e^{t′} dℓᵀ x`, `dt′ = e^{t′} Σ dℓ ⊙ x yᵀ`, `db = Σ dℓ`.
 func sigmoidLoss(_ x: Variable, _ y: Variable, logitScale: Variable, logitBias: Variable, blockSize: Int) -> Variable {
-    precondition(x.shape.count == 2 && x.shape == y.shape,
+    ensure(x.shape.count == 2 && x.shape == y.shape,
                  "SigLIP expects image and text features of equal shape [B, D], got \(x.shape) and \(y.shape)")
     let (xv, yv) = (x.value, y.value)
     let (n, d) = (xv.shape[0], xv.shape[1])

@@ -13,7 +13,7 @@ struct SymmetricEigen {
 
     /// - Parameter matrix: [n, n] row-major, symmetric (only symmetry-consistent input is meaningful).
     init(_ matrix: [Double], n: Int) {
-        precondition(matrix.count == n * n, "SymmetricEigen expects \(n)×\(n) values, got \(matrix.count)")
+        ensure(matrix.count == n * n, "SymmetricEigen expects \(n)×\(n) values, got \(matrix.count)")
         self.n = n
         if n == 0 { (values, vectors) = ([], []); return }
         var v = matrix            // becomes the accumulated orthogonal transform, columns = vectors
@@ -117,7 +117,7 @@ struct SymmetricEigen {
                 var iterations = 0
                 repeat {
                     iterations += 1
-                    precondition(iterations < 100, "SymmetricEigen: QL iteration did not converge")
+                    ensure(iterations < 100, "SymmetricEigen: QL iteration did not converge")
                     // Shift from the leading 2×2 block.
                     var g = d[l]
                     var p = (d[l + 1] - g) / (2 * e[l])

@@ -26,6 +26,11 @@ public protocol Optimizer: AnyObject {
     var step: Int { get }
     /// One update with learning rate `lr`; parameters without a gradient are skipped.
     func update(lr: Float)
+    /// The name of the first parameter that `update(lr:)` would make non-finite (value or
+    /// optimizer moment), or nil. Changes nothing: the caller skips the step instead of rolling back.
+    func firstNonfiniteUpdate(lr: Float) -> String?
+    /// What `update` is called in messages ("AdamW", "SGD").
+    var displayName: String { get }
     func stateTensors() -> [(name: String, value: Tensor)]
     func loadState(_ tensors: [String: Tensor], step: Int) throws
 }
@@ -53,40 +58,62 @@ public final class AdamW: Optimizer {
         v = entries.map { .zeros($0.parameter.shape) }
     }
 
+    public var displayName: String { "AdamW" }
+
     public func update(lr: Float) {
         step += 1
+        for i in entries.indices { _ = pass(i, lr: lr, step: step, apply: true) }
+    }
+
+    public func firstNonfiniteUpdate(lr: Float) -> String? {
+        entries.indices.first { !pass($0, lr: lr, step: step + 1, apply: false) }.map { entries[$0].name }
+    }
+
+    /// The update of entry `i` at optimizer step `step`: stored when `apply`, else only checked.
+    /// Returns false when a new value or second moment is non-finite (checked only when not applying).
+    private func pass(_ i: Int, lr: Float, step: Int, apply: Bool) -> Bool {
+        let e = entries[i]
+        guard e.parameter.requiresGrad, let g = e.parameter.grad else { return true }
         let c1 = 1 - Float(Foundation.pow(Double(beta1), Double(step)))
         let c2 = 1 - Float(Foundation.pow(Double(beta2), Double(step)))
         let (b1, b2, eps) = (beta1, beta2, eps)
-        for (i, e) in entries.enumerated() {
-            guard e.parameter.requiresGrad, let g = e.parameter.grad else { continue }
-            m[i].makeUnique(); v[i].makeUnique(); e.parameter.value.makeUnique()
-            let (mp, vp, gp, pp) = (m[i].pointer, v[i].pointer, g.pointer, e.parameter.value.pointer)
-            let decay = 1 - lr * e.weightDecay
-            let stepSize = lr / c1, invC2 = 1 / c2
-            Parallel.forEachChunk(g.count, grain: 1 << 15) { r in
-                var j = r.lowerBound
-                let raw = (UnsafeMutableRawPointer(mp), UnsafeMutableRawPointer(vp), UnsafeRawPointer(gp), UnsafeMutableRawPointer(pp))
-                while j + 16 <= r.upperBound {
-                    let o = j * 4
-                    let gv = raw.2.loadUnaligned(fromByteOffset: o, as: Vec.self)
-                    let mv = b1 * raw.0.loadUnaligned(fromByteOffset: o, as: Vec.self) + (1 - b1) * gv
-                    let vv = b2 * raw.1.loadUnaligned(fromByteOffset: o, as: Vec.self) + (1 - b2) * gv * gv
-                    let pv = raw.3.loadUnaligned(fromByteOffset: o, as: Vec.self) * decay
-                        - stepSize * mv / ((vv * invC2).squareRoot() + eps)
+        if apply { m[i].makeUnique(); v[i].makeUnique(); e.parameter.value.makeUnique() }
+        let (mp, vp, gp, pp) = (m[i].pointer, v[i].pointer, g.pointer, e.parameter.value.pointer)
+        let decay = 1 - lr * e.weightDecay
+        let stepSize = lr / c1, invC2 = 1 / c2
+        let grain = 1 << 15
+        let flags = apply ? nil : Tensor.zeros([g.count / grain + 1])   // per chunk: NaN when it found a non-finite value
+        let fp = flags?.pointer
+        Parallel.forEachChunk(g.count, grain: grain) { r in
+            var j = r.lowerBound
+            let raw = (UnsafeMutableRawPointer(mp), UnsafeMutableRawPointer(vp), UnsafeRawPointer(gp), UnsafeMutableRawPointer(pp))
+            var bad = Vec(repeating: 0), badScalar: Float = 0   // stays 0 unless a value is ±inf or NaN (x·0)
+            while j + 16 <= r.upperBound {
+                let o = j * 4
+                let gv = raw.2.loadUnaligned(fromByteOffset: o, as: Vec.self)
+                let mv = b1 * raw.0.loadUnaligned(fromByteOffset: o, as: Vec.self) + (1 - b1) * gv
+                let vv = b2 * raw.1.loadUnaligned(fromByteOffset: o, as: Vec.self) + (1 - b2) * gv * gv
+                let pv = raw.3.loadUnaligned(fromByteOffset: o, as: Vec.self) * decay
+                    - stepSize * mv / ((vv * invC2).squareRoot() + eps)
+                if apply {
                     raw.0.storeBytes(of: mv, toByteOffset: o, as: Vec.self)
                     raw.1.storeBytes(of: vv, toByteOffset: o, as: Vec.self)
                     raw.3.storeBytes(of: pv, toByteOffset: o, as: Vec.self)
-                    j += 16
+                } else {
+                    bad += (pv + vv) * 0
                 }
-                while j < r.upperBound {
-                    mp[j] = b1 * mp[j] + (1 - b1) * gp[j]
-                    vp[j] = b2 * vp[j] + (1 - b2) * gp[j] * gp[j]
-                    pp[j] = pp[j] * decay - stepSize * mp[j] / ((vp[j] * invC2).squareRoot() + eps)
-                    j += 1
-                }
+                j += 16
             }
+            while j < r.upperBound {
+                let mj = b1 * mp[j] + (1 - b1) * gp[j]
+                let vj = b2 * vp[j] + (1 - b2) * gp[j] * gp[j]
+                let pj = pp[j] * decay - stepSize * mj / ((vj * invC2).squareRoot() + eps)
+                if apply { (mp[j], vp[j], pp[j]) = (mj, vj, pj) } else { badScalar += (pj + vj) * 0 }
+                j += 1
+            }
+            fp?[r.lowerBound / grain] = bad.sum() + badScalar
         }
+        return flags.map { sumVectorized($0.pointer, $0.count).isFinite } ?? true
     }
 
     public func stateTensors() -> [(name: String, value: Tensor)] {
@@ -118,6 +145,8 @@ public final class SGD: Optimizer {
         buffers = entries.map { .zeros($0.parameter.shape) }
     }
 
+    public var displayName: String { "SGD" }
+
     public func update(lr: Float) {
         step += 1
         for (i, e) in entries.enumerated() {
@@ -127,6 +156,20 @@ public final class SGD: Optimizer {
             zipVectorized(bp, g.pointer, bp, g.count) { b, g in mu * b + g }
             zipVectorized(pp, bp, pp, g.count) { p, b in p * decay - lr * b }
         }
+    }
+
+    public func firstNonfiniteUpdate(lr: Float) -> String? {
+        for (i, e) in entries.enumerated() {
+            guard e.parameter.requiresGrad, let g = e.parameter.grad else { continue }
+            let (bp, gp, pp, mu, decay) = (buffers[i].pointer, g.pointer, e.parameter.value.pointer, momentum, 1 - lr * e.weightDecay)
+            var bad: Float = 0
+            for j in 0..<g.count {
+                let b = mu * bp[j] + gp[j]
+                bad += (pp[j] * decay - lr * b) * 0
+            }
+            if !bad.isFinite { return e.name }
+        }
+        return nil
     }
 
     public func stateTensors() -> [(name: String, value: Tensor)] {

@@ -4,22 +4,43 @@ internal import COpenBLAS
 public enum BLAS {
     /// `C = alpha · op(A) · op(B) + beta · C`, row-major, with leading dimensions, so
     /// strided sub-matrices (e.g. one attention head inside a fused QKV buffer) need no copy.
+    /// In `MatmulPrecision.bf16` (set by the caller) the inputs are rounded to bf16 (`gemmBF16`).
     /// - Parameters: op(A) is [m, k], op(B) is [k, n], C is [m, n].
     @inline(__always)
     public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                              beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        if m == 0 || n == 0 { return }
-        if k == 0 {
-            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+        if MatmulPrecision.current == .bf16 {
+            gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                     beta: beta, c: c, ldc: ldc)
             return
         }
+        if isEmptyProduct(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
+        fp32gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                 beta: beta, c: c, ldc: ldc)
+    }
+
+    /// Handles `m`, `n` or `k` = 0 (C = beta · C when only k is 0); true when there is nothing left to do.
+    @inline(__always)
+    static func isEmptyProduct(m: Int, n: Int, k: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+        if m == 0 || n == 0 { return true }
+        if k != 0 { return false }
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+        return true
+    }
+
+    @inline(__always)
+    static func fp32gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
     public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// The kernel set OpenBLAS runs on this CPU (e.g. `Haswell`, `SkylakeX`, `Cooperlake`).
+    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 }
 
 extension Tensor {

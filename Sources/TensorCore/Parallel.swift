@@ -4,7 +4,8 @@ import Foundation
 ///
 /// The process-wide `threads` setting caps how many threads a kernel may use; a
 /// data-parallel worker narrows it to 1 for its own work with `withThreadBudget`,
-/// so kernels and workers never oversubscribe the cores. OpenBLAS's own thread
+/// so kernels and workers never oversubscribe the cores (`forEachChunk` also hands its threads
+/// the caller's `MatmulPrecision`). OpenBLAS's own thread
 /// count is set through `setBLASThreads`.
 public enum Parallel {
     nonisolated(unsafe) private static var _threads = ProcessInfo.processInfo.activeProcessorCount
@@ -48,15 +49,19 @@ public enum Parallel {
 
     /// The one fan-out of the code base: runs `body(worker)` for `workers` workers at once, each
     /// with single-threaded kernels (a thread budget of 1); a single worker runs on the calling
-    /// thread with its budget. Task-local settings of the caller (grad mode) do not follow.
+    /// thread with its budget. The caller's GEMM precision (`MatmulPrecision`) follows each worker;
+    /// other task-local settings (grad mode) do not.
     public static func forEachWorker(_ workers: Int, _ body: (Int) -> Void) {
         if workers <= 1 {
             if workers == 1 { body(0) }
             return
         }
+        let precision = MatmulPrecision.current
         withoutActuallyEscaping(body) { body in
             let box = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in $budget.withValue(1) { box.value(w) } }
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                MatmulPrecision.with(precision) { $budget.withValue(1) { box.value(w) } }
+            }
         }
     }
 }

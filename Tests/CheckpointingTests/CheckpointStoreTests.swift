@@ -11,6 +11,13 @@ final class CheckpointStoreTests: TemporaryDirectoryTestCase {
          "state.json": Data(#"{"step":\#(step)}"#.utf8)]
     }
 
+    /// The checkpoint `latest` names, a folder of the store, or a path, opened and checked.
+    private func open(_ reference: String, requiring required: [String] = []) throws -> Checkpoint {
+        let folder = reference == "latest" ? try XCTUnwrap(store.latest())
+            : reference.hasPrefix("/") ? URL(fileURLWithPath: reference) : checkpoints.appendingPathComponent(reference)
+        return try Checkpoint(at: folder, requiring: required)
+    }
+
     private func latestText() throws -> String {
         try String(contentsOf: checkpoints.appendingPathComponent("latest"), encoding: .utf8)
     }
@@ -26,7 +33,7 @@ final class CheckpointStoreTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try store.latest()?.path, folder.path)
         XCTAssertEqual(try Data(contentsOf: folder.appendingPathComponent("state.json")), Data(#"{"step":500}"#.utf8))
 
-        let checkpoint = try store.open("latest", requiring: ["model.safetensors", "state.json"])
+        let checkpoint = try open("latest", requiring: ["model.safetensors", "state.json"])
         XCTAssertEqual(checkpoint.step, 500)
         XCTAssertEqual(checkpoint.fileNames, ["model.safetensors", "optimizer.safetensors", "state.json"])
         XCTAssertEqual(try checkpoint.data("optimizer.safetensors"), Data("adam 500".utf8))
@@ -45,7 +52,6 @@ final class CheckpointStoreTests: TemporaryDirectoryTestCase {
         for step in [100, 200, 300] { try store.save(step: step, files: files(step)) }
         XCTAssertEqual(try store.latest()?.lastPathComponent, "step-00000300")
         XCTAssertEqual(try store.checkpoints().map(\.step), [100, 200, 300])
-        XCTAssertEqual(try store.resolve("latest").lastPathComponent, "step-00000300")
     }
 
     /// A save interrupted before its rename (a crash) leaves a `.tmp` folder: `latest` ignores
@@ -63,7 +69,7 @@ final class CheckpointStoreTests: TemporaryDirectoryTestCase {
 
         try store.save(step: 1000, files: files(1000))
         XCTAssertEqual(try listing("runs/fashion-clip/checkpoints"), ["latest", "step-00000500", "step-00001000"])
-        XCTAssertEqual(try store.open("latest").step, 1000)
+        XCTAssertEqual(try open("latest").step, 1000)
     }
 
     func testFailedSaveLeavesLatestAndNoDebris() throws {
@@ -95,7 +101,7 @@ final class CheckpointStoreTests: TemporaryDirectoryTestCase {
     func testSavingAnExistingStepReplacesIt() throws {
         try store.save(step: 500, files: files(500))
         try store.save(step: 500, files: ["model.safetensors": Data("retrained".utf8)])
-        let checkpoint = try store.open("latest")
+        let checkpoint = try open("latest")
         XCTAssertEqual(checkpoint.fileNames, ["model.safetensors"])
         XCTAssertEqual(try checkpoint.data("model.safetensors"), Data("retrained".utf8))
         XCTAssertEqual(try listing("runs/fashion-clip/checkpoints"), ["latest", "step-00000500"])
@@ -110,7 +116,7 @@ final class CheckpointStoreTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try Checkpoint(at: XCTUnwrap(store.latest())).step, 500)
         try store.save(step: 600, files: files(600))
         XCTAssertEqual(try listing("runs/fashion-clip/checkpoints"), ["latest", "step-00000500", "step-00000600"])
-        XCTAssertEqual(try store.open("step-00000500").step, 500)
+        XCTAssertEqual(try open("step-00000500").step, 500)
     }
 
     func testPruneKeepsTheNewestAndLatest() throws {
@@ -139,28 +145,28 @@ final class CheckpointStoreTests: TemporaryDirectoryTestCase {
         var bytes = try Data(contentsOf: model)
         bytes[0] ^= 0xFF
         try bytes.write(to: model)
-        assertCheckpointingError(try store.open("latest").data("model.safetensors"), path: model.path,
+        assertCheckpointingError(try open("latest").data("model.safetensors"), path: model.path,
                                  "corrupt: CRC-32")
         // Truncated.
         try bytes.prefix(3).write(to: model)
-        assertCheckpointingError(try store.open("latest"), path: folder.path,
+        assertCheckpointingError(try open("latest"), path: folder.path,
                                  "model.safetensors has 3 bytes, the manifest says 9")
         // Missing.
         try FileManager.default.removeItem(at: model)
-        assertCheckpointingError(try store.open("latest"), path: folder.path, "model.safetensors is missing")
+        assertCheckpointingError(try open("latest"), path: folder.path, "model.safetensors is missing")
         // Not required by the caller but absent from the manifest.
-        assertCheckpointingError(try store.open("latest", requiring: ["ema.safetensors"]), path: folder.path,
+        assertCheckpointingError(try open("latest", requiring: ["ema.safetensors"]), path: folder.path,
                                  "has no ema.safetensors")
         // No manifest.
         try FileManager.default.removeItem(at: folder.appendingPathComponent("manifest.json"))
-        assertCheckpointingError(try store.open("latest"), path: folder.path, "incomplete checkpoint: no manifest.json")
+        assertCheckpointingError(try open("latest"), path: folder.path, "incomplete checkpoint: no manifest.json")
         // A damaged manifest.
         try Data(#"{"format":"swiftclip-checkpoint","format_version":1,"step":500,"files":{"a":{"bytes":1}}}"#.utf8)
             .write(to: folder.appendingPathComponent("manifest.json"))
-        assertCheckpointingError(try store.open("latest"), path: "manifest.json", "crc32")
+        assertCheckpointingError(try open("latest"), path: "manifest.json", "crc32")
         // A manifest for another step.
         try CheckpointManifest(step: 9, files: [:]).encoded().write(to: folder.appendingPathComponent("manifest.json"))
-        assertCheckpointingError(try store.open("latest"), path: folder.path, "folder name says step 500 but its manifest says 9")
+        assertCheckpointingError(try open("latest"), path: folder.path, "folder name says step 500 but its manifest says 9")
     }
 
     func testBadLatestFilesAreReported() throws {
@@ -174,15 +180,9 @@ final class CheckpointStoreTests: TemporaryDirectoryTestCase {
         assertCheckpointingError(try store.latest(), path: latest.path, "not a folder name")
     }
 
-    func testResolve() throws {
-        assertCheckpointingError(try store.resolve("latest"), path: "checkpoints", "no checkpoint saved yet")
-        let folder = try store.save(step: 500, files: files(500))
-        XCTAssertEqual(try store.resolve(folder.path).path, folder.path)
-        XCTAssertEqual(try store.resolve("step-00000500").path, folder.path)
-        let model = folder.appendingPathComponent("model.safetensors")
-        XCTAssertEqual(try store.resolve(model.path).path, model.path)  // a model file (e.g. for `embed`)
-        assertCheckpointingError(try store.resolve("step-00000600"), path: "step-00000600", "no such checkpoint")
-        assertCheckpointingError(try store.open(model.path), path: model.path, "not a checkpoint folder")
+    func testOpeningAFileIsRefused() throws {
+        let model = try store.save(step: 500, files: files(500)).appendingPathComponent("model.safetensors")
+        assertCheckpointingError(try open(model.path), path: model.path, "not a checkpoint folder")
     }
 
     func testRejectsBadArguments() throws {
@@ -210,7 +210,7 @@ final class CheckpointStoreTests: TemporaryDirectoryTestCase {
             "optimizer.safetensors": { try optimizer.write(into: &$0) },
             "state.json": { try $0.write(#"{"step":500}"#) },
         ])
-        let checkpoint = try store.open("latest", requiring: ["model.safetensors", "optimizer.safetensors"])
+        let checkpoint = try open("latest", requiring: ["model.safetensors", "optimizer.safetensors"])
         let weights = try checkpoint.safeTensors("model.safetensors")
         XCTAssertEqual(try weights.floats(named: "visual.proj"), (0..<8).map(Float.init))
         XCTAssertEqual(weights.metadata["model"], "tiny")

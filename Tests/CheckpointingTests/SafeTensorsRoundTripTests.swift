@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import Checkpointing
+import TensorCore
 
 final class SafeTensorsRoundTripTests: TemporaryDirectoryTestCase {
     /// Deterministic test values that include negative zero, tiny and huge numbers.
@@ -13,6 +14,24 @@ final class SafeTensorsRoundTripTests: TemporaryDirectoryTestCase {
             case 3: .greatestFiniteMagnitude
             default: Float(seed) / Float(i + 1)
             }
+        }
+    }
+
+    /// Tensors written from their buffers give the same bytes as the same values from arrays.
+    func testTensorsStreamToTheSameBytesAsArrays() throws {
+        var fromArrays = try SafeTensorsWriter(metadata: ["m": "1"])
+        var fromTensors = try SafeTensorsWriter(metadata: ["m": "1"])
+        for (index, shape) in [[], [0], [3], [2, 5], [4, 1, 3]].enumerated() {
+            let data = values(shape.reduce(1, *), seed: index)
+            try fromArrays.add("t\(index)", shape: shape, floats: data)
+            try fromTensors.add("t\(index)", tensor: Tensor(shape: shape, scalars: data))
+        }
+        XCTAssertEqual(fromTensors.serialized(), fromArrays.serialized())
+        let file = try SafeTensorsFile(data: fromTensors.serialized(), path: "x")
+        for index in 0..<5 {
+            let tensor = try file.tensor(named: "t\(index)")
+            XCTAssertEqual(tensor.scalars.map(\.bitPattern), try file.floats(named: "t\(index)").map(\.bitPattern))
+            XCTAssertEqual(tensor.shape, file.record(named: "t\(index)")?.shape)
         }
     }
 

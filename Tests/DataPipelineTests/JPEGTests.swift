@@ -53,4 +53,21 @@ final class JPEGTests: XCTestCase {
             XCTAssertEqual(image.pixels[3 * i], image.pixels[3 * i + 2])
         }
     }
+
+    private struct PixelReference: Decodable { var height: Int; var width: Int; var pixels: [Int] }
+
+    /// CMYK JPEGs (Adobe's inverted convention, as PIL and Photoshop write them) decode to the RGB that
+    /// PIL's `convert("RGB")` gives (Scripts/make-cmyk-fixture.py); web-scraped sets contain them.
+    func testCMYKDecodesToPILsRGB() throws {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: fixturePath("cmyk.jpg")))
+        let reference = try JSONDecoder().decode(
+            PixelReference.self, from: Data(contentsOf: URL(fileURLWithPath: fixturePath("cmyk-rgb.json"))))
+        let image = try JPEG.decode(bytes)
+        XCTAssertEqual(image.height, reference.height)
+        XCTAssertEqual(image.width, reference.width)
+        let worst = zip(image.pixels, reference.pixels).map { abs(Int($0) - $1) }.max()!
+        XCTAssertLessThanOrEqual(worst, 1)
+        // Not a constant image: the fixture spans the conversion's range.
+        XCTAssertGreaterThan(Set(reference.pixels).count, 50)
+    }
 }

@@ -52,7 +52,7 @@ final class MakeShardsTests: XCTestCase {
         let summary = try buildShards(from: CSVSource(path: dir + "/data.csv"), output: dir + "/out", shardSize: 2)
         XCTAssertEqual(summary.items, 5)
         XCTAssertEqual(summary.shards, ["shard-00000.h5", "shard-00001.h5", "shard-00002.h5"])
-        XCTAssertEqual(summary.skipped.map(\.reason), ["cannot read image file", "not a JPEG file", "empty caption"])
+        XCTAssertEqual(summary.skipped.items.map(\.reason), ["missing file", "not a JPEG or PNG image", "empty caption"])
         XCTAssertTrue(summary.description.contains("skipped 3 items"), summary.description)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir + "/out").sorted(), summary.shards)
 
@@ -123,6 +123,14 @@ final class MakeShardsTests: XCTestCase {
         XCTAssertThrowsError(try buildShards(from: ImageFolderSource(root: dir + "/nope"), output: dir + "/o2", shardSize: 4))
     }
 
+    /// A template file with Windows line ends holds one template per line ("\r\n" is one Swift
+    /// Character, so splitting the string on "\n" would see a single line).
+    func testTemplateFileWithCRLFLineEnds() throws {
+        let path = try temporaryDirectory(self) + "/templates.txt"
+        try Data("# comment\r\na photo of a {}.\r\n\r\na {} again.\r\n".utf8).write(to: URL(fileURLWithPath: path))
+        XCTAssertEqual(try CaptionTemplates(contentsOf: path).templates, ["a photo of a {}.", "a {} again."])
+    }
+
     func testFashionMNIST() throws {
         let directory = FashionMNISTSource.defaultDirectory
         guard FileManager.default.fileExists(atPath: directory + "/t10k-images-idx3-ubyte.gz") else {
@@ -190,5 +198,112 @@ final class MakeShardsTests: XCTestCase {
         XCTAssertThrowsError(try buildShards(from: CSVSource(path: dir + "/ok.csv"), output: dir + "/full", shardSize: 2))
         try buildShards(from: CSVSource(path: dir + "/ok.csv"), output: dir + "/full", shardSize: 2, overwrite: true)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir + "/full"), ["shard-00000.h5"])
+    }
+
+    // MARK: - Skip reasons
+
+    /// Every skipped row is counted under its reason — missing file, not a JPEG, corrupt JPEG (whatever
+    /// libjpeg's wording), empty caption — both in the summary and in the one-line error when nothing at
+    /// all could be written.
+    func testSkipReasonsAreCountedAlways() throws {
+        let dir = try temporaryDirectory(self)
+        let good = try JPEG.encode(syntheticImage(height: 32, width: 32, seed: 1), quality: 90)
+        try Data(good.prefix(good.count / 2)).write(to: URL(fileURLWithPath: dir + "/truncated.jpg"))
+        try Data(good.prefix(200)).write(to: URL(fileURLWithPath: dir + "/headers-only.jpg"))
+        try Data([0xFF, 0xD8, 0xFF] + [UInt8](repeating: 0x42, count: 50)).write(to: URL(fileURLWithPath: dir + "/garbage.jpg"))
+        try "GIF89a".write(toFile: dir + "/fake.jpg", atomically: true, encoding: .utf8)
+        let rows = ["missing1.jpg,a", "missing2.jpg,b", "missing3.jpg,c", "truncated.jpg,d", "headers-only.jpg,e",
+                    "garbage.jpg,f", "fake.jpg,g", "truncated.jpg,  "]
+        try (["filepath,title"] + rows).joined(separator: "\n").write(toFile: dir + "/bad.csv", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try buildShards(from: CSVSource(path: dir + "/bad.csv"), output: dir + "/out", shardSize: 2)) { error in
+            let message = "\(error)"
+            XCTAssertFalse(message.contains("\n"), message)
+            let csv = dir + "/bad.csv"
+            XCTAssertTrue(message.hasPrefix("\(dir)/out: no items to write, all 8 input items were skipped: "
+                + "3 × missing file (e.g. \(csv) row 2 (missing1.jpg)), 3 × corrupt JPEG (e.g. \(csv) row 5 (truncated.jpg): "),
+                message)
+            XCTAssertTrue(message.hasSuffix("1 × not a JPEG or PNG image (e.g. \(csv) row 8 (fake.jpg)), "
+                + "1 × empty caption (e.g. \(csv) row 9 (truncated.jpg))"), message)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"))
+        // With one good row the same reasons follow the summary line.
+        try Data(good).write(to: URL(fileURLWithPath: dir + "/good.jpg"))
+        try (["filepath,title", "good.jpg,fine"] + rows).joined(separator: "\n")
+            .write(toFile: dir + "/mixed.csv", atomically: true, encoding: .utf8)
+        let summary = try buildShards(from: CSVSource(path: dir + "/mixed.csv"), output: dir + "/out", shardSize: 2)
+        let lines = summary.description.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines[0].hasPrefix("wrote 1 items in 1 shard"), lines[0])
+        XCTAssertEqual(lines[1], "skipped 8 items:")
+        XCTAssertEqual(lines[2], "  3 × missing file (\(dir)/mixed.csv row 3 (missing1.jpg), \(dir)/mixed.csv row 4 (missing2.jpg), …)")
+        XCTAssertEqual(lines.dropFirst(2).map { $0.split(separator: "(")[0] },
+                       ["  3 × missing file ", "  3 × corrupt JPEG ", "  1 × not a JPEG or PNG image ", "  1 × empty caption "])
+    }
+
+    func testUnwritableOutputIsPermissionDenied() throws {
+        let dir = try temporaryDirectory(self)
+        _ = try writeJPEG(dir + "/ok.jpg", height: 8, width: 8, seed: 1)
+        try "filepath,title\nok.jpg,fine\n".write(toFile: dir + "/ok.csv", atomically: true, encoding: .utf8)
+        let locked = dir + "/locked"
+        try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: true)
+        chmod(locked, 0o555)
+        addTeardownBlock { chmod(locked, 0o755) }
+        let errors = try asUnprivilegedUser { () -> [String] in
+            [locked, locked + "/new"].map { output in
+                do { try buildShards(from: CSVSource(path: dir + "/ok.csv"), output: output, shardSize: 2); return "built" }
+                catch { return "\(error)" }
+            }
+        }
+        XCTAssertEqual(errors, ["permission denied: \(locked)", "permission denied: \(locked)/new"])
+    }
+
+    // MARK: - Interrupted builds
+
+    /// A build killed by a signal leaves `.make-shards-partial-PID/`; the next build into the same folder
+    /// removes those whose process is gone and keeps those of a live process (a concurrent build).
+    func testStaleStagingFoldersAreRemovedByTheNextBuild() throws {
+        let dir = try temporaryDirectory(self)
+        let exited = Process()
+        exited.executableURL = URL(fileURLWithPath: "/bin/true")
+        try exited.run()
+        exited.waitUntilExit()
+        let stale = "\(dir)/out/.make-shards-partial-\(exited.processIdentifier)"
+        let live = "\(dir)/out/.make-shards-partial-1"
+        for folder in [stale, live] {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try writeRawShard(folder + "/shard-00000.h5", count: 2)
+        }
+        _ = try writeJPEG(dir + "/ok.jpg", height: 8, width: 8, seed: 1)
+        try "filepath,title\nok.jpg,fine\n".write(toFile: dir + "/ok.csv", atomically: true, encoding: .utf8)
+        try buildShards(from: CSVSource(path: dir + "/ok.csv"), output: dir + "/out", shardSize: 2)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir + "/out").sorted(),
+                       [".make-shards-partial-1", "shard-00000.h5"])
+    }
+
+    /// SIGINT (and SIGTERM) during `make-shards` removes its staging folder, and the output folder it created.
+    func testInterruptedMakeShardsLeavesNothing() throws {
+        let binary = Bundle.module.bundleURL.deletingLastPathComponent().appendingPathComponent("make-shards")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw XCTSkip("make-shards is not built next to the tests (\(binary.path))")
+        }
+        let dir = try temporaryDirectory(self)
+        for signal in [SIGINT, SIGTERM] {
+            let output = "\(dir)/out-\(signal)"
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = ["scenes", "--count", "1000000", "--shard-size", "50", "--quiet", "--output", output]
+            try process.run()
+            // Wait until it has written a shard into its staging folder, then interrupt it.
+            let staging = "\(output)/.make-shards-partial-\(process.processIdentifier)"
+            let deadline = Date().addingTimeInterval(120)
+            while process.isRunning && Date() < deadline
+                && ((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []).filter({ $0.hasSuffix(".h5") }).isEmpty {
+                usleep(20_000)
+            }
+            XCTAssertTrue(process.isRunning, "make-shards ended before it was interrupted")
+            kill(process.processIdentifier, signal)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 128 + signal)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: output), "\(output) left behind")
+        }
     }
 }

@@ -101,6 +101,38 @@ final class ResizeTests: XCTestCase {
                        ImageTransforms.resize(crop, height: 8, width: 9))
     }
 
+    /// The evaluation transform's resize modes (OpenCLIP's `resize_mode`): `longest` keeps the
+    /// aspect ratio and pads with the fill color, centered; `squash` ignores the aspect ratio.
+    func testLongestAndSquashResizeModes() {
+        func evaluate(_ image: RGBImage, size: Int, _ augmentation: Augmentation) -> [Float] {
+            var rng = RandomGenerator(seed: 0)
+            return [Float](unsafeUninitializedCapacity: size * size * 3) { buffer, count in
+                augmentation.apply(to: image, size: size, training: false, using: &rng, into: buffer)
+                count = size * size * 3
+            }
+        }
+        // 2 × 4 into 4 × 4: no resampling (the long side already fits), one fill row above and below.
+        let wide = syntheticImage(height: 2, width: 4, seed: 3)
+        let longest = Augmentation(randomResizedCrop: nil, normalization: .unit, resizeMode: .longest, fill: 51)
+        let unit = 1 / Float(255)   // Normalization.unit's scale: v · (1 / 255), as the loader computes it
+        let fill = [Float](repeating: 51 * unit, count: 4 * 3)
+        XCTAssertEqual(evaluate(wide, size: 4, longest), fill + wide.pixels.map { Float($0) * unit } + fill)
+        // 3 × 2 into 4 × 4: each side round(side · 4 / 3) = 5.33 → 4 rows, 2.67 → 3 columns; left padding ⌊1 / 2⌋ = 0.
+        XCTAssertEqual(ImageTransforms.longestSideGeometry(height: 3, width: 2, size: 4), CropBox(top: 0, left: 0, height: 4, width: 3))
+        XCTAssertEqual(ImageTransforms.longestSideGeometry(height: 300, width: 451, size: 224),
+                       CropBox(top: 37, left: 0, height: 149, width: 224))   // round(300 · 224 / 451) = round(148.99)
+        let tall = RGBImage(height: 3, width: 2, filledWith: (200, 100, 0))
+        let padded = evaluate(tall, size: 4, longest)
+        for y in 0..<4 { for x in 0..<4 {
+            let expected: [Float] = x < 3 ? [200 / 255, 100 / 255, 0] : [0.2, 0.2, 0.2]
+            for c in 0..<3 { XCTAssertEqual(padded[(y * 4 + x) * 3 + c], expected[c], accuracy: 1e-5, "\(y) \(x)") }
+        } }
+        // Squash: the whole image resized to size × size, aspect ratio ignored.
+        let image = syntheticImage(height: 6, width: 10, seed: 8)
+        let squash = Augmentation(randomResizedCrop: nil, filter: .bilinear, normalization: .unit, resizeMode: .squash)
+        XCTAssertEqual(evaluate(image, size: 5, squash), ImageTransforms.resize(image, height: 5, width: 5, filter: .bilinear).map { $0 * unit })
+    }
+
     func testShortestSideCenterCropGeometry() {
         let g = ImageTransforms.shortestSideGeometry(height: 300, width: 451, size: 224)
         XCTAssertEqual(g.resizedHeight, 224)

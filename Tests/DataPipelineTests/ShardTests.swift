@@ -84,7 +84,7 @@ final class ShardTests: XCTestCase {
         let path = try temporaryDirectory(self) + "/nope.h5"
         let error = try XCTUnwrap(shardError(path))
         XCTAssertEqual(error.kind, .missingFile)
-        XCTAssertEqual(error.description, "\(path): no such shard file")
+        XCTAssertEqual(error.description, "no such file: \(path)")
         XCTAssertThrowsError(try ShardDataset(path: path))
     }
 
@@ -145,7 +145,7 @@ final class ShardTests: XCTestCase {
             let file = try HDF5File(path: path, mode: .create)
             try file.setAttribute("format", string: "swiftclip-shard")
             try file.setAttribute("version", integer: 1)
-            try file.writeUInt8("/images", shape: [3, 2, 2, 3], values: [UInt8](repeating: 7, count: 36))
+            try file.write("/images", shape: [3, 2, 2, 3], values: [UInt8](repeating: 7, count: 36))
             try file.writeStrings("/captions", values: ["a", "b"])
         }
         let error = try XCTUnwrap(shardError(path))
@@ -159,7 +159,7 @@ final class ShardTests: XCTestCase {
             let file = try HDF5File(path: path, mode: .create)
             try file.setAttribute("format", string: "swiftclip-shard")
             try file.setAttribute("version", integer: 1)
-            try file.writeUInt8("/images", shape: [2, 2, 2, 3], values: [UInt8](repeating: 7, count: 24))
+            try file.write("/images", shape: [2, 2, 2, 3], values: [UInt8](repeating: 7, count: 24))
         }
         let reader = try ShardReader(path: path)
         XCTAssertEqual(reader.count, 2)

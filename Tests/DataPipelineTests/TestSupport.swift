@@ -105,3 +105,57 @@ func assertClose(_ a: [Float], _ b: [Float], accuracy: Float, _ message: String 
     XCTAssertLessThanOrEqual(worst.1, accuracy, "element \(worst.0): \(a.isEmpty ? 0 : a[worst.0]) vs \(b.isEmpty ? 0 : b[worst.0]) \(message)",
                              file: file, line: line)
 }
+
+/// Runs `body` with standard error (file descriptor 2) redirected to a file and returns what was written
+/// to it meanwhile, from any thread (HDF5 and libjpeg print from C, bypassing Swift).
+func capturingStandardError(_ body: () throws -> Void) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID().uuidString)").path
+    let file = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    guard file >= 0 else { throw XCTSkip("cannot create \(path)") }
+    defer { unlink(path) }
+    fflush(nil)
+    let saved = dup(2)
+    dup2(file, 2)
+    close(file)
+    defer {
+        fflush(nil)
+        dup2(saved, 2)
+        close(saved)
+    }
+    try body()
+    fflush(nil)
+    return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+}
+
+private final class ResultBox<T>: @unchecked Sendable { var result: Result<T, Error>? }
+
+/// Runs `body` on a new thread and waits for it (a fresh thread has fresh thread-local library state).
+func onNewThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        box.result = Result { try body() }
+        done.signal()
+    }
+    thread.start()
+    done.wait()
+    return try box.result!.get()
+}
+
+/// Runs `body` on a new thread whose file-system identity is the unprivileged user `nobody`, so that
+/// permission bits are enforced even when the tests run as root (who otherwise bypasses them):
+/// Linux's `setfsuid` is per thread and drops the file capabilities with the identity.
+/// Throws `XCTSkip` where that is not possible (not root and not Linux: then chmod applies anyway).
+func asUnprivilegedUser<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
+    guard geteuid() == 0 else { return try body() }
+    typealias SetFSUID = @convention(c) (UInt32) -> Int32
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setfsuid") else {
+        throw XCTSkip("running as root without setfsuid: root bypasses the permission bits this test needs")
+    }
+    let setfsuid = unsafeBitCast(symbol, to: SetFSUID.self)
+    return try onNewThread {
+        _ = setfsuid(65534)
+        defer { _ = setfsuid(0) }
+        return try body()
+    }
+}

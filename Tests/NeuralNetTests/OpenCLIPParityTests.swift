@@ -1,22 +1,14 @@
 import Checkpointing
 import Foundation
 import NeuralNet
+import TestSupport
 import XCTest
 
 /// Parity with OpenCLIP: fixtures made by Scripts/make-model-fixtures.py hold OpenCLIP's
 /// random-init weights under their state-dict names, fixed inputs, and OpenCLIP's outputs.
 final class OpenCLIPParityTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../Fixtures/models").standardizedFileURL
-
     func load(_ name: String) throws -> (model: CLIPModel, file: SafeTensorsFile, tensors: [String: Tensor]) {
-        let file = try SafeTensorsFile(contentsOf: Self.fixtures.appendingPathComponent("\(name).safetensors"))
-        var tensors: [String: Tensor] = [:]
-        for r in file.records { tensors[r.name] = Tensor(shape: r.shape, scalars: try file.floats(named: r.name)) }
-        let config = try JSONDecoder().decode(ModelConfig.self, from: Data(file.metadata["model_config"]!.utf8))
-        let model = CLIPModel(config)
-        try model.load(tensors.filter { !$0.key.hasPrefix("input.") && !$0.key.hasPrefix("expected.") }, source: name)
-        return (model, file, tensors)
+        try ModelFixtures.load(name)
     }
 
     func check(_ name: String) throws {

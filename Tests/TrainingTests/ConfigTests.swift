@@ -29,6 +29,7 @@ final class ConfigTests: XCTestCase {
             (good, ["optimizer.lr=-1"], "test.yaml: optimizer.lr: must be positive"),
             (good, ["schedule.type=linear"], "test.yaml: schedule.type: expected cosine, constant or const-cooldown, got linear"),
             (good, ["train.steps=0"], "test.yaml: train.steps: must be positive"),
+            (good, ["train.precision=fp16"], "test.yaml: train.precision: expected fp32 or bf16, got fp16"),
             (good, ["data.augment.random_resized_crop=[0.5]"], "test.yaml: data.augment.random_resized_crop: expected [min, max]"),
             (good, ["objective.type=simclr"], "test.yaml: objective.type: unknown objective 'simclr'"),
             (good, ["objective.lambda=0.5"], "test.yaml: objective.lambda: not an option of objective 'clip'"),
@@ -49,6 +50,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.train.steps, 3)
         XCTAssertEqual(c.optimizer.betas, [0.8, 0.9])
         XCTAssertEqual(c.run.name, "other")
+        // model.config may name a built-in OpenCLIP architecture instead of a file.
+        XCTAssertEqual(try run.config(run.yaml(), overrides: ["model.config=ViT-B-16"]).model.config, "ViT-B-16")
         let json = """
         {"model": {"config": "\(run.root.appendingPathComponent("model.json").path)"},
          "data": {"train": "\(run.root.appendingPathComponent("data").path)", "batch_size": 4}}

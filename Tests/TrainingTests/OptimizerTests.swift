@@ -51,3 +51,31 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(b.grad!.scalars[0], 0.8, accuracy: 1e-5)
     }
 }
+
+/// A non-finite update is found before it is applied (issue 12.2).
+final class NonfiniteUpdateTests: XCTestCase {
+    func testAdamWWithZeroEpsAndZeroGradientIsCaughtBeforeTheUpdate() {
+        // m = v = 0 and ε = 0 give 0/0 for the zero gradient of `b`.
+        let a = Variable(Tensor(shape: [20], scalars: (0..<20).map(Float.init)), requiresGrad: true)
+        let b = Variable(Tensor(shape: [3], scalars: [1, 2, 3]), requiresGrad: true)
+        a.grad = Tensor(shape: [20], scalars: (0..<20).map { Float($0) - 7.5 })
+        b.grad = Tensor.zeros([3])
+        let adam = AdamW([ParameterGroupEntry(name: "a", parameter: a, weightDecay: 0),
+                          ParameterGroupEntry(name: "b", parameter: b, weightDecay: 0)], eps: 0)
+        XCTAssertEqual(adam.firstNonfiniteUpdate(lr: 0.1), "b")
+        XCTAssertEqual(adam.step, 0)
+        XCTAssertEqual(b.value.scalars, [1, 2, 3])
+        XCTAssertTrue(adam.stateTensors().allSatisfy { $0.value.scalars.allSatisfy { $0 == 0 } })
+        b.grad = Tensor(shape: [3], scalars: [1, -1, 2])
+        XCTAssertNil(adam.firstNonfiniteUpdate(lr: 0.1))
+    }
+
+    func testSGDOverflowIsCaughtBeforeTheUpdate() {
+        let p = Variable(Tensor(shape: [40], scalars: [Float](repeating: 2, count: 40)), requiresGrad: true)
+        p.grad = Tensor(shape: [40], scalars: [Float](repeating: 1e30, count: 40))
+        let sgd = SGD([ParameterGroupEntry(name: "w", parameter: p, weightDecay: 0)])
+        XCTAssertEqual(sgd.firstNonfiniteUpdate(lr: 1e10), "w")
+        XCTAssertNil(sgd.firstNonfiniteUpdate(lr: 1e-3))
+        XCTAssertEqual(p.value.scalars, [Float](repeating: 2, count: 40))
+    }
+}

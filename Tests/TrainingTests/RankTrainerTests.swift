@@ -14,7 +14,7 @@ final class RankTrainerTests: XCTestCase {
         let config = UncheckedBox(try run.config(yaml))
         return onRanks(ranks) { communicator -> String? in
             do {
-                let trainer = try Trainer(config: config.value, resume: resume, overwrite: true, communicator: communicator, log: { _ in })
+                let trainer = try Trainer(config: config.value, resume: resume, overwrite: resume == nil, communicator: communicator, log: { _ in })
                 XCTAssertEqual(trainer.metrics.url == nil, communicator.rank != 0)
                 _ = try trainer.run()
                 return nil
@@ -30,7 +30,7 @@ final class RankTrainerTests: XCTestCase {
         XCTAssertEqual(try trainOnRanks(2, run.yaml(steps: 8, workers: 1)), [nil, nil])
         XCTAssertEqual(try run.modelBytes(step: 8), inProcess, "2 ranks × 1 worker differ from 1 process × 2 workers")
         let metrics = try String(contentsOf: run.root.appendingPathComponent("runs/test/metrics.jsonl"), encoding: .utf8)
-        XCTAssertEqual(metrics.split(separator: "\n").count, 4, "one line per logged step, from rank 0 only")
+        XCTAssertEqual(metrics.split(separator: "\n").count, 5, "one line per logged step and the stop line, from rank 0 only")
     }
 
     func testResumeUnderRanksIsExactAndNeedsTheSameRankCount() throws {

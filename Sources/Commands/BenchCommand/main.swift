@@ -17,6 +17,8 @@ struct Common: ParsableArguments {
     func apply() { Parallel.configure(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) }
 }
 
+extension MatmulPrecision: ExpressibleByArgument {}
+
 func emitJSON<T: Encodable>(_ value: T) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
@@ -27,14 +29,16 @@ struct SGEMM: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sgemm", abstract: "sgemm GFLOP/s at several sizes.")
     @OptionGroup var common: Common
     @Option(parsing: .upToNextOption, help: "Matrix sizes.") var sizes: [Int] = [128, 256, 512, 1024, 2048]
+    @Option(help: "GEMM precision: fp32, or bf16 (bf16 inputs, fp32 accumulation).") var precision: MatmulPrecision = .fp32
 
     func run() {
         common.apply()
         struct Row: Codable { var n: Int; var gflops: Double }
         var rows: [Row] = []
-        print("sgemm (\(BLAS.threads) BLAS threads)")
+        GEMMEngines.current.summary.forEach { print($0) }
+        print("\(precision == .fp32 ? "sgemm" : "bf16 GEMM") (\(BLAS.threads) BLAS threads)")
         for n in sizes {
-            let g = Benchmarks.sgemm(n: n)
+            let g = Benchmarks.sgemm(n: n, precision: precision)
             rows.append(Row(n: n, gflops: (g * 10).rounded() / 10))
             print(String(format: "  n=%5d  %7.1f GFLOP/s", n, g))
         }
@@ -70,36 +74,51 @@ struct Step: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "step",
         abstract: "Full training steps (forward, CLIP loss, backward, AdamW) on random inputs.")
     @OptionGroup var common: Common
-    @Option(help: "tiny, vit-b32, or a model-config JSON file.") var config = "tiny"
+    @Option(help: "tiny, vit-b32, an OpenCLIP architecture name (ViT-B-16, …) or a model-config JSON file.") var config = "tiny"
     @Option(help: "Batch size (default: 128 for tiny, 32 for vit-b32).") var batch: Int?
     @Option(help: "Data-parallel worker threads (default: the thread count).") var workers: Int?
     @Option(help: "Timed steps.") var steps = 5
     @Flag(help: "Print a per-op table of one step.") var profile = false
     @Flag(help: "Recompute transformer blocks in backward (less activation memory).") var recompute = false
+    @Option(help: "FLIP patch dropout rate in [0, 1) (ViT towers).") var patchDropout = 0.0
+    @Option(help: "GEMM precision of the towers: fp32, or bf16 (as train.precision).") var precision: MatmulPrecision = .fp32
+
+    func validate() throws {
+        guard patchDropout >= 0 && patchDropout < 1 else { throw ValidationError("--patch-dropout: expected a fraction in [0, 1), got \(patchDropout)") }
+    }
 
     func run() throws {
         common.apply()
-        let (name, url, defaultBatch): (String, URL, Int) = switch config {
-        case "tiny": ("tiny", URL(fileURLWithPath: "Configs/models/tiny.json"), 128)
-        case "vit-b32", "ViT-B-32": ("vit-b32", URL(fileURLWithPath: "Configs/models/ViT-B-32.json"), 32)
-        default: (config, URL(fileURLWithPath: config), 128)
+        let (name, path, defaultBatch): (String, String, Int) = switch config {
+        case "tiny": ("tiny", "Configs/models/tiny.json", 128)
+        case "vit-b32", "ViT-B-32": ("vit-b32", "ViT-B-32", 32)
+        default: (config, config, ModelConfig.builtIn(config) != nil ? 32 : 128)
         }
-        let modelConfig = try ModelConfig.load(url)
+        let modelConfig = try ModelConfig.resolve(path)
         // Under mpirun/srun: one rank of a data-parallel step; the ranks on this machine share its cores.
         let communicator = MPICommunicator.fromEnvironment()
         defer { (communicator as? MPICommunicator)?.finalize() }
         if common.threads == nil { Parallel.configure(threads: max(1, Parallel.threads / communicator.localSize)) }
         let w = workers ?? Parallel.threads
-        let peak = sgemmAll()
+        let peak = gemmPeak(.fp32)
+        let precisionPeak = precision == .fp32 ? peak : gemmPeak(precision)
         Parallel.setBLASThreads(w >= Parallel.threads ? 1 : Parallel.threads)
         let bench = StepBenchmark(name: name, config: modelConfig, batch: batch ?? defaultBatch, workers: w, recompute: recompute,
-                                  communicator: communicator)
-        let (r, rows) = bench.run(steps: steps, sgemmGflops: peak, profile: profile)
+                                  patchDropout: patchDropout, precision: precision, communicator: communicator)
+        let (r, rows) = bench.run(steps: steps, sgemmGflops: peak, gemmPeakGflops: precisionPeak, profile: profile)
         guard communicator.rank == 0 else { return }
-        print("step \(name): batch \(r.batch), \(r.ranks > 1 ? "\(r.ranks) ranks × " : "")\(r.workers) workers, \(r.parameters) parameters"
+        r.engines.summary.forEach { print($0) }
+        print("step \(name): batch \(r.batch), \(r.ranks > 1 ? "\(r.ranks) ranks × " : "")\(r.workers) workers, \(r.parameters) parameters, \(r.precision)"
+              + (r.patchDropout > 0 ? ", patch dropout \(r.patchDropout)" : "")
               + (r.ranks > 1 ? String(format: ", %.1f%% of the step in communication", 100 * r.communicationShare) : ""))
         print(String(format: "  %.2f images/s, %.3f s/step, %.2f GFLOP/image, %.1f GFLOP/s = %.0f%% of sgemm peak (%.1f GFLOP/s)",
                      r.imagesPerSecond, r.secondsPerStep, r.gflopsPerImage, r.gflops, 100 * r.shareOfSgemmPeak, r.sgemmGflops))
+        if precision != .fp32 {
+            print(String(format: "  = %.0f%% of the %@ GEMM peak (%.1f GFLOP/s)", 100 * r.shareOfGemmPeak,
+                         precision.rawValue as NSString, r.gemmPeakGflops))
+            let portable = BF16Engine.portableShapes
+            if !portable.isEmpty { print("  bf16 shapes without a native oneDNN kernel (portable path): " + portable.joined(separator: ", ")) }
+        }
         print(String(format: "  peak RSS %.0f MiB, activations %.2f MiB/image%@, %d fresh allocations per steady-state step",
                      Double(r.peakMemoryBytes) / 1048576, Double(r.activationBytesPerImage) / 1048576,
                      (recompute ? " (recomputed blocks)" : "") as NSString, r.freshAllocationsPerStep))
@@ -115,12 +134,12 @@ struct Step: ParsableCommand {
         if common.json { emitJSON(r) }
     }
 
-    /// The machine's sgemm peak with all cores (BLAS threads = cores), the reference for the share.
-    func sgemmAll() -> Double {
+    /// The machine's GEMM peak in `precision` with all cores (BLAS threads = cores), the reference for the share.
+    func gemmPeak(_ precision: MatmulPrecision) -> Double {
         let saved = BLAS.threads
         Parallel.setBLASThreads(Parallel.threads)
         defer { Parallel.setBLASThreads(saved) }
-        return Benchmarks.sgemm(n: 1024)
+        return Benchmarks.sgemm(n: 1024, precision: precision)
     }
 }
 

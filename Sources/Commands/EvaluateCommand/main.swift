@@ -11,8 +11,8 @@ struct Evaluate: ParsableCommand {
 
     enum Task: String, ExpressibleByArgument { case zeroshot, retrieval }
 
-    @Option(help: "A run folder, a checkpoint folder, or a model.safetensors (then --model-config).") var checkpoint: String
-    @Option(help: "OpenCLIP model-config JSON (for bare safetensors files).") var modelConfig: String?
+    @Option(help: "A run folder, a checkpoint folder, an OpenCLIP hub folder, or a model.safetensors (then --model-config).") var checkpoint: String
+    @Option(help: "OpenCLIP model-config JSON or built-in name such as ViT-B-32 (for bare safetensors files).") var modelConfig: String?
     @Option(help: "zeroshot or retrieval.") var task: Task
     @Option(help: "Shard folder, .h5 file, or comma-separated list.") var dataset: String
     @Option(help: "Templates file, one per line with {} (zeroshot).") var templates: String?
@@ -21,13 +21,17 @@ struct Evaluate: ParsableCommand {
     @Option(help: "BPE merges file (default: built-in CLIP vocabulary).") var vocab: String?
     @Option(help: "Images per batch.") var batchSize = 256
     @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Option(help: "Evaluate at most this many images.") var limit: Int?
+    @Option(help: "Evaluate at most this many images (zero-shot) or image-text pairs (retrieval).") var limit: Int?
     @Option(help: "Write the results as JSON to this file.") var json: String?
+    @Option(help: "GEMM precision of the towers: fp32, or bf16 (bf16 inputs, fp32 accumulation).") var precision: MatmulPrecision = .fp32
     @Option(help: ArgumentHelp("How to score image-text pairs: auto, embedding, filip or filip-content.",
                                discussion: "auto follows the objective recorded in the checkpoint (FILIP checkpoints use token-level scores; filip-content leaves out SOT/EOT)."))
     var scoring = "auto"
 
     func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
         if scoring != "auto" && Scoring(argument: scoring) == nil {
             throw ValidationError("--scoring must be auto, embedding, filip or filip-content, got '\(scoring)'")
         }
@@ -35,9 +39,10 @@ struct Evaluate: ParsableCommand {
 
     func run() {
         CommandSupport.run("evaluate") {
+            if let json { try OutputFile.requireWritable(json) }
             let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
                 checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads,
-                scoring: Scoring(argument: scoring))
+                scoring: Scoring(argument: scoring), precision: precision)
             if case .filip = encoder.scoring { print("scoring: \(encoder.scoring) (token-level)") }
             let t = encoder.workers
             let data = try ShardDataset(paths: dataset.split(separator: ",").map(String.init))
@@ -57,7 +62,7 @@ struct Evaluate: ParsableCommand {
                 output = try encode(r)
             case .retrieval:
                 let r = try RetrievalResult.evaluate(encoder: encoder, tokenizer: tokenizer, dataset: data, longCaptions: longCaptions,
-                                                     batchSize: batchSize, loaderThreads: max(1, t), progress: bar.update)
+                                                     batchSize: batchSize, limit: limit, loaderThreads: max(1, t), progress: bar.update)
                 bar.finish()
                 print(ZeroShotReport.table(r))
                 output = try encode(r)
@@ -72,5 +77,7 @@ struct Evaluate: ParsableCommand {
         return try e.encode(value)
     }
 }
+
+extension MatmulPrecision: ExpressibleByArgument {}
 
 Evaluate.main()

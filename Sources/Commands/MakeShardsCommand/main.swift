@@ -7,7 +7,7 @@ struct MakeShards: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "make-shards",
         abstract: "Convert a dataset into SwiftCLIP HDF5 shards (shard-00000.h5, …).",
-        subcommands: [CSV.self, ImageFolder.self, FashionMNIST.self, Scenes.self])
+        subcommands: [CSV.self, ImageFolder.self, WebDataset.self, FashionMNIST.self, Scenes.self])
 }
 
 /// Options every source shares.
@@ -31,9 +31,9 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
-/// How images are stored: `--image-size N` decodes and resizes them into /images, otherwise /jpeg.
+/// How images are stored: `--image-size N` decodes and resizes them into /images, otherwise /jpeg (JPEG or PNG bytes).
 struct ImageOptions: ParsableArguments {
-    @Option(help: "Decode, resize the shortest side to N, center-crop N×N and store raw pixels in /images (default: keep JPEG bytes in /jpeg).")
+    @Option(help: "Decode, resize the shortest side to N, center-crop N×N and store raw pixels in /images (default: keep the JPEG or PNG bytes in /jpeg).")
     var imageSize: Int?
 
     var format: StoredImageFormat { imageSize.map { .raw(size: $0) } ?? .jpeg }
@@ -90,9 +90,9 @@ extension MakeShards {
 
     struct ImageFolder: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "imagefolder", abstract: "From a folder with one sub-folder of JPEG images per class.")
+            commandName: "imagefolder", abstract: "From a folder with one sub-folder of JPEG or PNG images per class.")
 
-        @Argument(help: "The root folder (ROOT/CLASS/IMAGE.jpg).")
+        @Argument(help: "The root folder (ROOT/CLASS/IMAGE.jpg or .png).")
         var root: String
 
         @Option(help: "Caption template file, one template per line with {} for the class name (default: \"a photo of a {}.\").")
@@ -111,6 +111,43 @@ extension MakeShards {
             if let templates { source.templates = try CaptionTemplates(contentsOf: templates) }
             report(try buildShards(from: source, output: outputOptions.output, shardSize: outputOptions.shardSize,
                                    overwrite: outputOptions.overwrite, progressStyle: outputOptions.progressStyle))
+        }
+    }
+
+    struct WebDataset: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "webdataset",
+            abstract: "From WebDataset tars as img2dataset writes them ({key}.jpg|.png + {key}.txt), one shard per tar.",
+            discussion: "Rerunning the same command resumes: tars whose shard already exists are not read again.")
+
+        @Argument(help: "Tar files, or folders standing for every *.tar in them (sorted by name).")
+        var tars: [String]
+
+        @Option(help: "Folder to write the shards to (created if missing): TAR-NAME.h5 for each tar.")
+        var output: String
+
+        @Option(help: "Tars converted at the same time.")
+        var workers = ProcessInfo.processInfo.activeProcessorCount
+
+        @Flag(help: "Convert every tar again, and remove other .h5 files from the output folder.")
+        var overwrite = false
+
+        @Flag(help: "Print nothing but errors and the summary.")
+        var quiet = false
+
+        @OptionGroup var images: ImageOptions
+
+        func validate() throws {
+            guard !tars.isEmpty else { throw ValidationError("give at least one tar file or folder") }
+            guard workers > 0 else { throw ValidationError("--workers must be positive, got \(workers)") }
+        }
+
+        func run() throws {
+            var source = try WebDatasetSource(paths: tars)
+            source.format = images.format
+            source.workers = workers
+            print(try buildShards(from: source, output: output, overwrite: overwrite,
+                                  progressStyle: quiet ? .silent : .automatic))
         }
     }
 
@@ -185,4 +222,5 @@ extension MakeShards {
     }
 }
 
+ShardSetWriter.removeStagingOnSignals()
 MakeShards.main()

@@ -68,20 +68,13 @@ struct Failure: Error, CustomStringConvertible {
     let description: String
 }
 
-/// Calls `body` with each "\n"-terminated line of `handle` (without the "\n"; a final line
-/// without one counts too).
+/// Calls `body` with each line of `handle` (lines end at "\n" or "\r\n", `TextLines`).
 private func forEachLine(of handle: FileHandle, _ body: ([UInt8]) throws -> Void) throws {
-    var pending: [UInt8] = []
+    var lines = TextLines()
     while true {
         let chunk = handle.availableData
         if chunk.isEmpty { break }
-        pending += chunk
-        var start = 0
-        while let newline = pending[start...].firstIndex(of: 0x0A) {
-            try body(Array(pending[start..<newline]))
-            start = newline + 1
-        }
-        pending.removeFirst(start)
+        for line in lines.feed(chunk) { try body(line) }
     }
-    if !pending.isEmpty { try body(pending) }
+    if let last = lines.finish() { try body(last) }
 }

@@ -12,9 +12,15 @@ struct Train: ParsableCommand {
     @Option(help: "Training config (YAML or JSON).") var config: String
     @Option(name: .customLong("set"), help: "Override a config key, e.g. --set train.steps=100 (repeatable).")
     var overrides: [String] = []
-    @Option(help: "Continue a run: 'latest' or a checkpoint folder.") var resume: String?
+    @Option(help: "Continue a run: 'latest' (its newest intact checkpoint), a run folder or a checkpoint folder.") var resume: String?
     @Flag(help: "Start over in a run folder that already has checkpoints.") var overwrite = false
+    @Flag(help: "Resume although the config changed beyond steps and cadences (the differences are logged).")
+    var allowConfigChange = false
     @Option(help: "Threads for kernels and BLAS (default: all cores).") var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
 
     func run() throws {
         // Launched by mpirun/srun: one rank of a data-parallel job (cores shared by the ranks on this machine).
@@ -24,7 +30,8 @@ struct Train: ParsableCommand {
         let setup = Result {
             let cfg = try TrainingConfig.load(path: config, overrides: overrides)
             StopSignal.install()
-            return try Trainer(config: cfg, configFile: config, resume: resume, overwrite: overwrite, communicator: communicator,
+            return try Trainer(config: cfg, configFile: config, resume: resume, overwrite: overwrite,
+                               allowConfigChange: allowConfigChange, communicator: communicator,
                                log: communicator.rank == 0 ? { writeLine($0) } : { _ in })   // others log only errors
         }
         if communicator.worldSize > 1 {
@@ -36,6 +43,7 @@ struct Train: ParsableCommand {
                 throw ExitCode.failure
             }
         }
+        // Runtime failures (bad data, full disk, a non-finite stop) are one line on stderr and exit 1.
         do {
             let summary = try setup.get().run()
             var line = "done: step \(summary.finalStep)"
@@ -53,7 +61,7 @@ struct Train: ParsableCommand {
                 Self.report(error, rank: communicator.rank)
                 communicator.abort(code: 1)
             }
-            throw ValidationError(String(describing: error).replacingOccurrences(of: "\n", with: " "))
+            CommandSupport.fail("train", error)
         }
     }
 

@@ -106,6 +106,16 @@ public enum ImageTransforms {
         return (rh, rw, CropBox(top: top, left: left, height: size, width: size))
     }
 
+    /// The geometry of `ResizeMode.longest`: the box of a `size × size` canvas that the resized image
+    /// fills (each side `round(side · size / longest side)`, halves to even, at most `size`; offsets
+    /// `⌊(size − side) / 2⌋`).
+    public static func longestSideGeometry(height: Int, width: Int, size: Int) -> CropBox {
+        let ratio = max(Double(height) / Double(size), Double(width) / Double(size))
+        let h = min(size, max(1, Int((Double(height) / ratio).rounded(.toNearestOrEven))))
+        let w = min(size, max(1, Int((Double(width) / ratio).rounded(.toNearestOrEven))))
+        return CropBox(top: (size - h) / 2, left: (size - w) / 2, height: h, width: w)
+    }
+
     /// The evaluation transform: resize the shortest side to `size`, center-crop `size × size`, map by
     /// `affine`. Returns `[size, size, 3]`.
     public static func resizeShortestSideAndCenterCrop(_ image: RGBImage, size: Int, filter: ResizeFilter = .bicubic,
@@ -156,23 +166,42 @@ public enum ImageTransforms {
     }
 }
 
+/// How the evaluation transform fits an image into `size × size` (OpenCLIP's `resize_mode`).
+public enum ResizeMode: String, Codable, Sendable, CaseIterable {
+    /// Resize the shortest side to `size`, center-crop (torchvision `Resize(size)` + `CenterCrop`).
+    case shortest
+    /// Resize the longest side to `size` keeping the aspect ratio (each side `round(side / ratio)`,
+    /// halves to even), then pad to `size × size` with the fill color, centered (OpenCLIP's
+    /// `ResizeKeepRatio(longest=1)` + `CenterCropOrPad`: left/top padding `⌊(size − side) / 2⌋`).
+    case longest
+    /// Resize to `size × size`, ignoring the aspect ratio.
+    case squash
+}
+
 /// How the loader turns a decoded image into a model input of `size × size`.
 ///
 /// Training: random resized crop (or, when `randomResizedCrop` is nil, the evaluation transform), then an
-/// optional random horizontal flip (probability ½), then normalization. Evaluation: resize the shortest side
-/// and center-crop, then normalization. The filter defaults to bicubic, as OpenCLIP's transforms.
+/// optional random horizontal flip (probability ½), then normalization. Evaluation: `resizeMode` (resize
+/// the shortest side and center-crop by default), then normalization. The filter defaults to bicubic, as
+/// OpenCLIP's transforms.
 public struct Augmentation: Codable, Sendable, Equatable {
     public var randomResizedCrop: RandomResizedCrop?
     public var horizontalFlip: Bool
     public var filter: ResizeFilter
     public var normalization: Normalization
+    public var resizeMode: ResizeMode
+    /// The 0...255 gray level that pads `ResizeMode.longest` (OpenCLIP's `fill_color`).
+    public var fill: UInt8
 
     public init(randomResizedCrop: RandomResizedCrop? = RandomResizedCrop(), horizontalFlip: Bool = false,
-                filter: ResizeFilter = .bicubic, normalization: Normalization = .openAI) {
+                filter: ResizeFilter = .bicubic, normalization: Normalization = .openAI,
+                resizeMode: ResizeMode = .shortest, fill: UInt8 = 0) {
         self.randomResizedCrop = randomResizedCrop
         self.horizontalFlip = horizontalFlip
         self.filter = filter
         self.normalization = normalization
+        self.resizeMode = resizeMode
+        self.fill = fill
     }
 
     /// No randomness: the evaluation transform.
@@ -190,8 +219,29 @@ public struct Augmentation: Codable, Sendable, Equatable {
             return
         }
         let flip = training && horizontalFlip && rng.next() >> 63 == 1
-        let g = ImageTransforms.shortestSideGeometry(height: image.height, width: image.width, size: size)
-        resample(image, box: .full(height: image.height, width: image.width), resizedHeight: g.resizedHeight,
-                 resizedWidth: g.resizedWidth, window: g.window, filter: filter, flip: flip, affine: affine, into: output)
+        let full = CropBox.full(height: image.height, width: image.width)
+        switch resizeMode {
+        case .shortest:
+            let g = ImageTransforms.shortestSideGeometry(height: image.height, width: image.width, size: size)
+            resample(image, box: full, resizedHeight: g.resizedHeight, resizedWidth: g.resizedWidth, window: g.window,
+                     filter: filter, flip: flip, affine: affine, into: output)
+        case .squash:
+            resample(image, box: full, resizedHeight: size, resizedWidth: size, window: .full(height: size, width: size),
+                     filter: filter, flip: flip, affine: affine, into: output)
+        case .longest:
+            let window = ImageTransforms.longestSideGeometry(height: image.height, width: image.width, size: size)
+            let pad = SIMD4<Float>(repeating: Float(fill)) * affine.scale + affine.offset
+            for p in 0..<(size * size) { (output[3 * p], output[3 * p + 1], output[3 * p + 2]) = (pad[0], pad[1], pad[2]) }
+            let (h, w) = (window.height, window.width)
+            let resized = UnsafeMutableBufferPointer<Float>.allocate(capacity: h * w * 3)
+            defer { resized.deallocate() }
+            resample(image, box: full, resizedHeight: h, resizedWidth: w, window: .full(height: h, width: w),
+                     filter: filter, flip: flip, affine: affine, into: resized)
+            let left = flip ? size - w - window.left : window.left
+            for y in 0..<h {
+                let destination = output.baseAddress! + ((window.top + y) * size + left) * 3
+                destination.update(from: resized.baseAddress! + y * w * 3, count: w * 3)
+            }
+        }
     }
 }

@@ -96,10 +96,11 @@ public final class DataLoader {
     /// Seconds `next()` has spent waiting for data, in total and in the last call.
     public private(set) var totalWaitSeconds: Double = 0
     public private(set) var lastWaitSeconds: Double = 0
-    /// Skip events so far (an item skipped in two epochs counts twice).
-    public private(set) var skippedCount = 0
-    /// Each skipped item once, in the order first met.
+    /// Each skipped item once, in the order first met (an item skipped again in a later epoch is not
+    /// added again).
     public private(set) var skippedItems: [SkippedItem] = []
+    /// Distinct items skipped so far (`skippedItems.count`).
+    public var skippedCount: Int { skippedItems.count }
     /// Samples dropped because they did not fill the last batch of a training epoch.
     public private(set) var droppedCount = 0
 
@@ -213,7 +214,6 @@ public final class DataLoader {
             case let .sample(sample):
                 samples.append(sample)
             case let .skipped(item):
-                skippedCount += 1
                 if seenSkips.insert(item).inserted {
                     skippedItems.append(item)
                     log("data: skipped \(item)")
@@ -255,7 +255,9 @@ public final class DataLoader {
 private final class Pipeline: @unchecked Sendable {
     private let order: SampleOrder
     private let stream: PositionStream
-    private let processor: SampleProcessor
+    /// Dropped by `stop()`: the workers' threads may outlive the loader for a moment, and must not keep
+    /// the dataset (and its open HDF5 files) alive with them.
+    private var processor: SampleProcessor?
     private let end: Int
     private let window: Int
     private let chunk: Int
@@ -291,12 +293,13 @@ private final class Pipeline: @unchecked Sendable {
         }
     }
 
-    /// Stops the workers and waits until they have exited.
+    /// Stops the workers, waits until they have exited and releases the dataset.
     func stop() {
         condition.lock()
         stopped = true
         condition.broadcast()
         while running > 0 { condition.wait() }
+        processor = nil
         condition.unlock()
     }
 
@@ -320,6 +323,7 @@ private final class Pipeline: @unchecked Sendable {
             let first = nextToClaim
             let last = min(end, consumed + window, first + chunk)
             nextToClaim = last
+            let processor = self.processor!    // only `stop()` clears it, after every worker has left
             condition.unlock()
             var produced: [(Int, SampleResult)] = []
             produced.reserveCapacity(last - first)

@@ -15,7 +15,7 @@ struct SampleOrder: Sendable {
         ensure(count < Int(Int32.max), "datasets of more than 2³¹ items are not supported")
         var order = (0..<Int32(count)).map { $0 }
         guard shuffle else { return order }
-        var rng = RandomGenerator(seed: derivedSeed(seed, domain: 1, UInt64(epoch)))
+        var rng = RandomGenerator(seed: RandomGenerator.derivedSeed(seed, domain: 1, UInt64(epoch)))
         var i = count - 1
         while i > 0 {
             let j = Int.random(in: 0...i, using: &rng)
@@ -27,20 +27,6 @@ struct SampleOrder: Sendable {
 
     /// The random stream of the sample at `position` of `epoch` (augmentation draws only from it).
     func sampleGenerator(epoch: Int, position: Int) -> RandomGenerator {
-        RandomGenerator(seed: derivedSeed(seed, domain: 2, UInt64(epoch), UInt64(position)))
+        RandomGenerator(seed: RandomGenerator.derivedSeed(seed, domain: 2, UInt64(epoch), UInt64(position)))
     }
-}
-
-/// SplitMix64's finalizer: a bijective 64-bit mix.
-@inline(__always)
-private func mix64(_ value: UInt64) -> UInt64 {
-    var z = value &+ 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}
-
-/// A seed derived from `seed` for one purpose (`domain`) and up to two coordinates.
-func derivedSeed(_ seed: UInt64, domain: UInt64, _ a: UInt64, _ b: UInt64 = 0) -> UInt64 {
-    mix64(mix64(mix64(mix64(seed) ^ domain) ^ a) ^ (b &* 0xD1B5_4A32_D192_ED03))
 }

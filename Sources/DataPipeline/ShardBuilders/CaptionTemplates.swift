@@ -1,5 +1,6 @@
 import Foundation
 import TensorCore
+import Tokenization
 
 /// Caption templates such as `a photo of a {}.`: one per line in a text file, `{}` standing for the class
 /// name; blank lines and lines starting with `#` are ignored.
@@ -18,7 +19,7 @@ public struct CaptionTemplates: Sendable, Equatable {
             throw ShardBuildError(description: "\(path): cannot read template file")
         }
         var templates: [String] = []
-        for (n, raw) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, raw) in TextLines.split(String(decoding: data, as: UTF8.self)).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard line.contains("{}") else {
@@ -38,7 +39,7 @@ public struct CaptionTemplates: Sendable, Equatable {
     /// A caption for item `index` of class `name`: the template is drawn from a generator seeded by
     /// `(seed, index)`, so captions do not depend on the order items are processed in.
     public func caption(for name: String, index: Int, seed: UInt64) -> String {
-        var rng = RandomGenerator(seed: derivedSeed(seed, domain: 3, UInt64(index)))
+        var rng = RandomGenerator(seed: RandomGenerator.derivedSeed(seed, domain: 3, UInt64(index)))
         return Self.fill(templates[Int.random(in: 0..<templates.count, using: &rng)], with: name)
     }
 }

@@ -2,20 +2,34 @@ import Foundation
 
 /// How `make-shards` stores images read from files.
 public enum StoredImageFormat: Sendable, Equatable {
-    /// The original JPEG bytes in `/jpeg` (checked by decoding them once).
+    /// The original encoded bytes, JPEG or PNG, in `/jpeg` (checked by decoding them once).
     case jpeg
     /// Decoded, shortest side resized to `size` (bicubic), center-cropped to `size × size`, in `/images`.
     case raw(size: Int)
 }
 
-/// Reads an image file and prepares it for a shard; the error's description is the reason to skip it.
+/// Reads an image file and prepares it for a shard.
+/// - Throws: the `SkipReason` to leave the item out for: "missing file", "permission denied",
+///   "not a JPEG or PNG image", "corrupt JPEG" (with libjpeg's message), …
 func loadImageFile(_ path: String, as format: StoredImageFormat) throws -> ShardImage {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw ShardBuildError(description: "cannot read image file")
+    do {
+        guard try ShardPaths.readableKind(of: path) == .file else { throw SkipReason("not a file") }
+    } catch let error as ShardError {
+        switch error.kind {
+        case .missingFile: throw SkipReason("missing file")
+        case .permissionDenied: throw SkipReason("permission denied")
+        default: throw SkipReason("cannot read file", detail: error.message)
+        }
     }
-    let bytes = [UInt8](data)
-    guard JPEG.hasSignature(bytes) else { throw ShardBuildError(description: "not a JPEG file") }
-    let image = try JPEG.decode(bytes)
+    guard let data = FileManager.default.contents(atPath: path) else { throw SkipReason("cannot read file") }
+    return try prepareImage([UInt8](data), as: format)
+}
+
+/// Checks encoded JPEG or PNG bytes by decoding them and prepares them for a shard.
+/// - Throws: the `SkipReason` to leave the item out for ("not a JPEG or PNG image", "corrupt JPEG", …).
+func prepareImage(_ bytes: [UInt8], as format: StoredImageFormat) throws -> ShardImage {
+    let image: RGBImage
+    do { image = try EncodedImage.decode(bytes) } catch { throw SkipReason(error) }
     switch format {
     case .jpeg:
         return .jpeg(bytes)
@@ -49,7 +63,7 @@ public struct CSVSource: Sendable {
 
 /// Builds shards from a CSV: one item per row; relative image paths are taken as given (relative to the
 /// working directory, as OpenCLIP does) and, when no such file exists, relative to the CSV's folder.
-/// Rows with a missing, non-JPEG or corrupt image or an empty caption are skipped and reported.
+/// Rows with a missing, non-JPEG/PNG or corrupt image or an empty caption are skipped and reported.
 @discardableResult
 public func buildShards(from source: CSVSource, output: String, shardSize: Int, overwrite: Bool = false,
                         progressStyle: BuildProgress.Style = .silent) throws -> BuildSummary {
@@ -72,7 +86,7 @@ public func buildShards(from source: CSVSource, output: String, shardSize: Int, 
         do {
             image = try loadImageFile(imagePath, as: source.format)
         } catch {
-            writer.skip(source: origin, reason: "\(error)")
+            writer.skip(source: origin, reason: SkipReason(error))
             continue
         }
         try writer.append(ShardItem(image: image, caption: caption,
@@ -125,7 +139,7 @@ public func buildShards(from source: ImageFolderSource, output: String, shardSiz
         do {
             image = try loadImageFile(file.path, as: source.format)
         } catch {
-            writer.skip(source: file.path, reason: "\(error)")
+            writer.skip(source: file.path, reason: SkipReason(error))
             continue
         }
         let caption = source.templates.caption(for: names[file.label], index: n, seed: source.seed)

@@ -246,7 +246,7 @@ public struct ScenesSource: Sendable {
 
     /// Scene `index` of the dataset.
     public func scene(at index: Int) -> Scene {
-        var rng = RandomGenerator(seed: derivedSeed(seed, domain: 4, UInt64(index)))
+        var rng = RandomGenerator(seed: RandomGenerator.derivedSeed(seed, domain: 4, UInt64(index)))
         return Scene.random(using: &rng)
     }
 }

@@ -14,30 +14,24 @@ public struct BuildSummary: Sendable, CustomStringConvertible {
     public var items: Int
     public var shards: [String]
     public var bytes: Int
-    /// (source, reason) of every input item that was left out.
-    public var skipped: [(source: String, reason: String)]
+    /// Every input item that was left out, with its reason.
+    public var skipped: SkipTally
 
+    /// "wrote N items in S shards (MB) to OUTPUT", then the skipped items counted by reason.
     public var description: String {
         let megabytes = String(format: "%.1f MB", Double(bytes) / 1_000_000)
-        var lines = ["wrote \(items) items in \(shards.count) shard\(shards.count == 1 ? "" : "s") (\(megabytes)) to \(output)"]
-        if skipped.isEmpty { return lines[0] }
-        lines.append("skipped \(skipped.count) item\(skipped.count == 1 ? "" : "s"):")
-        var byReason: [String: [String]] = [:]
-        for (source, reason) in skipped { byReason[reason, default: []].append(source) }
-        for (reason, sources) in byReason.sorted(by: { $0.value.count > $1.value.count }) {
-            let examples = sources.prefix(3).joined(separator: ", ") + (sources.count > 3 ? ", …" : "")
-            lines.append("  \(sources.count) × \(reason) (\(examples))")
-        }
-        return lines.joined(separator: "\n")
+        let wrote = "wrote \(items) items in \(shards.count) shard\(shards.count == 1 ? "" : "s") (\(megabytes)) to \(output)"
+        return ([wrote] + skipped.report()).joined(separator: "\n")
     }
 }
 
 /// Writes a stream of items as a folder of shards `shard-00000.h5`, `shard-00001.h5`, … of at most
 /// `shardSize` items each.
 ///
-/// Never leaves a half-written output: shards are staged in a hidden folder inside `output` and moved into
-/// place only by `finish()`; `abandon()` (also run on deinit without `finish()`) removes the staging folder
-/// and the output folder itself if this writer created it. An output folder that already holds `.h5` files
+/// Never leaves a half-written output: shards are staged in a hidden folder `.make-shards-partial-PID/` inside
+/// `output` and moved into place only by `finish()`; `abandon()` (also run on deinit without `finish()`)
+/// removes the staging folder and the output folder itself if this writer created it. A signal removes them
+/// too (`removeStagingOnSignals()`), and staging folders of dead processes are removed by the next build. An output folder that already holds `.h5` files
 /// is refused unless `overwrite`, which replaces them when the build succeeds.
 public final class ShardSetWriter {
     public let output: String
@@ -52,7 +46,7 @@ public final class ShardSetWriter {
     private var staged: [String] = []       // file names in staging
     private var items = 0
     private var bytes = 0
-    private var skipped: [(source: String, reason: String)] = []
+    private var skipped = SkipTally()
     private var done = false
 
     public init(output: String, shardSize: Int, classnames: [String]? = nil, overwrite: Bool = false,
@@ -76,19 +70,30 @@ public final class ShardSetWriter {
             do {
                 try manager.createDirectory(atPath: output, withIntermediateDirectories: true)
             } catch {
-                throw ShardBuildError(description: "\(output): cannot create output folder (\(error.localizedDescription))")
+                throw Self.outputError(output, error, "cannot create output folder")
             }
             createdOutput = true
         }
-        staging = URL(fileURLWithPath: output).appendingPathComponent(".make-shards-partial-\(ProcessInfo.processInfo.processIdentifier)").path
+        Self.removeStaleStaging(in: output)
+        staging = URL(fileURLWithPath: output).appendingPathComponent(Self.stagingPrefix + "\(getpid())").path
         do {
             try manager.createDirectory(atPath: staging, withIntermediateDirectories: true)
         } catch {
-            throw ShardBuildError(description: "\(output): cannot write in output folder (\(error.localizedDescription))")
+            throw Self.outputError(output, error, "cannot write in output folder")
         }
+        StagingRegistry.shared.register(staging: staging, createdOutput: createdOutput ? output : nil)
     }
 
     deinit { if !done { abandon() } }
+
+    /// "permission denied: OUTPUT" for a folder this user may not write, else what failed and why.
+    private static func outputError(_ output: String, _ error: any Error, _ what: String) -> ShardBuildError {
+        switch (error as? CocoaError)?.code {
+        case .fileWriteNoPermission?: return ShardBuildError(description: "permission denied: \(output)")
+        case .fileWriteVolumeReadOnly?: return ShardBuildError(description: "read-only file system: \(output)")
+        default: return ShardBuildError(description: "\(output): \(what) (\(error.localizedDescription))")
+        }
+    }
 
     private func shardName(_ n: Int) -> String { String(format: "shard-%05d.h5", n) }
 
@@ -104,9 +109,10 @@ public final class ShardSetWriter {
         if current!.count == shardSize { try flush() }
     }
 
-    /// Records an input item that was left out.
-    public func skip(source: String, reason: String) {
-        skipped.append((source, reason))
+    /// Records an input item that was left out (`reason`: a `SkipReason`, a string literal, or
+    /// `SkipReason(error)` for the error that reading it threw).
+    public func skip(source: String, reason: SkipReason) {
+        skipped.add(source: source, reason)
         progress.advance()
     }
 
@@ -125,7 +131,11 @@ public final class ShardSetWriter {
         ensure(!done, "ShardSetWriter.finish called twice")
         do {
             try flush()
-            guard !staged.isEmpty else { throw ShardBuildError(description: "\(output): no items to write (every input item was skipped)") }
+            guard !staged.isEmpty else {
+                let reasons = skipped.isEmpty ? "the input has no items"
+                    : "all \(skipped.count) input item\(skipped.count == 1 ? " was" : "s were") skipped: \(skipped.summaryLine())"
+                throw ShardBuildError(description: "\(output): no items to write, \(reasons)")
+            }
             let manager = FileManager.default
             if overwrite {
                 for name in (try? manager.contentsOfDirectory(atPath: output)) ?? [] where name.hasSuffix(".h5") && !name.hasPrefix(".") {
@@ -140,6 +150,7 @@ public final class ShardSetWriter {
                 }
             }
             try? manager.removeItem(atPath: staging)
+            StagingRegistry.shared.unregister(staging: staging)
         } catch {
             abandon()
             throw error
@@ -155,6 +166,7 @@ public final class ShardSetWriter {
         current = nil
         let manager = FileManager.default
         try? manager.removeItem(atPath: staging)
+        StagingRegistry.shared.unregister(staging: staging)
         if createdOutput, ((try? manager.contentsOfDirectory(atPath: output)) ?? ["?"]).isEmpty {
             try? manager.removeItem(atPath: output)
         }

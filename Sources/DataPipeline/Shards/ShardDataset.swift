@@ -19,7 +19,7 @@ public final class ShardDataset: @unchecked Sendable {
     public let hasLongCaptions: Bool
 
     public init(shards: [ShardReader]) throws {
-        guard !shards.isEmpty else { throw ShardError(.missingFile, file: "(dataset)", "no shards given") }
+        guard !shards.isEmpty else { throw ShardError(.invalidDataset, file: "(dataset)", "no shards given") }
         self.shards = shards
         var offsets = [0]
         for shard in shards { offsets.append(offsets.last! + shard.count) }
@@ -53,15 +53,11 @@ public final class ShardDataset: @unchecked Sendable {
     }
 
     /// The shard files a path names: itself when it is a file, or the sorted `*.h5` files of a folder.
+    /// Throws "no such file: PATH", "permission denied: PATH" or "no .h5 shards in folder: PATH".
     public static func shardFiles(at path: String) throws -> [String] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ShardError(.missingFile, file: path, "no such shard file or folder")
-        }
-        guard isDirectory.boolValue else { return [path] }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        let shards = names.filter { $0.hasSuffix(".h5") && !$0.hasPrefix(".") }.sorted()
-        guard !shards.isEmpty else { throw ShardError(.missingFile, file: path, "folder contains no .h5 shards") }
+        guard try ShardPaths.readableKind(of: path) == .directory else { return [path] }
+        let shards = try ShardPaths.contents(of: path).filter { $0.hasSuffix(".h5") && !$0.hasPrefix(".") }.sorted()
+        guard !shards.isEmpty else { throw ShardError(.missingFile, file: path, "no .h5 shards in folder") }
         return shards.map { URL(fileURLWithPath: path).appendingPathComponent($0).path }
     }
 

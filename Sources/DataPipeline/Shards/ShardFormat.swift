@@ -1,10 +1,11 @@
 /// Shard format version 1 (DESIGN.md), writable by `ShardWriter` and by h5py alike:
 ///
 ///     /images          uint8  [N, H, W, 3]   raw RGB, one size per shard     (or)
-///     /jpeg            vlen uint8 [N]        encoded JPEG bytes
+///     /jpeg            vlen uint8 [N]        encoded JPEG bytes, or PNG bytes kept as they were
 ///     /captions        vlen UTF-8 string [N]
 ///     /long_captions   vlen UTF-8 string [N]  optional
 ///     /labels          int64 [N]              optional (classification sets)
+///     /keys            vlen UTF-8 string [N]  optional (sample keys, e.g. WebDataset's)
 ///     root attributes: format = "swiftclip-shard", version = 1,
 ///                      classnames = JSON array of strings (classification sets)
 public enum ShardFormat {
@@ -15,6 +16,7 @@ public enum ShardFormat {
     public static let captions = "/captions"
     public static let longCaptions = "/long_captions"
     public static let labels = "/labels"
+    public static let keys = "/keys"
     public static let formatAttribute = "format"
     public static let versionAttribute = "version"
     public static let classnamesAttribute = "classnames"
@@ -35,16 +37,17 @@ public enum ShardImageStorage: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// One item's image as stored: decoded pixels or encoded JPEG bytes.
+/// One item's image as stored: decoded pixels or encoded bytes.
 public enum ShardImage: Sendable, Equatable {
     case raw(RGBImage)
+    /// Encoded bytes as stored in `/jpeg`: JPEG, or PNG kept as it was (told apart by signature).
     case jpeg([UInt8])
 
-    /// The pixels, decoding JPEG bytes (throws `JPEG.Failure` for corrupt data).
+    /// The pixels, decoding encoded bytes (throws `JPEG.Failure` / `PNG.Failure` for corrupt data).
     public func decoded() throws -> RGBImage {
         switch self {
         case let .raw(image): return image
-        case let .jpeg(bytes): return try JPEG.decode(bytes)
+        case let .jpeg(bytes): return try EncodedImage.decode(bytes)
         }
     }
 }
@@ -55,19 +58,23 @@ public struct ShardItem: Sendable, Equatable {
     public var caption: String
     public var longCaption: String?
     public var label: Int?
+    /// The sample's name in its source (`/keys`), e.g. a WebDataset key.
+    public var key: String?
 
-    public init(image: ShardImage, caption: String, longCaption: String? = nil, label: Int? = nil) {
+    public init(image: ShardImage, caption: String, longCaption: String? = nil, label: Int? = nil, key: String? = nil) {
         self.image = image
         self.caption = caption
         self.longCaption = longCaption
         self.label = label
+        self.key = key
     }
 }
 
-/// A shard that cannot be read or written; the description is one line naming the file.
+/// A shard that cannot be read or written; the description is one line naming the file:
+/// "PATH: message", or "no such file: PATH" / "permission denied: PATH" for paths that cannot be opened.
 public struct ShardError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
-        case missingFile, notHDF5, corrupt, wrongFormat, wrongVersion, inconsistentLengths
+        case missingFile, permissionDenied, notHDF5, corrupt, wrongFormat, wrongVersion, inconsistentLengths
         case missingDataset, invalidDataset, invalidItem, io
     }
 
@@ -81,5 +88,10 @@ public struct ShardError: Error, CustomStringConvertible, Sendable, Equatable {
         self.message = message
     }
 
-    public var description: String { "\(file): \(message)" }
+    public var description: String {
+        switch kind {
+        case .missingFile, .permissionDenied: return "\(message): \(file)"
+        default: return "\(file): \(message)"
+        }
+    }
 }

@@ -3,15 +3,18 @@ import Foundation
 
 /// Reads one version-1 shard (see `ShardFormat`), item by item.
 ///
-/// Opening validates the file: it exists, is HDF5, carries `format = "swiftclip-shard"` and `version = 1`,
-/// its datasets have the documented types and shapes, and every present dataset has the same length N.
-/// Each failure is a one-line `ShardError` naming the file:
+/// Opening validates the file: it exists and can be read, is HDF5, carries `format = "swiftclip-shard"` and
+/// `version = 1`, its datasets have the documented element types and shapes, and every present dataset has
+/// the same length N. Each failure is one `ShardError` line naming the file (and the dataset), once per shard:
 ///
-///     PATH: no such shard file                                              (.missingFile)
+///     no such file: PATH                                                    (.missingFile)
+///     permission denied: PATH                                               (.permissionDenied)
 ///     PATH: not an HDF5 file                                                (.notHDF5)
 ///     PATH: truncated or corrupt HDF5 file (HDF5's reason)                  (.corrupt)
 ///     PATH: not a SwiftCLIP shard (format attribute is "x", expected "swiftclip-shard")   (.wrongFormat)
 ///     PATH: unsupported shard version 2 (this build reads version 1)       (.wrongVersion)
+///     PATH: /images has float32 elements, expected uint8                    (.invalidDataset)
+///     PATH: /labels has shape [32, 2], expected [N]                         (.invalidDataset)
 ///     PATH: inconsistent lengths: /images has 3 items, /captions has 2     (.inconsistentLengths)
 ///
 /// A missing image or caption dataset is not an
@@ -27,6 +30,8 @@ public final class ShardReader: @unchecked Sendable {
     public let storage: ShardImageStorage?
     public let hasCaptions: Bool
     public let hasLongCaptions: Bool
+    /// Whether the shard has `/keys`.
+    public let hasKeys: Bool
     /// `/labels`, read once at open; nil when absent.
     public let labels: [Int]?
     /// The `classnames` attribute; nil when absent.
@@ -36,11 +41,9 @@ public final class ShardReader: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ShardError(.missingFile, file: path, "no such shard file")
+        guard try ShardPaths.readableKind(of: path) == .file else {
+            throw ShardError(.invalidDataset, file: path, "is a folder, expected a shard file")
         }
-        if isDirectory.boolValue { throw ShardError(.missingFile, file: path, "is a directory, expected a shard file") }
         guard HDF5File.hasSignature(path: path) else {
             throw ShardError(.notHDF5, file: path, "not an HDF5 file")
         }
@@ -67,6 +70,7 @@ public final class ShardReader: @unchecked Sendable {
             // Datasets and their lengths.
             var lengths: [(String, Int)] = []
             if file.exists(ShardFormat.images) {
+                try Self.check(file, ShardFormat.images, path, "uint8") { $0 == .uint8 }
                 let shape = try file.shape(of: ShardFormat.images)
                 guard shape.count == 4, shape[3] == 3, shape[1] > 0, shape[2] > 0 else {
                     throw ShardError(.invalidDataset, file: path, "\(ShardFormat.images) has shape \(shape), expected [N, H, W, 3]")
@@ -74,25 +78,32 @@ public final class ShardReader: @unchecked Sendable {
                 storage = .raw(height: shape[1], width: shape[2])
                 lengths.append((ShardFormat.images, shape[0]))
             } else if file.exists(ShardFormat.jpeg) {
+                try Self.check(file, ShardFormat.jpeg, path, "variable-length uint8") { $0 == .variableLength(.uint8) }
                 storage = .jpeg
                 lengths.append((ShardFormat.jpeg, try Self.vectorLength(file, ShardFormat.jpeg, path)))
             } else {
                 storage = nil
             }
             hasCaptions = file.exists(ShardFormat.captions)
-            if hasCaptions { lengths.append((ShardFormat.captions, try Self.vectorLength(file, ShardFormat.captions, path))) }
+            if hasCaptions {
+                try Self.check(file, ShardFormat.captions, path, "strings") { $0 == .string }
+                lengths.append((ShardFormat.captions, try Self.vectorLength(file, ShardFormat.captions, path)))
+            }
             hasLongCaptions = file.exists(ShardFormat.longCaptions)
             if hasLongCaptions {
+                try Self.check(file, ShardFormat.longCaptions, path, "strings") { $0 == .string }
                 lengths.append((ShardFormat.longCaptions, try Self.vectorLength(file, ShardFormat.longCaptions, path)))
             }
+            hasKeys = file.exists(ShardFormat.keys)
+            if hasKeys { lengths.append((ShardFormat.keys, try Self.vectorLength(file, ShardFormat.keys, path))) }
             if file.exists(ShardFormat.labels) {
-                let values = try file.readInt64(ShardFormat.labels)
-                labels = values.map { Int($0) }
-                lengths.append((ShardFormat.labels, values.count))
+                try Self.check(file, ShardFormat.labels, path, "integers") { $0.isInteger }
+                lengths.append((ShardFormat.labels, try Self.vectorLength(file, ShardFormat.labels, path)))
+                labels = try file.readInt64(ShardFormat.labels).map { Int($0) }
             } else {
                 labels = nil
             }
-            guard let first = lengths.first else {
+            guard storage != nil || hasCaptions, let first = lengths.first else {
                 throw ShardError(.missingDataset, file: path, "shard has none of /images, /jpeg, /captions")
             }
             if let other = lengths.first(where: { $0.1 != first.1 }) {
@@ -111,6 +122,15 @@ public final class ShardReader: @unchecked Sendable {
             }
         } catch let error as HDF5Error {
             throw ShardError(.corrupt, file: path, "unreadable shard (\(error.object.map { "\($0): " } ?? "")\(error.message))")
+        }
+    }
+
+    /// Throws "PATH: NAME has T elements, expected WHAT" unless dataset `name`'s element type is `accepted`.
+    private static func check(_ file: HDF5File, _ name: String, _ path: String, _ expected: String,
+                              accepted: (HDF5ElementType) -> Bool) throws {
+        let type = try file.elementType(of: name)
+        guard accepted(type) else {
+            throw ShardError(.invalidDataset, file: path, "\(name) has \(type) elements, expected \(expected)")
         }
     }
 
@@ -178,9 +198,17 @@ public final class ShardReader: @unchecked Sendable {
         }
     }
 
+    /// All keys (or those of `rows`); throws `.missingDataset` when the shard has none.
+    public func keys(rows: Range<Int>? = nil) throws -> [String] {
+        guard hasKeys else { throw ShardError(.missingDataset, file: path, "no /keys dataset") }
+        return try read(ShardFormat.keys) { try file.readStrings(ShardFormat.keys, rows: rows) }
+    }
+
     /// The whole item `index`.
     public func item(at index: Int) throws -> ShardItem {
-        ShardItem(image: try image(at: index), caption: try caption(at: index),
-                  longCaption: hasLongCaptions ? try longCaption(at: index) : nil, label: labels?[index])
+        check(index)
+        return ShardItem(image: try image(at: index), caption: try caption(at: index),
+                         longCaption: hasLongCaptions ? try longCaption(at: index) : nil, label: labels?[index],
+                         key: hasKeys ? try keys(rows: index..<(index + 1))[0] : nil)
     }
 }

@@ -5,8 +5,8 @@ import Foundation
 ///
 /// Items are kept in memory until `finish()`, which writes a temporary file next to the destination and
 /// renames it into place, so a crash or an error never leaves a half-written shard under the final name.
-/// All items of a shard use the same image storage (raw of one size, or JPEG), and long captions and
-/// labels are either given for every item or for none.
+/// All items of a shard use the same image storage (raw of one size, or JPEG), and long captions,
+/// labels and keys are either given for every item or for none.
 ///
 ///     let writer = ShardWriter(path: "out/shard-00000.h5", classnames: ["cat", "dog"])
 ///     try writer.append(ShardItem(image: .raw(image), caption: "a photo of a cat.", label: 0))
@@ -22,6 +22,7 @@ public final class ShardWriter {
     private var captions: [String] = []
     private var longCaptions: [String]? = nil
     private var labels: [Int64]? = nil
+    private var keys: [String]? = nil
     private var finished = false
 
     public init(path: String, classnames: [String]? = nil) {
@@ -56,6 +57,7 @@ public final class ShardWriter {
         if count == 0 {
             longCaptions = item.longCaption.map { [$0] }
             labels = item.label.map { [Int64($0)] }
+            keys = item.key.map { [$0] }
         } else {
             switch (item.longCaption, longCaptions != nil) {
             case let (text?, true): longCaptions!.append(text)
@@ -66,6 +68,11 @@ public final class ShardWriter {
             case let (label?, true): labels!.append(Int64(label))
             case (nil, false): break
             default: throw invalid("labels must be given for every item or for none")
+            }
+            switch (item.key, keys != nil) {
+            case let (key?, true): keys!.append(key)
+            case (nil, false): break
+            default: throw invalid("keys must be given for every item or for none")
             }
         }
         captions.append(item.caption)
@@ -92,14 +99,15 @@ public final class ShardWriter {
             }
             switch storage {
             case let .raw(h, w):
-                try file.writeUInt8(ShardFormat.images, shape: [count, h, w, 3], values: pixels)
+                try file.write(ShardFormat.images, shape: [count, h, w, 3], values: pixels)
             case .jpeg:
                 try file.writeVariableBytes(ShardFormat.jpeg, values: jpegs)
             }
             try file.writeStrings(ShardFormat.captions, values: captions)
             if let longCaptions { try file.writeStrings(ShardFormat.longCaptions, values: longCaptions) }
-            if let labels { try file.writeInt64(ShardFormat.labels, values: labels) }
-            file.close()
+            if let labels { try file.write(ShardFormat.labels, shape: [labels.count], values: labels) }
+            if let keys { try file.writeStrings(ShardFormat.keys, values: keys) }
+            try file.close()
             guard rename(temporary, path) == 0 else {
                 throw ShardError(.io, file: path, "cannot rename the finished shard into place: \(String(cString: strerror(errno)))")
             }

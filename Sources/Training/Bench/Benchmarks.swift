@@ -14,15 +14,17 @@ public enum Benchmarks {
         return times.sorted()[times.count / 2]
     }
 
-    /// GFLOP/s of square sgemm at size `n` (2n³ FLOPs) with the current BLAS threads.
-    public static func sgemm(n: Int) -> Double {
+    /// GFLOP/s of square GEMM at size `n` (2n³ FLOPs) with the current BLAS threads, in `precision`.
+    public static func sgemm(n: Int, precision: MatmulPrecision = .fp32) -> Double {
         var rng = RandomGenerator(seed: 1)
         let a = Tensor.randomNormal([n, n], using: &rng), b = Tensor.randomNormal([n, n], using: &rng)
         let c = Tensor.zeros([n, n])
         let repeats = n <= 256 ? 50 : n <= 1024 ? 5 : 2
         let t = time(repeats: repeats) {
-            BLAS.sgemm(transA: false, transB: false, m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n,
-                       c: c.pointer, ldc: n)
+            MatmulPrecision.with(precision) {
+                BLAS.sgemm(transA: false, transB: false, m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n,
+                           c: c.pointer, ldc: n)
+            }
         }
         return 2 * Double(n * n * n) / t / 1e9
     }

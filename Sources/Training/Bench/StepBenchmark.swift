@@ -23,10 +23,17 @@ public struct StepBenchmark {
         public var ranks: Int
         /// Share of the step time rank 0 spent in collectives (feature all-gather, gradient all-reduce).
         public var communicationShare: Double
+        public var patchDropout: Double
+        /// The towers' GEMM precision, the GEMM peak in it (= `sgemmGflops` for fp32) and the share of it.
+        public var precision: String
+        public var gemmPeakGflops: Double
+        public var shareOfGemmPeak: Double
+        public var engines: GEMMEngines
 
         enum CodingKeys: String, CodingKey {
-            case config, batch, workers, steps, parameters, recompute, ranks
+            case config, batch, workers, steps, parameters, recompute, ranks, patchDropout = "patch_dropout", precision, engines
             case communicationShare = "communication_share"
+            case gemmPeakGflops = "gemm_peak_gflops", shareOfGemmPeak = "share_of_gemm_peak"
             case freshAllocationsPerStep = "fresh_allocations_per_step"
             case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step"
             case gflopsPerImage = "gflop_per_image", gflops, sgemmGflops = "sgemm_gflops"
@@ -41,15 +48,19 @@ public struct StepBenchmark {
     public let workers: Int
     public let recompute: Bool
     public let communicator: any Communicator
+    /// FLIP patch dropout rate (0 = every patch).
+    public let patchDropout: Double
+    public let precision: MatmulPrecision
 
-    public init(name: String, config: ModelConfig, batch: Int, workers: Int, recompute: Bool = false,
-                communicator: any Communicator = InProcessCommunicator()) {
+    public init(name: String, config: ModelConfig, batch: Int, workers: Int, recompute: Bool = false, patchDropout: Double = 0,
+                precision: MatmulPrecision = .fp32, communicator: any Communicator = InProcessCommunicator()) {
         (self.name, self.config, self.batch, self.workers, self.recompute) = (name, config, batch, workers, recompute)
-        self.communicator = communicator
+        (self.patchDropout, self.precision, self.communicator) = (patchDropout, precision, communicator)
     }
 
     /// Forward FLOPs per image (GEMMs and attention) of both towers; a step is ≈ 3× this.
-    public static func forwardFlopsPerSample(_ c: ModelConfig) -> Double {
+    /// With patch dropout the vision transformer runs on the kept patches only.
+    public static func forwardFlopsPerSample(_ c: ModelConfig, patchDropout: Double = 0) -> Double {
         func transformer(tokens t: Double, width w: Double, layers l: Double, mlp: Double) -> Double {
             let perLayer = 2 * t * w * 3 * w + 2 * t * t * w * 2 + 2 * t * w * w + 2 * 2 * t * w * w * mlp
             return perLayer * l
@@ -57,7 +68,8 @@ public struct StepBenchmark {
         var total = 0.0
         let v = c.visionCfg
         if v.type == "vit" {
-            let g = Double(v.imageSize / v.patchSize), t = g * g + 1, w = Double(v.width)
+            let g = Double(v.imageSize / v.patchSize), w = Double(v.width)
+            let t = Double(PatchDropout(rate: patchDropout).keptCount(of: Int(g * g))) + 1
             total += 2 * g * g * Double(3 * v.patchSize * v.patchSize) * w
             total += transformer(tokens: t, width: w, layers: Double(v.layers), mlp: v.mlpRatio)
             total += 2 * w * Double(c.embedDim)
@@ -69,8 +81,9 @@ public struct StepBenchmark {
         return total
     }
 
-    /// Runs `steps` timed steps after `warmup` steps and reports throughput and memory.
-    public func run(steps: Int = 5, warmup: Int = 1, sgemmGflops: Double,
+    /// Runs `steps` timed steps after `warmup` steps and reports throughput and memory; shares are
+    /// of the machine's fp32 GEMM peak `sgemmGflops` and of its GEMM peak in `precision`.
+    public func run(steps: Int = 5, warmup: Int = 1, sgemmGflops: Double, gemmPeakGflops: Double? = nil,
                     profile: Bool = false) -> (result: Result, profile: [OpProfile.Row]) {
         let model = CLIPModel(config, seed: 0)
         model.setActivationRecomputation(recompute)
@@ -80,6 +93,7 @@ public struct StepBenchmark {
         let optimizer = AdamW(entries)
         let objective = CLIPObjective()
         let step = DataParallelStep(model: model, objective: objective, workers: workers, communicator: communicator)
+        step.precision = precision
         var rng = RandomGenerator(seed: 7)
         let s = config.visionCfg.imageSize, ctx = config.textCfg.contextLength
         let images = Tensor.randomNormal([batch, s, s, 3], using: &rng)
@@ -87,8 +101,13 @@ public struct StepBenchmark {
             let len = 2 + Int(rng.next() % UInt64(ctx - 2))
             return (0..<ctx).map { t in t == 0 ? 49406 : t < len - 1 ? Int32(1 + rng.next() % 49000) : t == len - 1 ? 49407 : 0 }
         }
+        let kept = model.visual.patchTokenCount.flatMap { n -> [Int]? in
+            guard patchDropout > 0 else { return nil }
+            return (0..<UInt64(batch)).flatMap { PatchDropout(rate: patchDropout).keptPatches(of: n, seed: $0) }
+        }
         let ranks = communicator.worldSize, local = batch / ranks
-        let inputs = TowerInputs(images: images, tokens: tokens).slice((communicator.rank * local)..<((communicator.rank + 1) * local))
+        let inputs = TowerInputs(images: images, tokens: tokens, keptPatches: kept)
+            .slice((communicator.rank * local)..<((communicator.rank + 1) * local))
         var communicationSeconds = 0.0
         func oneStep() {
             step.run(inputs)
@@ -109,7 +128,7 @@ public struct StepBenchmark {
         let activation = (BufferPool.shared.peakLiveBytes - baseline) / local
         var rows: [OpProfile.Row] = []
         if profile { rows = OpProfile.measure { oneStep() } }
-        let flopsPerImage = 3 * Self.forwardFlopsPerSample(config)
+        let flopsPerImage = 3 * Self.forwardFlopsPerSample(config, patchDropout: kept == nil ? 0 : patchDropout)
         let gflops = flopsPerImage * Double(batch) / seconds / 1e9
         return (Result(config: name, batch: batch, workers: workers, steps: steps,
                        imagesPerSecond: Double(batch) / seconds, secondsPerStep: seconds,
@@ -117,6 +136,9 @@ public struct StepBenchmark {
                        shareOfSgemmPeak: gflops / sgemmGflops, peakMemoryBytes: Benchmarks.peakResidentBytes(),
                        activationBytesPerImage: activation, parameters: model.parameterCount,
                        freshAllocationsPerStep: freshAllocations, recompute: recompute, ranks: ranks,
-                       communicationShare: communicationShare), rows)
+                       communicationShare: communicationShare,
+                       patchDropout: kept == nil ? 0 : patchDropout, precision: precision.rawValue,
+                       gemmPeakGflops: gemmPeakGflops ?? sgemmGflops, shareOfGemmPeak: gflops / (gemmPeakGflops ?? sgemmGflops),
+                       engines: GEMMEngines.current), rows)
     }
 }

@@ -20,12 +20,13 @@ extension TrainingConfig {
         } catch let e as ConfigError { throw ConfigError("\(file): \(e.message)") } catch {
             throw ConfigError("\(file): not valid YAML (\(String(describing: error).split(separator: "\n").first ?? ""))")
         }
+        if let duplicate = firstDuplicateKey(in: root) { throw ConfigError("\(file): \(duplicate): duplicate key (each key may appear once)") }
         for o in overrides { try applyOverride(o, to: &root, file: file) }
         let config: TrainingConfig
         do {
             config = try YAMLDecoder().decode(TrainingConfig.self, from: try Yams.serialize(node: root))
         } catch {
-            throw ConfigError.from(error, file: file)
+            throw ConfigError.from(error, file: file, root: root)
         }
         if validate {
             do { try config.validate() } catch let e as ConfigError { throw ConfigError("\(file): \(e.message)") }
@@ -35,6 +36,23 @@ extension TrainingConfig {
         return config
     }
 
+    /// The dotted path of the first key that appears twice in one mapping (YAML lets the last win silently).
+    static func firstDuplicateKey(in node: Node, path: [String] = []) -> String? {
+        if let mapping = node.mapping {
+            var seen = Set<String>()
+            for (k, v) in mapping {
+                let key = k.string ?? "\(k)"
+                if !seen.insert(key).inserted { return (path + [key]).joined(separator: ".") }
+                if let d = firstDuplicateKey(in: v, path: path + [key]) { return d }
+            }
+        } else if let sequence = node.sequence {
+            for (i, v) in sequence.enumerated() {
+                if let d = firstDuplicateKey(in: v, path: path.dropLast() + ["\(path.last ?? "")[\(i)]"]) { return d }
+            }
+        }
+        return nil
+    }
+
     /// `a.b.c=value`: sets a nested key, the value parsed as YAML (numbers, booleans, lists, null).
     static func applyOverride(_ override: String, to root: inout Node, file: String) throws {
         guard let eq = override.firstIndex(of: "="), eq != override.startIndex else {
@@ -42,6 +60,9 @@ extension TrainingConfig {
         }
         let path = override[..<eq].split(separator: ".").map(String.init)
         let valueText = String(override[override.index(after: eq)...])
+        guard !valueText.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ConfigError("--set \(override): no value (write null to unset an optional key)")
+        }
         let value = (try? Yams.compose(yaml: valueText)).flatMap { $0 } ?? Node("null", Tag(.null))
         func set(_ node: Node, _ keys: ArraySlice<String>) throws -> Node {
             guard let key = keys.first else { return value }
@@ -62,9 +83,14 @@ extension TrainingConfig {
         func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
         guard !run.name.isEmpty, !run.name.contains("/") else { throw fail("run.name", "must be a non-empty name without /") }
         guard run.logEvery > 0 else { throw fail("run.log_every", "must be positive") }
-        guard exists(model.config) else { throw fail("model.config", "file not found: \(model.config)") }
+        guard exists(model.config) || ModelConfig.builtIn(model.config) != nil else {
+            throw fail("model.config", "file not found: \(model.config) (nor a built-in architecture: \(ModelConfig.builtInNames.joined(separator: ", ")))")
+        }
         if let w = model.initWeights, !exists(w) { throw fail("model.init", "file not found: \(w)") }
         for f in model.freeze where !["visual", "text"].contains(f) { throw fail("model.freeze", "expected visual or text, got \(f)") }
+        guard model.patchDropout >= 0 && model.patchDropout < 1 else {
+            throw fail("model.patch_dropout", "expected a fraction in [0, 1), got \(model.patchDropout)")
+        }
         guard !data.train.isEmpty else { throw fail("data.train", "needs at least one shard or folder") }
         for p in data.train where !exists(p) { throw fail("data.train", "not found: \(p)") }
         if let v = data.tokenizer.vocab, !exists(v) { throw fail("data.tokenizer.vocab", "file not found: \(v)") }
@@ -84,6 +110,7 @@ extension TrainingConfig {
         guard optimizer.betas.count == 2, optimizer.betas.allSatisfy({ $0 >= 0 && $0 < 1 }) else {
             throw fail("optimizer.betas", "expected two values in [0, 1), got \(optimizer.betas)")
         }
+        guard optimizer.eps > 0, optimizer.eps.isFinite else { throw fail("optimizer.eps", "must be positive, got \(optimizer.eps)") }
         guard optimizer.weightDecay >= 0 else { throw fail("optimizer.weight_decay", "must be non-negative") }
         guard ["cosine", "constant", "const-cooldown"].contains(schedule.type) else {
             throw fail("schedule.type", "expected cosine, constant or const-cooldown, got \(schedule.type)")
@@ -97,12 +124,14 @@ extension TrainingConfig {
         }
         if let c = train.gradClipNorm, !(c > 0) { throw fail("train.grad_clip_norm", "must be positive") }
         guard train.maxNonfiniteSteps > 0 else { throw fail("train.max_nonfinite_steps", "must be positive") }
+        guard MatmulPrecision(rawValue: train.precision) != nil else { throw fail("train.precision", "expected fp32 or bf16, got \(train.precision)") }
         guard checkpoint.everySteps > 0 else { throw fail("checkpoint.every_steps", "must be positive") }
         guard checkpoint.keepLast > 0 else { throw fail("checkpoint.keep_last", "must be at least 1") }
         if let z = eval.zeroshot {
             guard exists(z.dataset) else { throw fail("eval.zeroshot.dataset", "not found: \(z.dataset)") }
             if let t = z.templates, !exists(t) { throw fail("eval.zeroshot.templates", "file not found: \(t)") }
             guard z.everySteps > 0 else { throw fail("eval.zeroshot.every_steps", "must be positive") }
+            if let l = z.limit, l < 1 { throw fail("eval.zeroshot.limit", "must be at least 1 (or null for all images), got \(l)") }
         }
         do { _ = try objective.makeObjective() } catch { throw ConfigError("\(error)") }
     }

@@ -19,15 +19,15 @@ public struct TrainingConfig: Codable, Equatable {
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        run = try c.decodeIfPresent(RunSection.self, forKey: .run) ?? RunSection()
+        run = try c.decodeUnlessNull(RunSection.self, forKey: .run) ?? RunSection()
         model = try c.decode(ModelSection.self, forKey: .model)
-        objective = try c.decodeIfPresent(ObjectiveConfig.self, forKey: .objective) ?? ObjectiveConfig(type: "clip")
+        objective = try c.decodeUnlessNull(ObjectiveConfig.self, forKey: .objective) ?? ObjectiveConfig(type: "clip")
         data = try c.decode(DataSection.self, forKey: .data)
-        optimizer = try c.decodeIfPresent(OptimizerSection.self, forKey: .optimizer) ?? OptimizerSection()
-        schedule = try c.decodeIfPresent(ScheduleSection.self, forKey: .schedule) ?? ScheduleSection()
-        train = try c.decodeIfPresent(TrainSection.self, forKey: .train) ?? TrainSection()
-        checkpoint = try c.decodeIfPresent(CheckpointSection.self, forKey: .checkpoint) ?? CheckpointSection()
-        eval = try c.decodeIfPresent(EvalSection.self, forKey: .eval) ?? EvalSection()
+        optimizer = try c.decodeUnlessNull(OptimizerSection.self, forKey: .optimizer) ?? OptimizerSection()
+        schedule = try c.decodeUnlessNull(ScheduleSection.self, forKey: .schedule) ?? ScheduleSection()
+        train = try c.decodeUnlessNull(TrainSection.self, forKey: .train) ?? TrainSection()
+        checkpoint = try c.decodeUnlessNull(CheckpointSection.self, forKey: .checkpoint) ?? CheckpointSection()
+        eval = try c.decodeUnlessNull(EvalSection.self, forKey: .eval) ?? EvalSection()
     }
 }
 
@@ -42,10 +42,10 @@ public struct RunSection: Codable, Equatable {
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decodeIfPresent(String.self, forKey: .name) ?? name
-        outputDir = try c.decodeIfPresent(String.self, forKey: .outputDir) ?? outputDir
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
-        logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? logEvery
+        name = try c.decodeUnlessNull(String.self, forKey: .name) ?? name
+        outputDir = try c.decodeUnlessNull(String.self, forKey: .outputDir) ?? outputDir
+        seed = try c.decodeUnlessNull(UInt64.self, forKey: .seed) ?? seed
+        logEvery = try c.decodeUnlessNull(Int.self, forKey: .logEvery) ?? logEvery
     }
 }
 
@@ -58,8 +58,11 @@ public struct ModelSection: Codable, Equatable {
     public var freeze: [String] = []
     /// Long-CLIP: stretch a 77-position text positional embedding to 248 on load.
     public var stretchPositionalEmbedding = false
+    /// FLIP patch dropout: the fraction of patch tokens each training image drops (0 = off).
+    public var patchDropout = 0.0
     enum CodingKeys: String, CodingKey, CaseIterable {
         case config, initWeights = "init", freeze, stretchPositionalEmbedding = "stretch_positional_embedding"
+        case patchDropout = "patch_dropout"
     }
     public init(config: String) { self.config = config }
     public init(from decoder: Decoder) throws {
@@ -67,8 +70,9 @@ public struct ModelSection: Codable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         config = try c.decode(String.self, forKey: .config)
         initWeights = try c.decodeIfPresent(String.self, forKey: .initWeights)
-        freeze = try c.decodeIfPresent([String].self, forKey: .freeze) ?? []
-        stretchPositionalEmbedding = try c.decodeIfPresent(Bool.self, forKey: .stretchPositionalEmbedding) ?? false
+        freeze = try c.decodeUnlessNull([String].self, forKey: .freeze) ?? []
+        stretchPositionalEmbedding = try c.decodeUnlessNull(Bool.self, forKey: .stretchPositionalEmbedding) ?? false
+        patchDropout = try c.decodeUnlessNull(Double.self, forKey: .patchDropout) ?? 0
     }
 }
 
@@ -94,7 +98,8 @@ public struct AugmentSection: Codable, Equatable, Sendable {
     public init() {}
     public static let none: AugmentSection = { var a = AugmentSection(); a.randomResizedCrop = nil; return a }()
     public init(from decoder: Decoder) throws {
-        if let s = try? decoder.singleValueContainer().decode(String.self) {
+        if (try? decoder.container(keyedBy: AnyKey.self)) == nil {
+            let s = (try? decoder.singleValueContainer().decode(String.self)) ?? "a list"
             guard s == "none" else { throw ConfigError("data.augment: expected a mapping or none, got \(s)") }
             self = .none
             return
@@ -102,7 +107,7 @@ public struct AugmentSection: Codable, Equatable, Sendable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         randomResizedCrop = try c.decodeIfPresent([Double].self, forKey: .randomResizedCrop)
-        horizontalFlip = try c.decodeIfPresent(Bool.self, forKey: .horizontalFlip) ?? false
+        horizontalFlip = try c.decodeUnlessNull(Bool.self, forKey: .horizontalFlip) ?? false
     }
 }
 
@@ -125,12 +130,12 @@ public struct DataSection: Codable, Equatable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         if let one = try? c.decode(String.self, forKey: .train) { train = [one] } else { train = try c.decode([String].self, forKey: .train) }
-        tokenizer = try c.decodeIfPresent(TokenizerSection.self, forKey: .tokenizer) ?? tokenizer
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
-        shuffle = try c.decodeIfPresent(Bool.self, forKey: .shuffle) ?? shuffle
-        augment = try c.decodeIfPresent(AugmentSection.self, forKey: .augment) ?? augment
-        loaderThreads = try c.decodeIfPresent(Int.self, forKey: .loaderThreads) ?? loaderThreads
-        captionSource = try c.decodeIfPresent(String.self, forKey: .captionSource) ?? captionSource
+        tokenizer = try c.decodeUnlessNull(TokenizerSection.self, forKey: .tokenizer) ?? tokenizer
+        batchSize = try c.decodeUnlessNull(Int.self, forKey: .batchSize) ?? batchSize
+        shuffle = try c.decodeUnlessNull(Bool.self, forKey: .shuffle) ?? shuffle
+        augment = try c.decodeUnlessNull(AugmentSection.self, forKey: .augment) ?? augment
+        loaderThreads = try c.decodeUnlessNull(Int.self, forKey: .loaderThreads) ?? loaderThreads
+        captionSource = try c.decodeUnlessNull(String.self, forKey: .captionSource) ?? captionSource
     }
 }
 
@@ -146,12 +151,12 @@ public struct OptimizerSection: Codable, Equatable {
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decodeIfPresent(String.self, forKey: .type) ?? type
-        lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? lr
-        betas = try c.decodeIfPresent([Float].self, forKey: .betas) ?? betas
-        eps = try c.decodeIfPresent(Float.self, forKey: .eps) ?? eps
-        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? weightDecay
-        momentum = try c.decodeIfPresent(Float.self, forKey: .momentum) ?? momentum
+        type = try c.decodeUnlessNull(String.self, forKey: .type) ?? type
+        lr = try c.decodeUnlessNull(Float.self, forKey: .lr) ?? lr
+        betas = try c.decodeUnlessNull([Float].self, forKey: .betas) ?? betas
+        eps = try c.decodeUnlessNull(Float.self, forKey: .eps) ?? eps
+        weightDecay = try c.decodeUnlessNull(Float.self, forKey: .weightDecay) ?? weightDecay
+        momentum = try c.decodeUnlessNull(Float.self, forKey: .momentum) ?? momentum
     }
 }
 
@@ -168,11 +173,11 @@ public struct ScheduleSection: Codable, Equatable {
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decodeIfPresent(String.self, forKey: .type) ?? type
-        warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? warmupSteps
+        type = try c.decodeUnlessNull(String.self, forKey: .type) ?? type
+        warmupSteps = try c.decodeUnlessNull(Int.self, forKey: .warmupSteps) ?? warmupSteps
         cooldownSteps = try c.decodeIfPresent(Int.self, forKey: .cooldownSteps)
-        power = try c.decodeIfPresent(Float.self, forKey: .power) ?? power
-        endLR = try c.decodeIfPresent(Float.self, forKey: .endLR) ?? endLR
+        power = try c.decodeUnlessNull(Float.self, forKey: .power) ?? power
+        endLR = try c.decodeUnlessNull(Float.self, forKey: .endLR) ?? endLR
     }
 }
 
@@ -185,20 +190,23 @@ public struct TrainSection: Codable, Equatable {
     public var maxNonfiniteSteps = 5
     /// Recompute each transformer block in the backward pass instead of keeping its activations.
     public var recomputeActivations = false
+    /// GEMM precision of the towers: `fp32`, or `bf16` (inputs rounded to bf16, fp32 accumulation; `MatmulPrecision`).
+    public var precision = "fp32"
     enum CodingKeys: String, CodingKey, CaseIterable {
         case steps, workers, accumulation, gradClipNorm = "grad_clip_norm", maxNonfiniteSteps = "max_nonfinite_steps"
-        case recomputeActivations = "recompute_activations"
+        case recomputeActivations = "recompute_activations", precision
     }
     public init() {}
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? steps
-        workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? workers
-        accumulation = try c.decodeIfPresent(Int.self, forKey: .accumulation) ?? accumulation
+        steps = try c.decodeUnlessNull(Int.self, forKey: .steps) ?? steps
+        workers = try c.decodeUnlessNull(Int.self, forKey: .workers) ?? workers
+        accumulation = try c.decodeUnlessNull(Int.self, forKey: .accumulation) ?? accumulation
         gradClipNorm = try c.decodeIfPresent(Float.self, forKey: .gradClipNorm)
-        maxNonfiniteSteps = try c.decodeIfPresent(Int.self, forKey: .maxNonfiniteSteps) ?? maxNonfiniteSteps
-        recomputeActivations = try c.decodeIfPresent(Bool.self, forKey: .recomputeActivations) ?? false
+        maxNonfiniteSteps = try c.decodeUnlessNull(Int.self, forKey: .maxNonfiniteSteps) ?? maxNonfiniteSteps
+        recomputeActivations = try c.decodeUnlessNull(Bool.self, forKey: .recomputeActivations) ?? false
+        precision = try c.decodeUnlessNull(String.self, forKey: .precision) ?? precision
     }
 }
 
@@ -210,8 +218,8 @@ public struct CheckpointSection: Codable, Equatable {
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        everySteps = try c.decodeIfPresent(Int.self, forKey: .everySteps) ?? everySteps
-        keepLast = try c.decodeIfPresent(Int.self, forKey: .keepLast) ?? keepLast
+        everySteps = try c.decodeUnlessNull(Int.self, forKey: .everySteps) ?? everySteps
+        keepLast = try c.decodeUnlessNull(Int.self, forKey: .keepLast) ?? keepLast
     }
 }
 
@@ -227,7 +235,7 @@ public struct ZeroShotSection: Codable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         dataset = try c.decode(String.self, forKey: .dataset)
         templates = try c.decodeIfPresent(String.self, forKey: .templates)
-        everySteps = try c.decodeIfPresent(Int.self, forKey: .everySteps) ?? everySteps
+        everySteps = try c.decodeUnlessNull(Int.self, forKey: .everySteps) ?? everySteps
         limit = try c.decodeIfPresent(Int.self, forKey: .limit)
     }
 }

@@ -31,6 +31,9 @@ public final class DataParallelStep {
     public let workers: Int
     public let accumulation: Int
     public let communicator: any Communicator
+    /// GEMM precision of the towers' forward and backward on the worker threads (the objective runs
+    /// on the calling thread, in fp32 unless the caller sets otherwise).
+    public var precision = MatmulPrecision.fp32
     /// Seconds spent in collectives (feature all-gather, gradient all-reduce) by the last `run`.
     public private(set) var lastCommunicationSeconds = 0.0
 
@@ -89,12 +92,13 @@ public final class DataParallelStep {
         return loss.value.scalar
     }
 
-    /// Runs `body(worker)` on `workers` threads, each with single-threaded kernels, in the caller's grad mode.
+    /// Runs `body(worker)` on `workers` threads, each with single-threaded kernels, in the caller's
+    /// grad mode and with GEMMs in `precision`.
     func runWorkers(_ body: (Int) -> Void) {
-        let noGrad = !GradMode.isEnabled
+        let noGrad = !GradMode.isEnabled, precision = self.precision
         Parallel.forEachWorker(workers) { w in
             Profiler.markStartIfEnabled()
-            if noGrad { GradMode.noGrad { body(w) } } else { body(w) }
+            MatmulPrecision.with(precision) { if noGrad { GradMode.noGrad { body(w) } } else { body(w) } }
         }
     }
 

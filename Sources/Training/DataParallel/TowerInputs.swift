@@ -8,17 +8,22 @@ public struct TowerInputs: @unchecked Sendable {
     public var tokens: [Int32]
     /// Further caption sets (Long-CLIP short captions, multi-positive sub-captions), each [B, ctx].
     public var extraTokens: [[Int32]]
+    /// Patch dropout: [B, K] row-major indices of the patches each image keeps, or nil for all.
+    public var keptPatches: [Int]?
 
-    public init(images: Tensor, tokens: [Int32], extraTokens: [[Int32]] = []) {
-        (self.images, self.tokens, self.extraTokens) = (images, tokens, extraTokens)
+    public init(images: Tensor, tokens: [Int32], extraTokens: [[Int32]] = [], keptPatches: [Int]? = nil) {
+        (self.images, self.tokens, self.extraTokens, self.keptPatches) = (images, tokens, extraTokens, keptPatches)
     }
 
     public var batchSize: Int { images.shape[0] }
 
     /// Rows `range` of every input.
     public func slice(_ range: Range<Int>) -> TowerInputs {
-        let ctx = tokens.count / max(batchSize, 1)
-        func rows(_ t: [Int32]) -> [Int32] { Array(t[(range.lowerBound * ctx)..<(range.upperBound * ctx)]) }
-        return TowerInputs(images: images.slice(axis: 0, range), tokens: rows(tokens), extraTokens: extraTokens.map(rows))
+        func rows<T>(_ t: [T]) -> [T] {
+            let width = t.count / max(batchSize, 1)
+            return Array(t[(range.lowerBound * width)..<(range.upperBound * width)])
+        }
+        return TowerInputs(images: images.slice(axis: 0, range), tokens: rows(tokens), extraTokens: extraTokens.map(rows),
+                           keptPatches: keptPatches.map(rows))
     }
 }

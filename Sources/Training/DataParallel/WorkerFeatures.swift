@@ -12,7 +12,7 @@ struct WorkerFeatures {
 
     init(model: CLIPModel, inputs: TowerInputs, needs: ObjectiveNeeds) {
         let b = inputs.batchSize
-        let img = model.encodeImage(inputs.images, returnTokens: needs.tokens)
+        let img = model.encodeImage(inputs.images, returnTokens: needs.tokens, keptPatches: inputs.keptPatches)
         let txt = model.encodeText(inputs.tokens, batch: b, returnTokens: needs.tokens)
         (image, text, imageTokens, textTokens) = (img.pooled, txt.pooled, img.tokens, txt.tokens)
         if needs.tokens {

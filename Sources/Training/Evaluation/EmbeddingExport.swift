@@ -1,26 +1,56 @@
 import Foundation
 import Checkpointing
 import DataPipeline
+import Tokenization
 
-/// The `embed` command's work: embeddings of every image of a shard, written as safetensors.
+/// The `embed` command's work: one embedding row per image item of a shard and per line of a
+/// text file, written as safetensors — or a refusal, never a silently shifted row.
 public enum EmbeddingExport {
-    /// L2-normalized embeddings [N, E] of the shard's images, in order (evaluation transform).
+    /// L2-normalized embeddings [N, E] of the shard's N images, in order (evaluation transform).
+    /// Throws, naming the shard and item, when an image cannot be decoded or its embedding is not finite.
     public static func embedImages(encoder: ModelEncoder, shard: String, batchSize: Int = 256) throws -> Tensor {
         let dataset = try ShardDataset(path: shard)
         let ctx = encoder.model.config.textCfg.contextLength
         let loader = try DataLoader(
             dataset: dataset,
             configuration: DataLoaderConfiguration(batchSize: batchSize, imageSize: encoder.model.visual.imageSize,
-                                                   contextLength: ctx, mode: .eval, shuffle: false, threads: max(1, encoder.workers),
+                                                   contextLength: ctx, augmentation: encoder.preprocess, mode: .eval, shuffle: false, threads: max(1, encoder.workers),
                                                    needsCaptions: false),
-            tokenizer: { _ in [] })  // images only: captions are neither read nor tokenized
+            tokenizer: { _ in [] },  // images only: captions are neither read nor tokenized
+            log: { _ in })           // a skipped item is refused below
         var parts: [Tensor] = []
-        while let batch = try loader.next() {
-            let s = batch.imageSize
-            parts.append(encoder.images(Tensor(shape: [batch.size, s, s, 3], scalars: batch.images)))
+        func refuseSkips() throws {
+            if let item = loader.skippedItems.first {
+                throw ConfigError("\(item) (embed writes one row per image, so it refuses unusable items)")
+            }
         }
-        guard !parts.isEmpty else { throw ConfigError("\(shard): no readable images") }
+        while let batch = try loader.next() {
+            try refuseSkips()
+            let s = batch.imageSize
+            let embeddings = encoder.images(Tensor(shape: [batch.size, s, s, 3], scalars: batch.images))
+            try embeddings.requireFinite { dataset.itemName(batch.indices[$0]) }
+            parts.append(embeddings)
+        }
+        try refuseSkips()
         return Tensor.concat(parts, axis: 0)
+    }
+
+    /// The lines of a UTF-8 text file, one caption each (`TextLines`: "\n" or "\r\n" ends a line;
+    /// an empty line is an empty caption, so row i of the embeddings is line i + 1).
+    public static func captions(file path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError("\(path): cannot read") }
+        guard let text = String(validating: data, as: UTF8.self) else { throw ConfigError("\(path): not valid UTF-8") }
+        return TextLines.split(text)
+    }
+
+    /// L2-normalized embeddings [M, E] of `captions`; throws, naming the line of `source`, on a
+    /// non-finite embedding.
+    public static func embedTexts(_ captions: [String], encoder: ModelEncoder, tokenizer: CLIPTokenizer,
+                                  source: String) throws -> Tensor {
+        guard !captions.isEmpty else { return Tensor.zeros([0, encoder.model.config.embedDim]) }
+        let embeddings = encoder.texts(captions, tokenizer: tokenizer)
+        try embeddings.requireFinite { "\(source) line \($0 + 1)" }
+        return embeddings
     }
 
     public static func write(images: Tensor, texts: Tensor, to url: URL) throws {

@@ -9,22 +9,29 @@ public struct ModelEncoder {
     public let workers: Int
     /// How images and texts are compared (the model's training objective decides).
     public let scoring: Scoring
+    /// GEMM precision of the towers (scoring stays fp32).
+    public let precision: MatmulPrecision
+    /// The evaluation image transform the model expects (`ModelLoading`: a hub folder's
+    /// `preprocess_cfg`, else SwiftCLIP's training normalization with shortest-side center crop).
+    public let preprocess: Augmentation
 
-    public init(model: CLIPModel, workers: Int = Parallel.threads, scoring: Scoring = .embedding) {
+    public init(model: CLIPModel, workers: Int = Parallel.threads, scoring: Scoring = .embedding,
+                precision: MatmulPrecision = .fp32, preprocess: Augmentation = .none) {
         (self.model, self.workers, self.scoring) = (model, max(1, workers), scoring)
+        (self.precision, self.preprocess) = (precision, preprocess)
     }
 
     /// Runs `encode` on `workers` contiguous slices of `count` rows and concatenates the results.
     func split(_ count: Int, _ encode: (Range<Int>) -> Tensor) -> Tensor {
-        let parts = min(workers, count)
-        if parts <= 1 { return GradMode.noGrad { encode(0..<count) } }
+        let parts = min(workers, count), precision = self.precision
+        if parts <= 1 { return GradMode.noGrad { MatmulPrecision.with(precision) { encode(0..<count) } } }
         let results = UncheckedBox(UnsafeMutableBufferPointer<Tensor?>.allocate(capacity: parts))
         results.value.initialize(repeating: nil)
         defer { results.value.deallocate() }
         let per = (count + parts - 1) / parts
         Parallel.forEachWorker(parts) { w in
             let range = (w * per)..<min(count, (w + 1) * per)
-            if !range.isEmpty { results.value[w] = GradMode.noGrad { encode(range) } }
+            if !range.isEmpty { results.value[w] = GradMode.noGrad { MatmulPrecision.with(precision) { encode(range) } } }
         }
         return Tensor.concat(results.value.compactMap { $0 }, axis: 0)
     }

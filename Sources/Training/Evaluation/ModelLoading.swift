@@ -1,42 +1,42 @@
 import Foundation
 import Checkpointing
+import DataPipeline
 
-/// Loads a trained model from a checkpoint folder (its `model.safetensors` carries the model
-/// config in its metadata) or from an OpenCLIP-format safetensors plus a model-config JSON.
+/// Loads a trained model for `evaluate` and `embed` from any checkpoint path (a run folder, its
+/// `checkpoints` folder or `latest`, a checkpoint folder, a `model.safetensors`, an OpenCLIP hub
+/// folder), read and verified by `RunCheckpoints.readWeights`. The model config comes from
+/// `modelConfig` (a model-config JSON or a built-in name) when given, else from the file's
+/// metadata (SwiftCLIP checkpoints) or the hub folder's `open_clip_config.json`.
 public enum ModelLoading {
-    /// The `model.safetensors` of a run folder (its latest checkpoint), a checkpoint folder, or the file itself.
-    public static func weightsURL(_ path: String) throws -> URL {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ConfigError("\(path): checkpoint not found")
-        }
-        var weights = URL(fileURLWithPath: path)
-        if isDirectory.boolValue {
-            let latest = weights.appendingPathComponent("checkpoints/latest")
-            if let name = try? String(contentsOf: latest, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) {
-                weights = weights.appendingPathComponent("checkpoints").appendingPathComponent(name)  // a run folder
-            }
-            weights = weights.appendingPathComponent("model.safetensors")
-        }
-        return weights
-    }
-
-    /// The model and the scoring its training objective calls for (from the file's metadata).
-    public static func load(checkpoint: String, modelConfig: String? = nil) throws -> (model: CLIPModel, scoring: Scoring) {
-        let weights = try weightsURL(checkpoint)
-        let file = try SafeTensorsFile(contentsOf: weights)
+    /// The model, the scoring its training objective calls for (from the file's metadata), and its
+    /// evaluation image transform (a hub folder's `preprocess_cfg`; otherwise what SwiftCLIP
+    /// trains with: OpenAI mean/std, bicubic, shortest side and center crop).
+    /// - Parameter log: where skipped damaged checkpoints are reported (standard error by default).
+    public static func load(checkpoint: String, modelConfig: String? = nil,
+                            log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        throws -> (model: CLIPModel, scoring: Scoring, preprocess: Augmentation) {
+        let (tensors, file, hubConfigURL) = try RunCheckpoints.readWeights(checkpoint, log: log)
+        let hub = try hubConfigURL.map { try OpenCLIPHubConfig(contentsOf: $0) }
         let config: ModelConfig
         if let path = modelConfig {
-            config = try ModelConfig.load(URL(fileURLWithPath: path))
+            config = try ModelConfig.resolve(path)
+        } else if let hub {
+            config = hub.modelCfg
         } else if let json = file.metadata["model_config"] {
             do { config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8)) } catch {
-                throw ConfigError("\(weights.path): unreadable model_config metadata (\(error))")
+                throw ConfigError("\(file.path): unreadable model_config metadata (\(error))")
             }
         } else {
-            throw ConfigError("\(weights.path): no model_config in the file's metadata; pass --model-config JSON")
+            throw ConfigError("\(file.path): no model_config in the file's metadata; pass --model-config JSON")
         }
         let model = CLIPModel(config)
-        try model.load(try RunCheckpoints.readTensors(weights), source: weights.path)
-        return (model, try Scoring(metadata: file.metadata, source: weights.path))
+        try model.load(tensors, source: file.path)
+        var preprocess = Augmentation.none
+        if let hub, let url = hubConfigURL {
+            do { preprocess = try hub.preprocessCfg.evaluationTransform() } catch {
+                throw ConfigError("\(url.path): \(error)")
+            }
+        }
+        return (model, try Scoring(metadata: file.metadata, source: file.path), preprocess)
     }
 }

@@ -1,16 +1,26 @@
 import Foundation
 
-/// A one-line progress bar on a terminal (silent otherwise), plus the result tables of `evaluate`.
+/// A one-line progress bar with an ETA on a terminal (silent otherwise), plus the result tables of `evaluate`.
 public final class ProgressBar: @unchecked Sendable {
     let label: String
     let live = isatty(STDERR_FILENO) == 1
+    let start = DispatchTime.now().uptimeNanoseconds
     public init(label: String) { self.label = label }
+
+    /// "ETA m:ss" from the mean rate so far ("" before any progress).
+    static func eta(done: Int, total: Int, elapsedSeconds: Double) -> String {
+        guard done > 0, done < total else { return "" }
+        let left = Int((elapsedSeconds / Double(done) * Double(total - done)).rounded())
+        return String(format: " ETA %d:%02d", left / 60, left % 60)
+    }
 
     public func update(_ done: Int, _ total: Int) {
         guard live, total > 0 else { return }
         let width = 30, filled = min(width, width * done / total)
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(done)/\(total)".utf8))
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let eta = Self.eta(done: done, total: total, elapsedSeconds: elapsed)
+        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(done)/\(total)\(eta)\u{1B}[K".utf8))
     }
 
     public func finish() { if live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }

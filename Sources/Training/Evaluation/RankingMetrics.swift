@@ -1,15 +1,37 @@
 /// Ranking metrics shared by zero-shot classification and retrieval.
 ///
-/// The rank of the correct candidate is the number of candidates scoring strictly higher
-/// (0-based), so ties count in favour of the correct answer (REFERENCE.md).
+/// The rank of the correct candidate is the number of OTHER candidates scoring higher or equal
+/// (0-based): ties count against the query, so a collapsed model (every score equal) ranks every
+/// query last, never first (REFERENCE.md). Scores compare exactly as computed; a NaN counts against.
 public enum RankingMetrics {
     /// Rank of `target` in a row of `n` scores.
     @inline(__always)
     public static func rank(_ row: UnsafePointer<Float>, count n: Int, target: Int) -> Int {
         let s = row[target]
         var r = 0
-        for j in 0..<n where row[j] > s { r += 1 }
+        for j in 0..<n where j != target && !(row[j] < s) { r += 1 }
         return r
+    }
+
+    /// Rank of one candidate of group `target` when `row[u]` is the score shared by the `counts[u]`
+    /// candidates of group u (identical candidates, such as repeated captions, scored once).
+    @inline(__always)
+    public static func rank(_ row: UnsafePointer<Float>, counts: [Int], target: Int) -> Int {
+        let s = row[target]
+        var r = -1   // the correct candidate itself is in its group
+        for u in counts.indices where !(row[u] < s) { r += counts[u] }
+        return r
+    }
+
+    /// The class predicted from `row` (C scores) for an item labelled `label`: the label when it
+    /// scores strictly highest, otherwise the first highest-scoring class other than the label, so
+    /// a tie is a mistake here as in `rank` (top-1, per-class accuracy and confusion agree).
+    @inline(__always)
+    public static func predicted(_ row: UnsafePointer<Float>, count c: Int, label: Int) -> Int {
+        if rank(row, count: c, target: label) == 0 { return label }
+        var best = -1
+        for j in 0..<c where j != label && (best < 0 || row[j] > row[best] || row[best].isNaN) { best = j }
+        return best
     }
 
     public struct Summary: Codable, Equatable, Sendable {

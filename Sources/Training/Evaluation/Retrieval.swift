@@ -11,90 +11,149 @@ public struct RetrievalResult: Codable, Equatable, Sendable {
     public var textToImage: RankingMetrics.Summary
     enum CodingKeys: String, CodingKey { case count, imageToText = "image_to_text", textToImage = "text_to_image" }
 
-    /// - Parameters: images, texts: [N, E] L2-normalized embeddings of matching pairs.
-    public init(images: Tensor, texts: Tensor, block: Int = 1024) {
-        ensure(images.shape == texts.shape, "retrieval needs paired embeddings, got \(images.shape) and \(texts.shape)")
-        let count = images.shape[0]
-        self.count = count
-        func ranks(_ queries: Tensor, _ candidates: Tensor) -> [Int] {
-            var result: [Int] = []
-            for start in stride(from: 0, to: count, by: block) {
-                let end = min(count, start + block)
-                let scores = queries.slice(axis: 0, start..<end).matmul(candidates, transposeOther: true)  // [b, N]
-                for i in 0..<(end - start) {
-                    result.append(RankingMetrics.rank(scores.pointer + i * count, count: count, target: start + i))
-                }
-            }
-            return result
-        }
-        imageToText = RankingMetrics.summarize(ranks(images, texts))
-        textToImage = RankingMetrics.summarize(ranks(texts, images))
+    /// - Parameters:
+    ///   - images: [N, E] L2-normalized embeddings of the N items' images.
+    ///   - texts: [U, E] L2-normalized embeddings of the distinct captions.
+    ///   - textOf: N rows of `texts`, item i's caption (nil: U = N and item i has text i). Items
+    ///     sharing a caption are distinct candidates with exactly equal scores (ties count against).
+    public init(images: Tensor, texts: Tensor, textOf: [Int]? = nil, block: Int = 1024) {
+        ensure(images.rank == 2 && texts.rank == 2 && images.shape[1] == texts.shape[1],
+               "retrieval needs embeddings of one width, got \(images.shape) and \(texts.shape)")
+        self.init(count: images.shape[0], distinct: texts.shape[0], textOf: textOf, block: block,
+                  textScores: { images.slice(axis: 0, $0).matmul(texts, transposeOther: true) },
+                  imageScores: { texts.slice(axis: 0, $0).matmul(images, transposeOther: true) })
     }
 
-    /// FILIP retrieval: images ranked for a text by s^T, texts for an image by s^I.
-    /// - Parameters: images: [N, n1, E] unit token features; texts: the matching N texts' tokens.
-    ///   Scores are computed for `block` images at a time against all texts (memory O(block · N)).
-    public init(filipImages images: Tensor, texts: TextTokens, block: Int = 256) {
-        let count = images.shape[0]
-        ensure(texts.count == count, "retrieval needs paired images and texts, got \(count) and \(texts.count)")
+    /// FILIP retrieval: texts ranked for an image by s^I, images for a text by s^T.
+    /// - Parameters: images: [N, n1, E] unit token features; texts: the U distinct captions' tokens;
+    ///   textOf as in `init(images:texts:textOf:block:)`. Scores are computed for `block` images
+    ///   against all texts, then for `block` texts against all images (memory O(block · N)).
+    public init(filipImages images: Tensor, texts: TextTokens, textOf: [Int]? = nil, block: Int = 256) {
+        self.init(count: images.shape[0], distinct: texts.count, textOf: textOf, block: block,
+                  textScores: {
+                      FILIPKernel.scores(imageTokens: images.slice(axis: 0, $0), textTokens: texts.features,
+                                         validTokens: texts.valid).imageToText
+                  },
+                  imageScores: {
+                      let part = texts.rows($0)
+                      return FILIPKernel.scores(imageTokens: images, textTokens: part.features, validTokens: part.valid)
+                          .textToImage.transposed()
+                  })
+    }
+
+    /// Ranks from blocks of scores; each query's row comes from one call, so equal candidates tie exactly.
+    /// - Parameters:
+    ///   - textScores: for a range of b images, their scores [b, U] against the distinct captions.
+    ///   - imageScores: for a range of b distinct captions, their scores [b, N] against the images.
+    init(count: Int, distinct: Int, textOf: [Int]?, block: Int,
+         textScores: (Range<Int>) -> Tensor, imageScores: (Range<Int>) -> Tensor) {
+        let textOf = textOf ?? Array(0..<count)
+        ensure(textOf.count == count, "retrieval needs one caption index per image, got \(textOf.count) for \(count)")
+        let groups = CaptionGroups(textOf: textOf, distinct: distinct)
         self.count = count
-        // s^T of each matching pair, which every other image must beat to outrank it.
-        var target = [Float](repeating: 0, count: count)
-        for start in stride(from: 0, to: count, by: 16) {
-            let r = start..<min(count, start + 16)
-            let pairs = texts.rows(r)
-            let s = FILIPKernel.scores(imageTokens: images.slice(axis: 0, r), textTokens: pairs.features, validTokens: pairs.valid)
-            for k in 0..<r.count { target[start + k] = s.textToImage.pointer[k * r.count + k] }
-        }
-        var imageRanks: [Int] = [], textRanks = [Int](repeating: 0, count: count)
+        var imageRanks: [Int] = []
         for start in stride(from: 0, to: count, by: block) {
             let r = start..<min(count, start + block)
-            let s = FILIPKernel.scores(imageTokens: images.slice(axis: 0, r), textTokens: texts.features, validTokens: texts.valid)
+            let scores = textScores(r)
             for k in 0..<r.count {
-                let i = start + k
-                imageRanks.append(RankingMetrics.rank(s.imageToText.pointer + k * count, count: count, target: i))
-                let row = s.textToImage.pointer + k * count
-                for j in 0..<count where j != i && row[j] > target[j] { textRanks[j] += 1 }
+                imageRanks.append(RankingMetrics.rank(scores.pointer + k * distinct, counts: groups.counts, target: textOf[start + k]))
+            }
+        }
+        var textRanks = [Int](repeating: 0, count: count)
+        for start in stride(from: 0, to: distinct, by: block) {
+            let r = start..<min(distinct, start + block)
+            let scores = imageScores(r)
+            for k in 0..<r.count {
+                for j in groups.members[start + k] {
+                    textRanks[j] = RankingMetrics.rank(scores.pointer + k * count, count: count, target: j)
+                }
             }
         }
         imageToText = RankingMetrics.summarize(imageRanks)
         textToImage = RankingMetrics.summarize(textRanks)
     }
 
+    /// Images and distinct captions encoded per call, whatever the loader's batch size, so the
+    /// embeddings (and the metrics) do not depend on `batchSize`.
+    static let encodeBatch = 64
+
     /// Encodes a captioned shard set (captions, or `/long_captions` with `longCaptions`) and scores
-    /// it with the encoder's scoring.
+    /// it with the encoder's scoring: the first `limit` usable items (all by default), each distinct
+    /// caption encoded once. Throws on a non-finite embedding and when no item is usable.
     public static func evaluate(encoder: ModelEncoder, tokenizer: CLIPTokenizer, dataset: ShardDataset,
-                                longCaptions: Bool, batchSize: Int = 256, loaderThreads: Int = 2,
+                                longCaptions: Bool, batchSize: Int = 256, limit: Int? = nil, loaderThreads: Int = 2,
                                 progress: ((Int, Int) -> Void)? = nil) throws -> RetrievalResult {
         let ctx = encoder.model.config.textCfg.contextLength
         if longCaptions && !dataset.hasLongCaptions { throw ConfigError("the dataset has no /long_captions") }
+        if let limit, limit < 1 { throw ConfigError("the evaluation limit must be at least 1, got \(limit)") }
+        let total = min(dataset.count, limit ?? .max)
         let tokenize: @Sendable (String) -> [Int32] = { tokenizer.tokenize($0, contextLength: ctx) }
         let loader = try DataLoader(
             dataset: dataset,
             configuration: DataLoaderConfiguration(batchSize: batchSize, imageSize: encoder.model.visual.imageSize,
-                                                   contextLength: ctx, longContextLength: ctx, mode: .eval, shuffle: false,
+                                                   contextLength: ctx, longContextLength: ctx, augmentation: encoder.preprocess, mode: .eval, shuffle: false,
                                                    threads: loaderThreads),
             tokenizer: tokenize, longTokenizer: longCaptions ? tokenize : nil)
-        var imageParts: [Tensor] = [], textParts: [Tensor] = [], tokenParts: [TextTokens] = []
-        var seen = 0
-        while let batch = try loader.next() {
-            let s = batch.imageSize
-            let images = Tensor(shape: [batch.size, s, s, 3], scalars: batch.images)
-            let tokens = longCaptions ? batch.longTokens! : batch.tokens
-            switch encoder.scoring {
-            case .embedding:
-                imageParts.append(encoder.images(images))
-                textParts.append(encoder.texts(tokens, batch: batch.size))
-            case .filip(let special):
-                imageParts.append(encoder.imageTokens(images))
-                tokenParts.append(encoder.textTokens(tokens, batch: batch.size, includeSpecialTokens: special))
+        let size = encoder.model.visual.imageSize, pixels = size * size * 3
+        var imageParts: [Tensor] = [], items: [Int] = [], textOf: [Int] = []
+        var pending: [Float] = []          // images [*, S, S, 3] of the last items, not encoded yet
+        var distinct: [[Int32]: Int] = [:], distinctTokens: [Int32] = []
+        func encodeImages(all: Bool) throws {
+            while pending.count >= encodeBatch * pixels || (all && !pending.isEmpty) {
+                let n = min(encodeBatch, pending.count / pixels)
+                let images = Tensor(shape: [n, size, size, 3], scalars: Array(pending[0..<(n * pixels)]))
+                let features = encoder.scoring == .embedding ? encoder.images(images) : encoder.imageTokens(images)
+                let first = imageParts.reduce(0) { $0 + $1.shape[0] }
+                try features.requireFinite { dataset.itemName(items[first + $0]) + "'s image" }
+                imageParts.append(features)
+                pending.removeFirst(n * pixels)
             }
-            seen += batch.size
-            progress?(seen, dataset.count)
         }
-        guard seen > 0 else { throw ConfigError("no usable items for retrieval") }
+        while items.count < total, let batch = try loader.next() {
+            let n = min(batch.size, total - items.count)
+            pending += batch.images[0..<(n * pixels)]
+            let tokens = longCaptions ? batch.longTokens! : batch.tokens
+            for k in 0..<n {
+                let row = Array(tokens[(k * ctx)..<((k + 1) * ctx)])
+                if distinct[row] == nil { distinct[row] = distinct.count; distinctTokens += row }
+                textOf.append(distinct[row]!)
+                items.append(batch.indices[k])
+            }
+            try encodeImages(all: false)
+            progress?(items.count, total)
+        }
+        try encodeImages(all: true)
+        guard !items.isEmpty else {
+            let first = loader.skippedItems.first.map { " (first: \($0))" } ?? ""
+            throw ConfigError("retrieval has no usable items: all \(dataset.count) were skipped\(first)")
+        }
         let images = Tensor.concat(imageParts, axis: 0)
-        if case .filip = encoder.scoring { return RetrievalResult(filipImages: images, texts: TextTokens.concat(tokenParts)) }
-        return RetrievalResult(images: images, texts: Tensor.concat(textParts, axis: 0))
+        let chunks = stride(from: 0, to: distinct.count, by: encodeBatch).map { start in
+            (Array(distinctTokens[(start * ctx)..<(min(distinct.count, start + encodeBatch) * ctx)]), min(encodeBatch, distinct.count - start))
+        }
+        let captionOf = { (u: Int) in dataset.itemName(items[textOf.firstIndex(of: u)!]) + "'s caption" }
+        switch encoder.scoring {
+        case .embedding:
+            let texts = Tensor.concat(chunks.map { encoder.texts($0.0, batch: $0.1) }, axis: 0)
+            try texts.requireFinite(captionOf)
+            return RetrievalResult(images: images, texts: texts, textOf: textOf)
+        case .filip(let special):
+            let texts = TextTokens.concat(chunks.map { encoder.textTokens($0.0, batch: $0.1, includeSpecialTokens: special) })
+            try texts.features.requireFinite(captionOf)
+            return RetrievalResult(filipImages: images, texts: texts, textOf: textOf)
+        }
+    }
+}
+
+/// The items of each distinct caption: `counts[u]` items have caption u, listed in `members[u]`.
+struct CaptionGroups {
+    var counts: [Int]
+    var members: [[Int]]
+
+    init(textOf: [Int], distinct: Int) {
+        ensure(textOf.allSatisfy { $0 >= 0 && $0 < distinct }, "caption indices must lie in 0..<\(distinct)")
+        members = Array(repeating: [], count: distinct)
+        for (item, u) in textOf.enumerated() { members[u].append(item) }
+        counts = members.map(\.count)
     }
 }

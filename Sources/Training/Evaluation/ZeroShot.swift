@@ -39,13 +39,34 @@ public struct ZeroShotClassifier {
 
     /// Class logits [B, C] of `images` [B, S, S, 3].
     public func logits(encoder: ModelEncoder, images: Tensor) -> Tensor {
+        logits(features: features(encoder: encoder, images: images))
+    }
+
+    /// What the images are scored by: embeddings [B, E], or patch-token features [B, n1, E] (FILIP).
+    func features(encoder: ModelEncoder, images: Tensor) -> Tensor {
+        switch classes {
+        case .embedding: encoder.images(images)
+        case .filip: encoder.imageTokens(images)
+        }
+    }
+
+    /// Class logits [B, C] of image `features` (see `features(encoder:images:)`).
+    func logits(features: Tensor) -> Tensor {
         switch classes {
         case .embedding(let weights):
-            return encoder.images(images).matmul(weights, transposeOther: true) * 100
+            return features.matmul(weights, transposeOther: true) * 100
         case .filip(let prompts):
-            let s = FILIPKernel.scores(imageTokens: encoder.imageTokens(images), textTokens: prompts.features,
+            let s = FILIPKernel.scores(imageTokens: features, textTokens: prompts.features,
                                        validTokens: prompts.valid).imageToText          // [B, C·T]
-            return s.reshaped([images.shape[0], classnames.count, templates.count]).mean(axis: 2) * 100
+            return s.reshaped([features.shape[0], classnames.count, templates.count]).mean(axis: 2) * 100
+        }
+    }
+
+    /// Throws when a class's embedding (or one of its prompts' token features) is not finite.
+    func requireFiniteClasses() throws {
+        switch classes {
+        case .embedding(let weights): try weights.requireFinite { "class '\(classnames[$0])'" }
+        case .filip(let prompts): try prompts.features.requireFinite { "class '\(classnames[$0 / templates.count])'" }
         }
     }
 
@@ -54,7 +75,7 @@ public struct ZeroShotClassifier {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ConfigError("\(path): cannot read templates")
         }
-        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = TextLines.split(text).map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
         guard !lines.isEmpty else { throw ConfigError("\(path): no templates") }
         for l in lines where !l.contains("{}") { throw ConfigError("\(path): template without {}: \(l)") }
@@ -66,7 +87,7 @@ public struct ZeroShotClassifier {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ConfigError("\(path): cannot read class names")
         }
-        let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let names = TextLines.split(text).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw ConfigError("\(path): no class names") }
         return names
     }
@@ -102,9 +123,7 @@ public struct ZeroShotResult: Codable, Equatable, Sendable {
             let r = RankingMetrics.rank(row, count: c, target: label)
             if r < 1 { correct1 += 1 }
             if r < 5 { correct5 += 1 }
-            var best = 0
-            for j in 1..<c where row[j] > row[best] { best = j }
-            confusion[label][best] += 1
+            confusion[label][RankingMetrics.predicted(row, count: c, label: label)] += 1
         }
         count += labels.count
         top1 = Double(correct1) / Double(max(count, 1))
@@ -118,15 +137,20 @@ public struct ZeroShotResult: Codable, Equatable, Sendable {
 
 extension ZeroShotClassifier {
     /// Classifies every image of a labelled dataset (evaluation transform, one pass).
+    /// Throws, with one line, on a label outside the class names (naming the shard), on a
+    /// non-finite embedding, and when no item could be evaluated (never a "top-1 0%").
     public func evaluate(encoder: ModelEncoder, dataset: ShardDataset, batchSize: Int = 256, limit: Int? = nil,
                          loaderThreads: Int = 2, progress: ((Int, Int) -> Void)? = nil) throws -> ZeroShotResult {
         guard dataset.hasLabels else { throw ConfigError("zero-shot dataset has no /labels") }
+        if let limit, limit < 1 { throw ConfigError("the evaluation limit must be at least 1, got \(limit)") }
+        try dataset.requireLabels(within: classnames.count)
+        try requireFiniteClasses()
         let total = min(dataset.count, limit ?? .max)
         let loader = try DataLoader(
             dataset: dataset,
             configuration: DataLoaderConfiguration(batchSize: batchSize, imageSize: encoder.model.visual.imageSize,
                                                    contextLength: encoder.model.config.textCfg.contextLength,
-                                                   mode: .eval, shuffle: false, threads: loaderThreads,
+                                                   augmentation: encoder.preprocess, mode: .eval, shuffle: false, threads: loaderThreads,
                                                    needsCaptions: false),
             tokenizer: { _ in [] })  // images only: captions are neither read nor tokenized
         var result = ZeroShotResult(classnames: classnames)
@@ -134,9 +158,14 @@ extension ZeroShotClassifier {
             let n = min(batch.size, total - result.count)
             let s = batch.imageSize
             let images = Tensor(shape: [batch.size, s, s, 3], scalars: batch.images).slice(axis: 0, 0..<n)
-            let logits = logits(encoder: encoder, images: images)
-            result.add(logits: logits, labels: Array(batch.labels!.prefix(n)))
+            let features = features(encoder: encoder, images: images)
+            try features.requireFinite { dataset.itemName(batch.indices[$0]) }
+            result.add(logits: logits(features: features), labels: Array(batch.labels!.prefix(n)))
             progress?(result.count, total)
+        }
+        guard result.count > 0 else {
+            let first = loader.skippedItems.first.map { " (first: \($0))" } ?? ""
+            throw ConfigError("zero-shot evaluation has no usable items: all \(dataset.count) were skipped\(first)")
         }
         return result
     }

@@ -1,19 +1,25 @@
 import Foundation
 
-/// One logged training step (a line of `metrics.jsonl`).
+/// One logged training step (a line of `metrics.jsonl`). A step skipped as non-finite is always
+/// logged, with `nonfinite` naming the cause (`loss`, `gradient` or `parameter`) and `loss` null
+/// when the loss itself was not finite.
 public struct StepRecord: Codable, Equatable, Sendable {
     public var step: Int
-    public var loss: Double
+    public var loss: Double?
     public var lr: Double
+    /// The objective's logit multiplier (exp(t) for CLIP, 1/σ for ALIGN), not the raw parameter.
     public var logitScale: Double
     public var imagesPerSecond: Double
     public var dataWaitShare: Double
     public var elapsedSeconds: Double
     /// Wall time of this run's training steps (data included), without evaluations and checkpoints.
     public var trainingSeconds: Double?
+    /// Why this step was skipped: `loss`, `gradient` or `parameter`; nil for a normal step.
+    public var nonfinite: String?
     enum CodingKeys: String, CodingKey {
         case step, loss, lr, logitScale = "logit_scale", imagesPerSecond = "images_per_second"
         case dataWaitShare = "data_wait_share", elapsedSeconds = "elapsed_seconds", trainingSeconds = "training_seconds"
+        case nonfinite
     }
 }
 
@@ -27,26 +33,44 @@ public struct EvalRecord: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey { case kind, step, zeroshotTop1 = "zeroshot_top1", zeroshotTop5 = "zeroshot_top5", images }
 }
 
+/// Something that happened to the run (a line of `metrics.jsonl` with `"kind"` `eval_failed` or
+/// `stop`): a failed in-training evaluation, or why the run ended (`reason`: `completed`,
+/// `signal`, `nonfinite` or `error`).
+public struct EventRecord: Codable, Equatable, Sendable {
+    public var kind: String
+    public var step: Int
+    public var reason: String?
+    public var message: String
+    public init(kind: String, step: Int, reason: String? = nil, message: String) {
+        (self.kind, self.step, self.reason, self.message) = (kind, step, reason, message)
+    }
+}
+
 /// Appends records to `metrics.jsonl` and keeps them for the HTML report.
 public final class MetricsLog {
     /// Nil: records are kept in memory only (ranks other than 0 of an MPI job).
     public let url: URL?
     public private(set) var steps: [StepRecord] = []
     public private(set) var evals: [EvalRecord] = []
+    public private(set) var events: [EventRecord] = []
     private let encoder: JSONEncoder
 
     public init(url: URL, truncateAfterStep: Int?) throws {
         self.url = url
         encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        // A stray non-finite number is written as a string rather than losing the line.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         // On resume, keep history up to the checkpoint's step (later lines belong to the lost run).
         if let limit = truncateAfterStep, let text = try? String(contentsOf: url, encoding: .utf8) {
             let decoder = JSONDecoder()
             var kept: [String] = []
-            for line in text.split(separator: "\n") {
+            for line in text.split(whereSeparator: \.isNewline) {
                 let data = Data(line.utf8)
                 if let e = try? decoder.decode(EvalRecord.self, from: data), e.kind == "eval" {
                     if e.step <= limit { evals.append(e); kept.append(String(line)) }
+                } else if let e = try? decoder.decode(EventRecord.self, from: data) {
+                    if e.step <= limit { events.append(e); kept.append(String(line)) }
                 } else if let s = try? decoder.decode(StepRecord.self, from: data), s.step <= limit {
                     steps.append(s); kept.append(String(line))
                 }
@@ -57,8 +81,9 @@ public final class MetricsLog {
         }
     }
 
-    public func append(_ record: StepRecord) { steps.append(record); write(record) }
-    public func append(_ record: EvalRecord) { evals.append(record); write(record) }
+    public func append(_ record: StepRecord) throws { steps.append(record); try write(record) }
+    public func append(_ record: EvalRecord) throws { evals.append(record); try write(record) }
+    public func append(_ record: EventRecord) throws { events.append(record); try write(record) }
 
     /// A log kept in memory only.
     public init() {
@@ -66,10 +91,19 @@ public final class MetricsLog {
         encoder = JSONEncoder()
     }
 
-    private func write<T: Encodable>(_ value: T) {
-        guard let url, let data = try? encoder.encode(value), let handle = try? FileHandle(forWritingTo: url) else { return }
+    private func write<T: Encodable>(_ value: T) throws {
+        guard let url else { return }
+        let data = try encoder.encode(value)
+        let handle: FileHandle
+        do { handle = try FileHandle(forWritingTo: url) } catch {
+            throw ConfigError("\(url.path): cannot append to the metrics log (\(error.localizedDescription))")
+        }
         defer { try? handle.close() }
-        _ = try? handle.seekToEnd()
-        try? handle.write(contentsOf: data + Data("\n".utf8))
+        do {
+            try handle.seekToEnd()
+            try handle.write(contentsOf: data + Data("\n".utf8))
+        } catch {
+            throw ConfigError("\(url.path): cannot append to the metrics log (\(error.localizedDescription))")
+        }
     }
 }

@@ -13,8 +13,9 @@ final class ProgressReporter {
 
     func report(_ r: StepRecord) {
         let remaining = Double(total - r.step) * (r.trainingSeconds ?? r.elapsedSeconds) / Double(max(r.step, 1))
-        let line = String(format: "step %d/%d  loss %.4f  lr %.2e  scale %.2f  %.1f img/s  data wait %.0f%%  ETA %@",
-                          r.step, total, r.loss, r.lr, r.logitScale, r.imagesPerSecond, 100 * r.dataWaitShare,
+        let loss = r.loss.map { String(format: "%.4f", $0) } ?? "nan"
+        let line = String(format: "step %d/%d  loss %@  lr %.2e  scale %.2f  %.1f img/s  data wait %.0f%%  ETA %@",
+                          r.step, total, loss as NSString, r.lr, r.logitScale, r.imagesPerSecond, 100 * r.dataWaitShare,
                           Self.duration(remaining) as NSString)
         if live {
             FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))

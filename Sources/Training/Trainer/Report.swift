@@ -1,18 +1,18 @@
 import Foundation
 
-/// A self-contained `report.html` (inline SVG, no network) plotting loss, learning rate, logit
-/// scale, throughput and zero-shot accuracy against steps.
+/// A self-contained `report.html` (inline SVG, no network) plotting loss, learning rate, the
+/// objective's logit multiplier (exp(t) for CLIP, 1/σ for ALIGN), throughput and zero-shot accuracy against steps.
 public enum TrainingReport {
     public static func html(title: String, steps: [StepRecord], evals: [EvalRecord]) -> String {
         let charts: [(String, [(Double, Double)])] = [
-            ("Loss", steps.map { (Double($0.step), $0.loss) }),
+            ("Loss", steps.compactMap { r in r.loss.map { (Double(r.step), $0) } }),
             ("Learning rate", steps.map { (Double($0.step), $0.lr) }),
-            ("Logit scale (exp)", steps.map { (Double($0.step), $0.logitScale) }),
+            ("Logit multiplier", steps.map { (Double($0.step), $0.logitScale) }),
             ("Images per second", steps.map { (Double($0.step), $0.imagesPerSecond) }),
             ("Zero-shot top-1", evals.map { (Double($0.step), $0.zeroshotTop1) }),
         ]
         let body = charts.map { svg(title: $0.0, points: $0.1) }.joined(separator: "\n")
-        let last = steps.last.map { "step \($0.step), loss \(String(format: "%.4f", $0.loss))" } ?? "no steps yet"
+        let last = steps.last.map { "step \($0.step), loss \($0.loss.map { String(format: "%.4f", $0) } ?? "non-finite")" } ?? "no steps yet"
         let acc = evals.last.map { String(format: ", zero-shot top-1 %.2f%%", 100 * $0.zeroshotTop1) } ?? ""
         return """
         <!doctype html><html><head><meta charset="utf-8"><title>\(escape(title))</title>

@@ -17,6 +17,8 @@ public final class Trainer {
     /// The ranks of this job (one in-process rank unless launched by `mpirun`/`srun`); rank 0 alone writes run files.
     public let communicator: any Communicator
     public let checkpoints: RunCheckpoints
+    /// Held by rank 0 for the trainer's lifetime: no second process trains in this run folder.
+    let lock: RunLock?
     public let metrics: MetricsLog
     public private(set) var state: TrainingState
     let log: (String) -> Void
@@ -25,17 +27,21 @@ public final class Trainer {
 
     /// Prepares a run: builds or restores model, optimizer and loader.
     /// - Parameters:
-    ///   - resume: nil for a new run, `"latest"` or a checkpoint folder path to continue.
+    ///   - resume: nil for a new run, `"latest"` or a checkpoint path (`RunCheckpoints.resume`) to continue.
     ///   - overwrite: allow reusing a run folder that already has checkpoints (new run only).
+    ///   - allowConfigChange: resume although keys outside `ConfigChanges.mayChangeOnResume` changed
+    ///     (the differences are logged).
     public init(config: TrainingConfig, configFile: String? = nil, resume: String? = nil, overwrite: Bool = false,
-                communicator: any Communicator = InProcessCommunicator(),
+                allowConfigChange: Bool = false, communicator: any Communicator = InProcessCommunicator(),
                 log: @escaping (String) -> Void = { writeLine($0) }) throws {
         self.config = config
         self.communicator = communicator
         self.log = log
         runDirectory = URL(fileURLWithPath: config.run.outputDir).appendingPathComponent(config.run.name)
         checkpoints = RunCheckpoints(runDirectory: runDirectory)
-        var modelConfig = try ModelConfig.load(URL(fileURLWithPath: config.model.config))
+        if resume != nil && overwrite { throw ConfigError("--overwrite starts over and --resume continues: pass one of them") }
+        lock = communicator.rank == 0 ? try RunLock(runDirectory: runDirectory) : nil
+        var modelConfig = try ModelConfig.resolve(config.model.config)
         let objective = try config.objective.makeObjective()
         self.objective = objective
         // Objectives with a learnable bias (SigLIP) need the model's `logit_bias`.
@@ -44,21 +50,32 @@ public final class Trainer {
         guard contextLength == modelConfig.textCfg.contextLength else {
             throw ConfigError("data.tokenizer.context_length \(contextLength) differs from the model's text context_length \(modelConfig.textCfg.contextLength)")
         }
+        tokenizer = try config.data.tokenizer.vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) } ?? CLIPTokenizer.bundled()
+        guard tokenizer.vocabularySize <= modelConfig.textCfg.vocabSize else {
+            throw ConfigError("model.config: \(config.model.config): text_cfg.vocab_size \(modelConfig.textCfg.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) token ids (\(config.data.tokenizer.vocab ?? "the built-in CLIP vocabulary"))")
+        }
+        let memory = MemoryEstimate(model: modelConfig, config: config)
+        let physical = MemoryEstimate.physicalMemory()
+        try memory.check(available: physical, config: config)
+        log("memory: about \(MemoryEstimate.gigabytes(memory.totalBytes)) estimated of this machine's \(MemoryEstimate.gigabytes(physical))")
         model = CLIPModel(modelConfig, seed: config.run.seed)
+        if config.model.patchDropout > 0 && model.visual.patchTokenCount == nil {
+            throw ConfigError("model.patch_dropout: the \(modelConfig.visionCfg.type) image tower has no patch tokens to drop")
+        }
         model.setActivationRecomputation(config.train.recomputeActivations)
         let modelHash = fingerprint(String(decoding: modelConfig.jsonData(), as: UTF8.self) + config.objective.type)
-        let configHash = fingerprint((try? config.yaml()) ?? "")
+        let configText = try config.yaml()
+        let configHash = fingerprint(configText)
 
         // Weights: from a checkpoint when resuming, else OpenCLIP weights when fine-tuning, else init.
         var resumeFrom: URL? = nil
-        if let resume {
-            resumeFrom = try checkpoints.resolve(resume)
-        } else if !overwrite, try checkpoints.latest() != nil {
+        if resume == nil, !overwrite, try checkpoints.exist() {
             throw ConfigError("\(runDirectory.path) already has checkpoints: pass --resume latest to continue, or --overwrite / another run.name to start over")
         }
-        if resumeFrom == nil {
+        if resume == nil {
             if let initPath = config.model.initWeights {
-                var tensors = try RunCheckpoints.readTensors(try ModelLoading.weightsURL(initPath))
+                let weights = try RunCheckpoints.readInitWeights(initPath, log: log)
+                var tensors = weights.tensors
                 if config.model.stretchPositionalEmbedding, let pe = tensors["positional_embedding"],
                    pe.shape[0] != modelConfig.textCfg.contextLength {
                     let stretched = LongCLIP.stretchPositionalEmbedding(pe)
@@ -67,6 +84,8 @@ public final class Trainer {
                     }
                     tensors["positional_embedding"] = stretched
                 }
+                try Self.takeOverScalars(&tensors, from: initPath, trainedWith: weights.metadata["objective"],
+                                         objective: objective, config: config.objective, log: log)
                 try model.load(tensors, source: initPath)
             } else {
                 let initial = objective.initialScalars
@@ -91,15 +110,22 @@ public final class Trainer {
             : AdamW(entries, betas: (config.optimizer.betas[0], config.optimizer.betas[1]), eps: config.optimizer.eps)
 
         state = TrainingState(step: 0, loader: LoaderState(), seed: config.run.seed, modelHash: modelHash,
-                              configHash: configHash, consecutiveNonfinite: 0, skippedNonfinite: 0,
+                              configHash: configHash, config: configText, consecutiveNonfinite: 0, skippedNonfinite: 0,
                               optimizer: config.optimizer.type, imagesSeen: 0)
-        if let resumeFrom {
-            state = try checkpoints.load(resumeFrom, model: model, optimizer: optimizer, expectedModelHash: modelHash)
-            state.configHash = configHash
-            log("resuming \(resumeFrom.lastPathComponent) at step \(state.step)")
+        try checkpoints.requireSpace(model: model, optimizer: optimizer)
+        if let resume {
+            let folder: URL
+            (state, folder) = try checkpoints.resume(resume, model: model, optimizer: optimizer, expectedModelHash: modelHash, log: log)
+            if state.configHash != configHash {
+                let changes = try ConfigChanges.check(checkpointConfig: state.config, current: configText,
+                                                      checkpoint: folder.path, allowed: allowConfigChange)
+                log("resuming with a changed config: \(changes)")
+            }
+            (state.configHash, state.config) = (configHash, configText)
+            resumeFrom = folder
+            log("resuming \(folder.lastPathComponent) at step \(state.step)")
         }
 
-        tokenizer = try config.data.tokenizer.vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) } ?? CLIPTokenizer.bundled()
         let dataset = try ShardDataset(paths: config.data.train)
         let augmentation = Augmentation(
             randomResizedCrop: config.data.augment.randomResizedCrop.map { RandomResizedCrop(scale: $0[0]...$0[1]) },
@@ -116,6 +142,7 @@ public final class Trainer {
             resumeFrom: try Self.loaderState(in: state, for: communicator, resumed: resumeFrom))
         step = DataParallelStep(model: model, objective: objective, workers: config.train.workers,
                                 accumulation: config.train.accumulation, communicator: communicator)
+        step.precision = MatmulPrecision(rawValue: config.train.precision) ?? .fp32
         zeroShotDataset = try config.eval.zeroshot.map { try ShardDataset(path: $0.dataset) }
 
         guard communicator.rank == 0 else { metrics = MetricsLog(); return }
@@ -135,7 +162,18 @@ public final class Trainer {
     }
 
     /// Trains until `train.steps` (or a stop signal), checkpointing and evaluating as configured.
+    /// However the run ends, the last line of `metrics.jsonl` says why (`"kind": "stop"`).
     public func run() throws -> Summary {
+        do { return try runSteps() } catch {
+            if metrics.events.last?.kind != "stop" {
+                let message = String(describing: error).replacingOccurrences(of: "\n", with: " ")
+                try? metrics.append(EventRecord(kind: "stop", step: state.step, reason: "error", message: message))
+            }
+            throw error
+        }
+    }
+
+    private func runSteps() throws -> Summary {
         let total = config.train.steps
         let workers = config.train.workers
         // Workers use single-threaded BLAS when they occupy every core.
@@ -149,6 +187,7 @@ public final class Trainer {
         var windowStart = Date(), windowImages = 0, windowWait = 0.0, waitTotal = 0.0, pausedSeconds = 0.0
         let ranks = communicator.worldSize
         log("training \(config.run.name): \(model.parameterCount) parameters, \(config.objective.type) objective, batch \(config.data.batchSize), \(ranks > 1 ? "\(ranks) ranks × " : "")\(workers) workers → \(runDirectory.path)")
+        if step.precision == .bf16 { log(BF16Engine.detected.summary) }
         communicator.broadcast(parameters: model.parameters)   // every rank starts from rank 0's weights
         while state.step < total {
             if communicator.any(StopSignal.isRequested) { stoppedEarly = true; break }   // every rank stops at the same step
@@ -161,45 +200,57 @@ public final class Trainer {
                 LongCLIP.zeroFrozenRows(of: &g)   // Long-CLIP keeps CLIP's first 20 positions
                 model.text.positionalEmbedding.grad = g
             }
-            let finite = loss.isFinite && gradientsAreFinite()
-            if finite {
+            let lr = config.learningRateSchedule.lr(at: state.step)
+            // A non-finite update is never applied: parameters and optimizer moments stay as they were.
+            var nonfinite: NonfiniteCause? = loss.isFinite ? firstNonfiniteGradient().map(NonfiniteCause.gradient) : .loss
+            if nonfinite == nil {
                 if let clip = config.train.gradClipNorm { clipGradientNorm(model.parameters, maxNorm: clip) }
-                optimizer.update(lr: config.learningRateSchedule.lr(at: state.step))
-                objective.constrain(step.scalars)
-                state.consecutiveNonfinite = 0
-                lastLoss = loss
-            } else {
+                if let name = optimizer.firstNonfiniteUpdate(lr: lr) {
+                    nonfinite = .parameter(name, optimizer: optimizer.displayName)
+                } else {
+                    optimizer.update(lr: lr)
+                    objective.constrain(step.scalars)
+                    state.consecutiveNonfinite = 0
+                    lastLoss = loss
+                }
+            }
+            if let cause = nonfinite {
                 state.skippedNonfinite += 1
                 state.consecutiveNonfinite += 1
-                log("step \(state.step + 1): non-finite loss or gradient, step skipped (\(state.consecutiveNonfinite) in a row)")
-                if state.consecutiveNonfinite >= config.train.maxNonfiniteSteps {
-                    _ = try? saveCheckpoint()
-                    throw ConfigError("stopping: \(state.consecutiveNonfinite) consecutive non-finite steps (train.max_nonfinite_steps); lower optimizer.lr or set train.grad_clip_norm")
-                }
+                log("step \(state.step + 1): \(cause), step skipped (\(state.consecutiveNonfinite) in a row)")
             }
             model.zeroGradients()
             state.step += 1
             state.imagesSeen += batch.size * ranks
             state.loader = loader.state
             windowImages += batch.size * ranks
-            if state.step % config.run.logEvery == 0 || state.step == total {
+            if state.step % config.run.logEvery == 0 || state.step == total || nonfinite != nil {
                 let seconds = Date().timeIntervalSince(windowStart)
-                let record = StepRecord(step: state.step, loss: Double(loss), lr: Double(config.learningRateSchedule.lr(at: state.step - 1)),
-                                        logitScale: Double(Foundation.exp(model.logitScale.value.scalar)),
+                let record = StepRecord(step: state.step, loss: loss.isFinite ? Double(loss) : nil, lr: Double(lr),
+                                        logitScale: Double(objective.logitMultiplier(model.logitScale.value.scalar)),
                                         imagesPerSecond: Double(windowImages) / max(seconds, 1e-9),
                                         dataWaitShare: windowWait / max(seconds, 1e-9),
                                         elapsedSeconds: Date().timeIntervalSince(startTime),
-                                        trainingSeconds: Date().timeIntervalSince(startTime) - pausedSeconds)
-                metrics.append(record)
+                                        trainingSeconds: Date().timeIntervalSince(startTime) - pausedSeconds,
+                                        nonfinite: nonfinite?.kind)
+                try metrics.append(record)
                 if communicator.rank == 0 { progress.report(record) }
                 (windowStart, windowImages, windowWait) = (Date(), 0, 0)
             }
-            let pauseStart = Date()
-            if communicator.rank == 0, let z = config.eval.zeroshot, state.step % z.everySteps == 0, state.step < total {
-                zeroShotTop1 = try evaluateZeroShot(limit: z.limit)
+            if let cause = nonfinite, state.consecutiveNonfinite >= config.train.maxNonfiniteSteps {
+                progress.finish()
+                let message = "stopping: \(state.consecutiveNonfinite) consecutive non-finite steps (train.max_nonfinite_steps), the last: \(cause); \(cause.advice)"
+                try? metrics.append(EventRecord(kind: "stop", step: state.step, reason: "nonfinite", message: message))
+                _ = try? saveCheckpoint()
+                throw ConfigError(message)
             }
+            let pauseStart = Date()
+            // The checkpoint comes first: an evaluation that fails never costs the step's checkpoint.
             if state.step % config.checkpoint.everySteps == 0 || state.step == total {
                 lastCheckpoint = try saveCheckpoint()
+            }
+            if communicator.rank == 0, let z = config.eval.zeroshot, state.step % z.everySteps == 0, state.step < total {
+                zeroShotTop1 = evaluateZeroShotLoggingFailure(limit: z.limit) ?? zeroShotTop1
             }
             let paused = Date().timeIntervalSince(pauseStart)
             pausedSeconds += paused
@@ -208,9 +259,13 @@ public final class Trainer {
         progress.finish()
         if stoppedEarly {
             lastCheckpoint = try saveCheckpoint()
+            try metrics.append(EventRecord(kind: "stop", step: state.step, reason: "signal", message: "stop requested (signal)"))
             log("stopped at step \(state.step); checkpoint \(lastCheckpoint!.path). Continue with --resume latest")
-        } else if config.eval.zeroshot != nil && communicator.rank == 0 {
-            zeroShotTop1 = try evaluateZeroShot(limit: nil)
+        } else {
+            if config.eval.zeroshot != nil && communicator.rank == 0 {
+                zeroShotTop1 = evaluateZeroShotLoggingFailure(limit: nil) ?? zeroShotTop1
+            }
+            try metrics.append(EventRecord(kind: "stop", step: state.step, reason: "completed", message: "reached train.steps"))
             writeReport()
         }
         let share = waitTotal / max(Date().timeIntervalSince(startTime), 1e-9)
@@ -231,15 +286,40 @@ public final class Trainer {
         }
         let ctx = contextLength
         func tokens(_ captions: [String]) -> [Int32] { captions.flatMap { tokenizer.tokenize($0, contextLength: ctx) } }
-        return TowerInputs(images: images, tokens: sets.main.map(tokens) ?? batch.tokens, extraTokens: sets.extra.map(tokens))
+        return TowerInputs(images: images, tokens: sets.main.map(tokens) ?? batch.tokens, extraTokens: sets.extra.map(tokens),
+                           keptPatches: keptPatches(batch))
     }
 
-    func gradientsAreFinite() -> Bool {
-        for p in model.parameters {
-            guard let g = p.grad else { continue }
-            if !sumVectorized(g.pointer, g.count).isFinite { return false }
+    /// Patch dropout: each sample's kept patches, from a seed of (run seed, epoch, dataset index),
+    /// so the choice is the same for any worker count and after resuming. [B, K] row-major.
+    func keptPatches(_ batch: Batch) -> [Int]? {
+        guard config.model.patchDropout > 0, let patches = model.visual.patchTokenCount else { return nil }
+        let dropout = PatchDropout(rate: config.model.patchDropout)
+        return batch.indices.flatMap { index in
+            dropout.keptPatches(of: patches, seed: RandomGenerator.derivedSeed(config.run.seed, domain: 5, UInt64(batch.epoch), UInt64(index)))
         }
-        return true
+    }
+
+    /// The name of the first parameter whose gradient is not finite, or nil.
+    func firstNonfiniteGradient() -> String? {
+        for (name, p) in model.namedParameters() {
+            guard let g = p.grad else { continue }
+            if !sumVectorized(g.pointer, g.count).isFinite { return name }
+        }
+        return nil
+    }
+
+    /// Takes `logit_scale` (and `logit_bias`) from the `model.init` checkpoint only when it was
+    /// trained with an objective that reads them the same way; otherwise starts them from this
+    /// objective's defaults and says so (ALIGN's σ is not CLIP's logit scale, SigLIP needs a bias).
+    static func takeOverScalars(_ tensors: inout [String: Tensor], from initPath: String, trainedWith source: String?,
+                                objective: any Objective, config: ObjectiveConfig, log: (String) -> Void) throws {
+        guard !config.sharesScalars(withCheckpointOf: source) else { return }
+        let initial = objective.initialScalars
+        tensors["logit_scale"] = Tensor(initial.logitScale)
+        tensors["logit_bias"] = initial.logitBias.map { Tensor($0) }
+        let bias = initial.logitBias.map { ", logit_bias \($0)" } ?? ""
+        log("model.init: \(initPath) was trained with \(source.map { "the \($0) objective" } ?? "no recorded objective (OpenCLIP: clip)"); \(config.type) starts its scalars from its defaults (logit_scale \(initial.logitScale)\(bias))")
     }
 
     @discardableResult
@@ -259,15 +339,29 @@ public final class Trainer {
         try? html.write(to: runDirectory.appendingPathComponent("report.html"), atomically: true, encoding: .utf8)
     }
 
-    /// Zero-shot top-1 on the configured dataset; logged and appended to metrics.
+    /// `evaluateZeroShot`, with a failure logged and recorded in `metrics.jsonl` (kind
+    /// `eval_failed`) instead of ending the run; nil then.
+    func evaluateZeroShotLoggingFailure(limit: Int?) -> Double? {
+        do { return try evaluateZeroShot(limit: limit) } catch {
+            let message = String(describing: error).replacingOccurrences(of: "\n", with: " ")
+            log("step \(state.step): zero-shot evaluation failed, training goes on: \(message)")
+            try? metrics.append(EventRecord(kind: "eval_failed", step: state.step, message: message))
+            return nil
+        }
+    }
+
+    /// Zero-shot top-1 on the configured dataset; logged and appended to metrics. An evaluation
+    /// of no images is an error, never a top-1 of 0.
     func evaluateZeroShot(limit: Int?) throws -> Double {
-        guard let z = config.eval.zeroshot, let dataset = zeroShotDataset else { return 0 }
+        guard let z = config.eval.zeroshot, let dataset = zeroShotDataset else { throw ConfigError("eval.zeroshot: not configured") }
         guard let classnames = dataset.classnames else { throw ConfigError("eval.zeroshot.dataset: \(z.dataset) has no classnames attribute") }
         let templates = try z.templates.map { try ZeroShotClassifier.loadTemplates($0) } ?? ZeroShotClassifier.defaultTemplates
-        let encoder = ModelEncoder(model: model, workers: config.train.workers, scoring: Scoring(objective: config.objective))
+        let encoder = ModelEncoder(model: model, workers: config.train.workers, scoring: Scoring(objective: config.objective),
+                                   precision: step.precision)
         let classifier = ZeroShotClassifier(encoder: encoder, tokenizer: tokenizer, classnames: classnames, templates: templates)
         let result = try classifier.evaluate(encoder: encoder, dataset: dataset, limit: limit)
-        metrics.append(EvalRecord(step: state.step, zeroshotTop1: result.top1, zeroshotTop5: result.top5, images: result.count))
+        guard result.count > 0 else { throw ConfigError("eval.zeroshot.dataset: \(z.dataset): no image could be evaluated") }
+        try metrics.append(EvalRecord(step: state.step, zeroshotTop1: result.top1, zeroshotTop5: result.top5, images: result.count))
         log(String(format: "step %d: zero-shot top-1 %.2f%%, top-5 %.2f%% on %d images", state.step, 100 * result.top1, 100 * result.top5, result.count))
         return result.top1
     }

@@ -11,8 +11,12 @@ public struct TrainingState: Codable, Equatable, Sendable {
     public var seed: UInt64
     /// Hash of everything that determines the model's shape (refuse resuming a different model).
     public var modelHash: String
-    /// Hash of the whole resolved config (informational).
+    /// Hash of the whole resolved config: resuming with another one needs `--allow-config-change`
+    /// unless only keys of `ConfigChanges.mayChangeOnResume` differ.
     public var configHash: String
+    /// The resolved config YAML the checkpoint was trained with (to name the keys a resume changes);
+    /// nil in checkpoints written before it was recorded.
+    public var config: String?
     public var consecutiveNonfinite: Int
     public var skippedNonfinite: Int
     public var optimizer: String
@@ -22,7 +26,7 @@ public struct TrainingState: Codable, Equatable, Sendable {
     public var rankLoaders: [LoaderState]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case formatVersion = "format_version", step, loader, seed, modelHash = "model_hash", configHash = "config_hash"
+        case formatVersion = "format_version", step, loader, seed, modelHash = "model_hash", configHash = "config_hash", config
         case consecutiveNonfinite = "consecutive_nonfinite", skippedNonfinite = "skipped_nonfinite", optimizer
         case imagesSeen = "images_seen", rankLoaders = "rank_loaders"
     }

@@ -1,0 +1,39 @@
+import DataPipeline
+import TensorCore
+
+extension Tensor {
+    /// The first row (along axis 0) holding a NaN or an infinity, or nil when every value is finite.
+    func firstNonFiniteRow() -> Int? {
+        let rowLength = shape.dropFirst().reduce(1, *)
+        return withUnsafeBufferPointer { values in
+            values.firstIndex { !$0.isFinite }.map { $0 / Swift.max(rowLength, 1) }
+        }
+    }
+
+    /// Throws a one-line error when an embedding is not finite: ranking NaNs would report a
+    /// confident number (every comparison with NaN is false), so evaluation and export refuse them.
+    /// - Parameter what: names row `i`, e.g. `{ "image \($0)" }`.
+    func requireFinite(_ what: (Int) -> String) throws {
+        if let row = firstNonFiniteRow() {
+            throw ConfigError("\(what(row)): the model's embedding is not finite (NaN or infinity; are its weights finite?)")
+        }
+    }
+}
+
+extension ShardDataset {
+    /// "SHARD item i" for global item `index`.
+    func itemName(_ index: Int) -> String {
+        let (s, i) = locate(index)
+        return "\(shards[s].path) item \(i)"
+    }
+
+    /// Throws a one-line data error naming the shard and item when a label is not one of the
+    /// `classCount` classes (negative, or beyond the class names given).
+    func requireLabels(within classCount: Int) throws {
+        for shard in shards {
+            guard let labels = shard.labels,
+                  let i = labels.firstIndex(where: { $0 < 0 || $0 >= classCount }) else { continue }
+            throw ConfigError("\(shard.path): item \(i) has label \(labels[i]), outside the \(classCount) class names (0..<\(classCount))")
+        }
+    }
+}

@@ -1,0 +1,21 @@
+import Foundation
+import XCTest
+
+/// Runs one of the package's executables (built by `swift build`, next to the test bundle) and
+/// returns its exit status, standard output and standard error; skips the test when it is missing.
+func runCommand(_ name: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    if dir.lastPathComponent == "MacOS" { dir = dir.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+    let url = dir.appendingPathComponent(name)
+    guard FileManager.default.isExecutableFile(atPath: url.path) else { throw XCTSkip("no \(name) executable at \(url.path) (run swift build first)") }
+    let process = Process()
+    process.executableURL = url
+    process.arguments = arguments
+    let (out, err) = (Pipe(), Pipe())
+    (process.standardOutput, process.standardError) = (out, err)
+    try process.run()
+    let errorData = err.fileHandleForReading.readDataToEndOfFile()
+    let outputData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+}

@@ -1,0 +1,50 @@
+import DataPipeline
+import Foundation
+import Training
+import XCTest
+
+/// The `filter` executable: a run on a trained checkpoint, and its failures — one line on stderr,
+/// exit status 1 (64 for usage errors), no output folder left behind.
+final class FilterCommandTests: XCTestCase {
+    func testFilterRunsAndFailsInOneLine() throws {
+        let run = try SyntheticRun(items: 24)
+        defer { run.cleanup() }
+        _ = try Trainer(config: try run.config(run.yaml(steps: 2, every: 2)), log: { _ in }).run()
+        let checkpoint = run.root.appendingPathComponent("runs/test").path
+        let data = run.root.appendingPathComponent("data").path
+        func path(_ name: String) -> String { run.root.appendingPathComponent(name).path }
+
+        let ok = try runCommand("filter", ["--checkpoint", checkpoint, "--data", data, "--output", path("kept"), "--keep", "0.25",
+                                           "--scores", path("s.csv"), "--threads", "2"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertTrue(ok.stdout.contains("scored 24 of 24 pairs; kept 6"), ok.stdout)
+        XCTAssertEqual(try ShardDataset(path: path("kept")).count, 6)
+        XCTAssertEqual(try String(contentsOfFile: path("s.csv"), encoding: .utf8).split(separator: "\n").count, 25)
+
+        let failures: [([String], String)] = [
+            (["--data", path("missing"), "--keep", "0.5"], "no such file: \(path("missing"))"),
+            (["--data", data, "--keep", "0.5", "--output", path("kept")], "already contains 1 .h5 file(s)"),
+            (["--data", data, "--threshold", "2"], "nothing kept: no score reaches the threshold"),
+            (["--data", data, "--keep", "0.5", "--scores", path("s.txt")], "s.txt: the scores file must end in .csv or .safetensors"),
+        ]
+        for (arguments, expected) in failures {
+            var all = ["--checkpoint", checkpoint, "--output", path("out")] + arguments
+            if arguments.contains("--output") { all = ["--checkpoint", checkpoint] + arguments }
+            let r = try runCommand("filter", all)
+            XCTAssertEqual(r.status, 1, "\(arguments): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("filter: error: ") && r.stderr.contains(expected), "\(arguments): \(r.stderr)")
+            XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, "\(arguments): not one line: \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path("out")), "\(arguments)")
+        }
+        let usage: [([String], String)] = [
+            (["--keep", "0.5", "--threshold", "0.2"], "give exactly one of --keep FRACTION and --threshold T"),
+            (["--keep", "1.5"], "--keep must be in (0, 1], got 1.5"),
+            (["--keep", "0.5", "--dedup", "0"], "--dedup must be in (0, 1], got 0.0"),
+        ]
+        for (arguments, expected) in usage {
+            let r = try runCommand("filter", ["--checkpoint", checkpoint, "--data", data, "--output", path("out")] + arguments)
+            XCTAssertEqual(r.status, 64, "\(arguments): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(expected), "\(arguments): \(r.stderr)")
+        }
+    }
+}
