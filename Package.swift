@@ -30,6 +30,8 @@ let cLibraries: [Target] = [
                    providers: [.apt(["libpng-dev"])]),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                    providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                   providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
     // oneDNN ships no pkg-config file on Debian 12; the module map links libdnnl (and libgomp, its runtime).
     .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
 ]
@@ -47,8 +49,9 @@ let libraries: [Target] = [
     .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenization", "CHDF5", "CJPEG", "CPNG"],
             swiftSettings: checked),
     .target(name: "Checkpointing", dependencies: ["TensorCore"], swiftSettings: checked),
+    .target(name: "Distributed", dependencies: ["TensorCore", "CMPI"], swiftSettings: checked),
     .target(name: "Training",
-            dependencies: ["NeuralNet", "Objectives", "Optimization", "DataPipeline", "Checkpointing",
+            dependencies: ["NeuralNet", "Objectives", "Optimization", "DataPipeline", "Checkpointing", "Distributed",
                            .product(name: "Yams", package: "Yams")],
             swiftSettings: checked),
 ]

@@ -41,12 +41,26 @@ public enum Parallel {
             return
         }
         let chunk = (count + workers - 1) / workers
+        forEachWorker(workers) { w in
+            let lo = w * chunk, hi = min(count, lo + chunk)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    /// The one fan-out of the code base: runs `body(worker)` for `workers` workers at once, each
+    /// with single-threaded kernels (a thread budget of 1); a single worker runs on the calling
+    /// thread with its budget. The caller's GEMM precision (`MatmulPrecision`) follows each worker;
+    /// other task-local settings (grad mode) do not.
+    public static func forEachWorker(_ workers: Int, _ body: (Int) -> Void) {
+        if workers <= 1 {
+            if workers == 1 { body(0) }
+            return
+        }
         let precision = MatmulPrecision.current
         withoutActuallyEscaping(body) { body in
             let box = UncheckedBox(body)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let lo = w * chunk, hi = min(count, lo + chunk)
-                if lo < hi { MatmulPrecision.with(precision) { $budget.withValue(1) { box.value(lo..<hi) } } }
+                MatmulPrecision.with(precision) { $budget.withValue(1) { box.value(w) } }
             }
         }
     }

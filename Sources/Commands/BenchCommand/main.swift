@@ -95,16 +95,22 @@ struct Step: ParsableCommand {
         default: (config, config, ModelConfig.builtIn(config) != nil ? 32 : 128)
         }
         let modelConfig = try ModelConfig.resolve(path)
+        // Under mpirun/srun: one rank of a data-parallel step; the ranks on this machine share its cores.
+        let communicator = MPICommunicator.fromEnvironment()
+        defer { (communicator as? MPICommunicator)?.finalize() }
+        if common.threads == nil { Parallel.configure(threads: max(1, Parallel.threads / communicator.localSize)) }
         let w = workers ?? Parallel.threads
         let peak = gemmPeak(.fp32)
         let precisionPeak = precision == .fp32 ? peak : gemmPeak(precision)
         Parallel.setBLASThreads(w >= Parallel.threads ? 1 : Parallel.threads)
         let bench = StepBenchmark(name: name, config: modelConfig, batch: batch ?? defaultBatch, workers: w, recompute: recompute,
-                                   patchDropout: patchDropout, precision: precision)
+                                  patchDropout: patchDropout, precision: precision, communicator: communicator)
         let (r, rows) = bench.run(steps: steps, sgemmGflops: peak, gemmPeakGflops: precisionPeak, profile: profile)
+        guard communicator.rank == 0 else { return }
         r.engines.summary.forEach { print($0) }
-        print("step \(name): batch \(r.batch), \(r.workers) workers, \(r.parameters) parameters, \(r.precision)"
-              + (r.patchDropout > 0 ? ", patch dropout \(r.patchDropout)" : ""))
+        print("step \(name): batch \(r.batch), \(r.ranks > 1 ? "\(r.ranks) ranks × " : "")\(r.workers) workers, \(r.parameters) parameters, \(r.precision)"
+              + (r.patchDropout > 0 ? ", patch dropout \(r.patchDropout)" : "")
+              + (r.ranks > 1 ? String(format: ", %.1f%% of the step in communication", 100 * r.communicationShare) : ""))
         print(String(format: "  %.2f images/s, %.3f s/step, %.2f GFLOP/image, %.1f GFLOP/s = %.0f%% of sgemm peak (%.1f GFLOP/s)",
                      r.imagesPerSecond, r.secondsPerStep, r.gflopsPerImage, r.gflops, 100 * r.shareOfSgemmPeak, r.sgemmGflops))
         if precision != .fp32 {

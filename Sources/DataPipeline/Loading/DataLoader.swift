@@ -23,7 +23,11 @@ public struct DataLoaderConfiguration: Sendable {
         case eval
     }
 
+    /// The global batch size; a loader with a `share` returns its rows of each global batch.
     public var batchSize: Int
+    /// For one rank of a data-parallel job: the rows of each global batch it reads (nil: all).
+    /// Training mode only; `batchSize` must be divisible by ranks × groups.
+    public var share: RankShare?
     /// H = W of the model input.
     public var imageSize: Int
     /// Length of every token row the tokenizer returns.
@@ -45,7 +49,8 @@ public struct DataLoaderConfiguration: Sendable {
 
     public init(batchSize: Int, imageSize: Int, contextLength: Int = 77, longContextLength: Int = 248,
                 augmentation: Augmentation = Augmentation(), mode: Mode = .train, shuffle: Bool = true,
-                seed: UInt64 = 0, threads: Int = 2, prefetchBatches: Int = 2, needsCaptions: Bool = true) {
+                seed: UInt64 = 0, threads: Int = 2, prefetchBatches: Int = 2, needsCaptions: Bool = true,
+                share: RankShare? = nil) {
         ensure(batchSize > 0 && imageSize > 0 && contextLength > 0, "batch size, image size and context length must be positive")
         ensure(threads > 0 && prefetchBatches > 0, "threads and prefetchBatches must be positive")
         self.batchSize = batchSize
@@ -59,6 +64,7 @@ public struct DataLoaderConfiguration: Sendable {
         self.threads = threads
         self.prefetchBatches = prefetchBatches
         self.needsCaptions = needsCaptions
+        self.share = share
     }
 }
 
@@ -74,12 +80,19 @@ public struct DataLoaderConfiguration: Sendable {
 ///
 /// `state` is the position of the next sample to consider; a loader made with `resumeFrom: state`
 /// continues with exactly the batches this one would have produced.
+///
+/// With a `RankShare`, the loader reads only that rank's rows of each global batch (positions are
+/// those of the global order, so every rank count sees the same global batches when no item is
+/// skipped; a skipped item is replaced by the rank's next own position).
 public final class DataLoader {
     public let dataset: ShardDataset
     public let configuration: DataLoaderConfiguration
 
     /// The position of the next sample to consider (save it in checkpoints).
-    public var state: LoaderState { LoaderState(epoch: cursor / count, position: cursor % count) }
+    public var state: LoaderState {
+        let position = stream.position(cursor)
+        return LoaderState(epoch: position / count, position: position % count)
+    }
     /// Seconds `next()` has spent waiting for data, in total and in the last call.
     public private(set) var totalWaitSeconds: Double = 0
     public private(set) var lastWaitSeconds: Double = 0
@@ -92,7 +105,8 @@ public final class DataLoader {
     public private(set) var droppedCount = 0
 
     private let count: Int
-    private var cursor: Int                 // absolute position epoch·N + p of the next sample
+    private let stream: PositionStream      // the positions this loader visits
+    private var cursor: Int                 // stream index of the next sample (its absolute position: stream.position)
     private let end: Int                    // cursor bound (N for eval, unbounded for training)
     private let pipeline: Pipeline
     private let log: @Sendable (String) -> Void
@@ -129,7 +143,20 @@ public final class DataLoader {
         if !training && start.epoch != 0 && !(start.epoch == 1 && start.position == 0) {
             throw DataLoaderError.invalidState("an evaluation loader only has epoch 0, cannot resume at epoch \(start.epoch)")
         }
-        cursor = start.epoch * count + start.position
+        if let share = configuration.share {
+            guard training, configuration.batchSize % (share.ranks * share.groups) == 0 else {
+                throw DataLoaderError.invalidState("a rank's share needs a training loader whose batch size \(configuration.batchSize) is divisible by ranks × groups = \(share.ranks * share.groups)")
+            }
+            guard count >= configuration.batchSize else {
+                throw DataLoaderError.noUsableBatch("the dataset has \(count) items, fewer than one global batch of \(configuration.batchSize)")
+            }
+        }
+        stream = PositionStream(count: count, batchSize: configuration.batchSize, share: configuration.share)
+        // The beginning (epoch 0, position 0) is every stream's index 0, whatever rows it reads.
+        guard let startIndex = start == LoaderState() ? 0 : stream.index(of: start.epoch * count + start.position) else {
+            throw DataLoaderError.invalidState("cannot resume at epoch \(start.epoch), position \(start.position): rank \(configuration.share?.rank ?? 0) of \(configuration.share?.ranks ?? 1) does not read that position (a checkpoint of another rank count?)")
+        }
+        cursor = startIndex
         end = training ? Int.max : count
         // Resuming exactly at an epoch boundary has not traversed the previous epoch.
         epochStartedAtZero = start.position == 0 && cursor == 0
@@ -140,7 +167,7 @@ public final class DataLoader {
             longTokenizer: longTokenizer, longContextLength: configuration.longContextLength,
             needsCaptions: configuration.needsCaptions,
             readsLongCaptions: configuration.needsCaptions && dataset.hasLongCaptions)
-        pipeline = Pipeline(order: order, processor: processor, start: cursor, end: end,
+        pipeline = Pipeline(order: order, stream: stream, processor: processor, start: cursor, end: end,
                             window: max(configuration.prefetchBatches * configuration.batchSize, configuration.threads),
                             threads: configuration.threads)
         pipeline.startWorkers(configuration.threads)
@@ -160,16 +187,16 @@ public final class DataLoader {
             lastWaitSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             totalWaitSeconds += lastWaitSeconds
         }
-        let batchSize = configuration.batchSize
+        let batchSize = configuration.share?.localBatchSize(configuration.batchSize) ?? configuration.batchSize
         var samples: [ProcessedSample] = []
         samples.reserveCapacity(batchSize)
         while samples.count < batchSize {
             guard cursor < end else { break }
-            if cursor % count == 0 && cursor > 0 && configuration.mode == .train {
+            if cursor % stream.perEpoch == 0 && cursor > 0 && configuration.mode == .train {
                 // A new epoch: drop the incomplete batch of the last one.
                 if epochStartedAtZero && !epochHadBatch {
                     throw DataLoaderError.noUsableBatch(
-                        "epoch \(cursor / count - 1) has fewer than \(batchSize) usable items (\(skippedItems.count) skipped)")
+                        "epoch \(cursor / stream.perEpoch - 1) has fewer than \(batchSize) usable items (\(skippedItems.count) skipped)")
                 }
                 droppedCount += samples.count
                 samples.removeAll(keepingCapacity: true)
@@ -223,10 +250,11 @@ public final class DataLoader {
 
 // MARK: - Worker threads and the reorder buffer
 
-/// The workers' shared state: positions are claimed in order, a few at a time, and their results kept
+/// The workers' shared state: positions (stream indices, see `PositionStream`) are claimed in order, a few at a time, and their results kept
 /// until the consumer collects them in order. Workers stay at most `window` positions ahead of it.
 private final class Pipeline: @unchecked Sendable {
     private let order: SampleOrder
+    private let stream: PositionStream
     /// Dropped by `stop()`: the workers' threads may outlive the loader for a moment, and must not keep
     /// the dataset (and its open HDF5 files) alive with them.
     private var processor: SampleProcessor?
@@ -242,8 +270,9 @@ private final class Pipeline: @unchecked Sendable {
     private let permutations = NSLock()
     private var cachedPermutations: [Int: [Int32]] = [:]
 
-    init(order: SampleOrder, processor: SampleProcessor, start: Int, end: Int, window: Int, threads: Int) {
+    init(order: SampleOrder, stream: PositionStream, processor: SampleProcessor, start: Int, end: Int, window: Int, threads: Int) {
         self.order = order
+        self.stream = stream
         self.processor = processor
         self.end = end
         self.window = window
@@ -298,13 +327,14 @@ private final class Pipeline: @unchecked Sendable {
             condition.unlock()
             var produced: [(Int, SampleResult)] = []
             produced.reserveCapacity(last - first)
-            for position in first..<last {
+            for streamIndex in first..<last {
+                let position = stream.position(streamIndex)
                 let (epoch, index) = item(at: position)
                 let rng = order.sampleGenerator(epoch: epoch, position: position % order.count)
-                produced.append((position, processor.process(globalIndex: index, epoch: epoch, rng: rng)))
+                produced.append((streamIndex, processor.process(globalIndex: index, epoch: epoch, rng: rng)))
             }
             condition.lock()
-            for (position, result) in produced { results[position] = result }
+            for (streamIndex, result) in produced { results[streamIndex] = result }
             condition.broadcast()
         }
         running -= 1

@@ -19,6 +19,10 @@ public struct StepBenchmark {
         /// Buffer-pool misses per steady-state step (0 = no allocation in the steady state).
         public var freshAllocationsPerStep: Int
         public var recompute: Bool
+        /// Ranks of the job (MPI processes); `batch` is global, split over ranks × workers.
+        public var ranks: Int
+        /// Share of the step time rank 0 spent in collectives (feature all-gather, gradient all-reduce).
+        public var communicationShare: Double
         public var patchDropout: Double
         /// The towers' GEMM precision, the GEMM peak in it (= `sgemmGflops` for fp32) and the share of it.
         public var precision: String
@@ -27,7 +31,8 @@ public struct StepBenchmark {
         public var engines: GEMMEngines
 
         enum CodingKeys: String, CodingKey {
-            case config, batch, workers, steps, parameters, recompute, patchDropout = "patch_dropout", precision, engines
+            case config, batch, workers, steps, parameters, recompute, ranks, patchDropout = "patch_dropout", precision, engines
+            case communicationShare = "communication_share"
             case gemmPeakGflops = "gemm_peak_gflops", shareOfGemmPeak = "share_of_gemm_peak"
             case freshAllocationsPerStep = "fresh_allocations_per_step"
             case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step"
@@ -42,14 +47,15 @@ public struct StepBenchmark {
     public let batch: Int
     public let workers: Int
     public let recompute: Bool
+    public let communicator: any Communicator
     /// FLIP patch dropout rate (0 = every patch).
     public let patchDropout: Double
     public let precision: MatmulPrecision
 
     public init(name: String, config: ModelConfig, batch: Int, workers: Int, recompute: Bool = false, patchDropout: Double = 0,
-                precision: MatmulPrecision = .fp32) {
+                precision: MatmulPrecision = .fp32, communicator: any Communicator = InProcessCommunicator()) {
         (self.name, self.config, self.batch, self.workers, self.recompute) = (name, config, batch, workers, recompute)
-        (self.patchDropout, self.precision) = (patchDropout, precision)
+        (self.patchDropout, self.precision, self.communicator) = (patchDropout, precision, communicator)
     }
 
     /// Forward FLOPs per image (GEMMs and attention) of both towers; a step is ≈ 3× this.
@@ -86,7 +92,7 @@ public struct StepBenchmark {
         }
         let optimizer = AdamW(entries)
         let objective = CLIPObjective()
-        let step = DataParallelStep(model: model, objective: objective, workers: workers)
+        let step = DataParallelStep(model: model, objective: objective, workers: workers, communicator: communicator)
         step.precision = precision
         var rng = RandomGenerator(seed: 7)
         let s = config.visionCfg.imageSize, ctx = config.textCfg.contextLength
@@ -99,9 +105,13 @@ public struct StepBenchmark {
             guard patchDropout > 0 else { return nil }
             return (0..<UInt64(batch)).flatMap { PatchDropout(rate: patchDropout).keptPatches(of: n, seed: $0) }
         }
+        let ranks = communicator.worldSize, local = batch / ranks
         let inputs = TowerInputs(images: images, tokens: tokens, keptPatches: kept)
+            .slice((communicator.rank * local)..<((communicator.rank + 1) * local))
+        var communicationSeconds = 0.0
         func oneStep() {
             step.run(inputs)
+            communicationSeconds += step.lastCommunicationSeconds
             optimizer.update(lr: 1e-4)
             objective.constrain(step.scalars)
         }
@@ -110,10 +120,12 @@ public struct StepBenchmark {
         let baseline = BufferPool.shared.liveBytes
         let allocationsBefore = BufferPool.shared.allocations
         let start = DispatchTime.now().uptimeNanoseconds
+        communicationSeconds = 0
         for _ in 0..<steps { oneStep() }
+        let communicationShare = communicationSeconds / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         let freshAllocations = (BufferPool.shared.allocations - allocationsBefore) / max(steps, 1)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(steps)
-        let activation = (BufferPool.shared.peakLiveBytes - baseline) / batch
+        let activation = (BufferPool.shared.peakLiveBytes - baseline) / local
         var rows: [OpProfile.Row] = []
         if profile { rows = OpProfile.measure { oneStep() } }
         let flopsPerImage = 3 * Self.forwardFlopsPerSample(config, patchDropout: kept == nil ? 0 : patchDropout)
@@ -123,7 +135,8 @@ public struct StepBenchmark {
                        gflopsPerImage: flopsPerImage / 1e9, gflops: gflops, sgemmGflops: sgemmGflops,
                        shareOfSgemmPeak: gflops / sgemmGflops, peakMemoryBytes: Benchmarks.peakResidentBytes(),
                        activationBytesPerImage: activation, parameters: model.parameterCount,
-                       freshAllocationsPerStep: freshAllocations, recompute: recompute,
+                       freshAllocationsPerStep: freshAllocations, recompute: recompute, ranks: ranks,
+                       communicationShare: communicationShare,
                        patchDropout: kept == nil ? 0 : patchDropout, precision: precision.rawValue,
                        gemmPeakGflops: gemmPeakGflops ?? sgemmGflops, shareOfGemmPeak: gflops / (gemmPeakGflops ?? sgemmGflops),
                        engines: GEMMEngines.current), rows)

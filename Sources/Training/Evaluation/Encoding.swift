@@ -22,18 +22,16 @@ public struct ModelEncoder {
     }
 
     /// Runs `encode` on `workers` contiguous slices of `count` rows and concatenates the results.
-    func split(_ count: Int, _ encode: @escaping (Range<Int>) -> Tensor) -> Tensor {
+    func split(_ count: Int, _ encode: (Range<Int>) -> Tensor) -> Tensor {
         let parts = min(workers, count), precision = self.precision
         if parts <= 1 { return GradMode.noGrad { MatmulPrecision.with(precision) { encode(0..<count) } } }
         let results = UncheckedBox(UnsafeMutableBufferPointer<Tensor?>.allocate(capacity: parts))
         results.value.initialize(repeating: nil)
         defer { results.value.deallocate() }
         let per = (count + parts - 1) / parts
-        let box = UncheckedBox(encode)
-        DispatchQueue.concurrentPerform(iterations: parts) { w in
+        Parallel.forEachWorker(parts) { w in
             let range = (w * per)..<min(count, (w + 1) * per)
-            if range.isEmpty { return }
-            results.value[w] = Parallel.withThreadBudget(1) { GradMode.noGrad { MatmulPrecision.with(precision) { box.value(range) } } }
+            if !range.isEmpty { results.value[w] = GradMode.noGrad { MatmulPrecision.with(precision) { encode(range) } } }
         }
         return Tensor.concat(results.value.compactMap { $0 }, axis: 0)
     }

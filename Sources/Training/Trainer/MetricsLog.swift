@@ -48,7 +48,8 @@ public struct EventRecord: Codable, Equatable, Sendable {
 
 /// Appends records to `metrics.jsonl` and keeps them for the HTML report.
 public final class MetricsLog {
-    public let url: URL
+    /// Nil: records are kept in memory only (ranks other than 0 of an MPI job).
+    public let url: URL?
     public private(set) var steps: [StepRecord] = []
     public private(set) var evals: [EvalRecord] = []
     public private(set) var events: [EventRecord] = []
@@ -84,7 +85,14 @@ public final class MetricsLog {
     public func append(_ record: EvalRecord) throws { evals.append(record); try write(record) }
     public func append(_ record: EventRecord) throws { events.append(record); try write(record) }
 
+    /// A log kept in memory only.
+    public init() {
+        url = nil
+        encoder = JSONEncoder()
+    }
+
     private func write<T: Encodable>(_ value: T) throws {
+        guard let url else { return }
         let data = try encoder.encode(value)
         let handle: FileHandle
         do { handle = try FileHandle(forWritingTo: url) } catch {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Ctrl-C / SIGTERM handling: the first signal asks the trainer to finish the current step,
+/// Ctrl-C / SIGTERM / SIGUSR1 handling: the first signal asks the trainer to finish the current step,
 /// checkpoint and exit 0; a second one exits immediately (the last complete checkpoint stays usable).
 public enum StopSignal {
     nonisolated(unsafe) private static var requested: sig_atomic_t = 0
@@ -16,6 +16,7 @@ public enum StopSignal {
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
+        signal(SIGUSR1, handler)   // mpirun forwards SIGUSR1 to every rank without killing them
     }
 
     /// For tests: request a stop as if a signal had arrived.

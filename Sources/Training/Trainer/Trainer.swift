@@ -1,5 +1,6 @@
 import Foundation
 import DataPipeline
+import Checkpointing
 import Tokenization
 
 /// The training loop behind `swift run train --config X.yaml`: data-parallel steps, schedule,
@@ -13,9 +14,11 @@ public final class Trainer {
     public let tokenizer: CLIPTokenizer
     public let loader: DataLoader
     public let step: DataParallelStep
+    /// The ranks of this job (one in-process rank unless launched by `mpirun`/`srun`); rank 0 alone writes run files.
+    public let communicator: any Communicator
     public let checkpoints: RunCheckpoints
-    /// Held for the trainer's lifetime: no second process trains in this run folder.
-    let lock: RunLock
+    /// Held by rank 0 for the trainer's lifetime: no second process trains in this run folder.
+    let lock: RunLock?
     public let metrics: MetricsLog
     public private(set) var state: TrainingState
     let log: (String) -> Void
@@ -29,14 +32,15 @@ public final class Trainer {
     ///   - allowConfigChange: resume although keys outside `ConfigChanges.mayChangeOnResume` changed
     ///     (the differences are logged).
     public init(config: TrainingConfig, configFile: String? = nil, resume: String? = nil, overwrite: Bool = false,
-                allowConfigChange: Bool = false,
+                allowConfigChange: Bool = false, communicator: any Communicator = InProcessCommunicator(),
                 log: @escaping (String) -> Void = { writeLine($0) }) throws {
         self.config = config
+        self.communicator = communicator
         self.log = log
         runDirectory = URL(fileURLWithPath: config.run.outputDir).appendingPathComponent(config.run.name)
         checkpoints = RunCheckpoints(runDirectory: runDirectory)
         if resume != nil && overwrite { throw ConfigError("--overwrite starts over and --resume continues: pass one of them") }
-        lock = try RunLock(runDirectory: runDirectory)
+        lock = communicator.rank == 0 ? try RunLock(runDirectory: runDirectory) : nil
         var modelConfig = try ModelConfig.resolve(config.model.config)
         let objective = try config.objective.makeObjective()
         self.objective = objective
@@ -133,14 +137,16 @@ public final class Trainer {
             configuration: DataLoaderConfiguration(batchSize: config.data.batchSize, imageSize: model.visual.imageSize,
                                                    contextLength: ctx, augmentation: augmentation, mode: .train,
                                                    shuffle: config.data.shuffle, seed: config.run.seed,
-                                                   threads: config.data.loaderThreads),
+                                                   threads: config.data.loaderThreads,
+                                                   share: try Self.rankShare(config, communicator)),
             tokenizer: { tok.tokenize($0, contextLength: ctx) },
-            resumeFrom: state.loader)
+            resumeFrom: try Self.loaderState(in: state, for: communicator, resumed: resumeFrom))
         step = DataParallelStep(model: model, objective: objective, workers: config.train.workers,
-                                accumulation: config.train.accumulation)
+                                accumulation: config.train.accumulation, communicator: communicator)
         step.precision = config.train.precision
         zeroShotDataset = try config.eval.zeroshot.map { try ShardDataset(path: $0.dataset) }
 
+        guard communicator.rank == 0 else { metrics = MetricsLog(); return }
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         try (try config.yaml()).write(to: runDirectory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
         metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"),
@@ -180,10 +186,12 @@ public final class Trainer {
         var zeroShotTop1: Double? = nil
         let startTime = Date()
         var windowStart = Date(), windowImages = 0, windowWait = 0.0, waitTotal = 0.0, pausedSeconds = 0.0
-        log("training \(config.run.name): \(model.parameterCount) parameters, \(config.objective.type) objective, batch \(config.data.batchSize), \(workers) workers → \(runDirectory.path)")
+        let ranks = communicator.worldSize
+        log("training \(config.run.name): \(model.parameterCount) parameters, \(config.objective.type) objective, batch \(config.data.batchSize), \(ranks > 1 ? "\(ranks) ranks × " : "")\(workers) workers → \(runDirectory.path)")
         if step.precision == .bf16 { log(BF16Engine.detected.summary) }
+        communicator.broadcast(parameters: model.parameters)   // every rank starts from rank 0's weights
         while state.step < total {
-            if StopSignal.isRequested { stoppedEarly = true; break }
+            if communicator.any(StopSignal.isRequested) { stoppedEarly = true; break }   // every rank stops at the same step
             guard let batch = try loader.next() else { throw ConfigError("the training loader ended unexpectedly") }
             windowWait += loader.lastWaitSeconds
             waitTotal += loader.lastWaitSeconds
@@ -214,9 +222,9 @@ public final class Trainer {
             }
             model.zeroGradients()
             state.step += 1
-            state.imagesSeen += batch.size
+            state.imagesSeen += batch.size * ranks
             state.loader = loader.state
-            windowImages += batch.size
+            windowImages += batch.size * ranks
             if state.step % config.run.logEvery == 0 || state.step == total || nonfinite != nil {
                 let seconds = Date().timeIntervalSince(windowStart)
                 let record = StepRecord(step: state.step, loss: loss.isFinite ? Double(loss) : nil, lr: Double(lr),
@@ -227,7 +235,7 @@ public final class Trainer {
                                         trainingSeconds: Date().timeIntervalSince(startTime) - pausedSeconds,
                                         nonfinite: nonfinite?.kind)
                 try metrics.append(record)
-                progress.report(record)
+                if communicator.rank == 0 { progress.report(record) }
                 (windowStart, windowImages, windowWait) = (Date(), 0, 0)
             }
             if let cause = nonfinite, state.consecutiveNonfinite >= config.train.maxNonfiniteSteps {
@@ -242,7 +250,7 @@ public final class Trainer {
             if state.step % config.checkpoint.everySteps == 0 || state.step == total {
                 lastCheckpoint = try saveCheckpoint()
             }
-            if let z = config.eval.zeroshot, state.step % z.everySteps == 0, state.step < total {
+            if communicator.rank == 0, let z = config.eval.zeroshot, state.step % z.everySteps == 0, state.step < total {
                 zeroShotTop1 = evaluateZeroShotLoggingFailure(limit: z.limit) ?? zeroShotTop1
             }
             let paused = Date().timeIntervalSince(pauseStart)
@@ -255,7 +263,7 @@ public final class Trainer {
             try metrics.append(EventRecord(kind: "stop", step: state.step, reason: "signal", message: "stop requested (signal)"))
             log("stopped at step \(state.step); checkpoint \(lastCheckpoint!.path). Continue with --resume latest")
         } else {
-            if config.eval.zeroshot != nil {
+            if config.eval.zeroshot != nil && communicator.rank == 0 {
                 zeroShotTop1 = evaluateZeroShotLoggingFailure(limit: nil) ?? zeroShotTop1
             }
             try metrics.append(EventRecord(kind: "stop", step: state.step, reason: "completed", message: "reached train.steps"))
@@ -317,6 +325,8 @@ public final class Trainer {
 
     @discardableResult
     func saveCheckpoint() throws -> URL {
+        state.rankLoaders = gatherLoaderStates()   // a collective: every rank comes here at the same step
+        guard communicator.rank == 0 else { return checkpoints.runDirectory.appendingPathComponent("checkpoints/" + CheckpointStore.folderName(step: state.step)) }
         let url = try checkpoints.save(step: state.step, model: model, optimizer: optimizer, state: state,
                                        keepLast: config.checkpoint.keepLast,
                                        modelMetadata: Scoring.metadata(for: config.objective))
@@ -325,6 +335,7 @@ public final class Trainer {
     }
 
     func writeReport() {
+        guard communicator.rank == 0 else { return }
         let html = TrainingReport.html(title: "SwiftCLIP run \(config.run.name)", steps: metrics.steps, evals: metrics.evals)
         try? html.write(to: runDirectory.appendingPathComponent("report.html"), atomically: true, encoding: .utf8)
     }

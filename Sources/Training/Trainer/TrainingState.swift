@@ -21,11 +21,14 @@ public struct TrainingState: Codable, Equatable, Sendable {
     public var skippedNonfinite: Int
     public var optimizer: String
     public var imagesSeen: Int
+    /// Under MPI: every rank's loader position, in rank order (each rank reads its own rows, and
+    /// skipped items can move ranks apart). Nil for a single process.
+    public var rankLoaders: [LoaderState]? = nil
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", step, loader, seed, modelHash = "model_hash", configHash = "config_hash", config
         case consecutiveNonfinite = "consecutive_nonfinite", skippedNonfinite = "skipped_nonfinite", optimizer
-        case imagesSeen = "images_seen"
+        case imagesSeen = "images_seen", rankLoaders = "rank_loaders"
     }
 }
 

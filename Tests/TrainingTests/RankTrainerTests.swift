@@ -1,0 +1,47 @@
+import Foundation
+import Training
+import XCTest
+
+/// The trainer as ranks of a data-parallel job (threads standing in for MPI processes): the same
+/// weights as in-process workers, rank 0 alone writes run files, exact resume, other rank counts refused.
+final class RankTrainerTests: XCTestCase {
+    var run: SyntheticRun!
+    override func setUpWithError() throws { run = try SyntheticRun() }
+    override func tearDown() { run.cleanup() }
+
+    /// Trains on `ranks` thread ranks; returns each rank's trainer error (nil when it finished).
+    func trainOnRanks(_ ranks: Int, _ yaml: String, resume: String? = nil) throws -> [String?] {
+        let config = UncheckedBox(try run.config(yaml))
+        return onRanks(ranks) { communicator -> String? in
+            do {
+                let trainer = try Trainer(config: config.value, resume: resume, overwrite: resume == nil, communicator: communicator, log: { _ in })
+                XCTAssertEqual(trainer.metrics.url == nil, communicator.rank != 0)
+                _ = try trainer.run()
+                return nil
+            } catch { return String(describing: error) }
+        }
+    }
+
+    func testTwoRanksTrainTheWeightsOfTwoWorkers() throws {
+        let single = try Trainer(config: try run.config(run.yaml(steps: 8, workers: 2)), log: { _ in })
+        _ = try single.run()
+        let inProcess = try run.modelBytes(step: 8)
+        try FileManager.default.removeItem(at: run.root.appendingPathComponent("runs/test"))
+        XCTAssertEqual(try trainOnRanks(2, run.yaml(steps: 8, workers: 1)), [nil, nil])
+        XCTAssertEqual(try run.modelBytes(step: 8), inProcess, "2 ranks × 1 worker differ from 1 process × 2 workers")
+        let metrics = try String(contentsOf: run.root.appendingPathComponent("runs/test/metrics.jsonl"), encoding: .utf8)
+        XCTAssertEqual(metrics.split(separator: "\n").count, 5, "one line per logged step and the stop line, from rank 0 only")
+    }
+
+    func testResumeUnderRanksIsExactAndNeedsTheSameRankCount() throws {
+        let yaml = run.yaml(steps: 8, workers: 1, accumulation: 2)
+        XCTAssertEqual(try trainOnRanks(2, yaml), [nil, nil])
+        let straight = try run.modelBytes(step: 8)
+        let checkpoint4 = run.root.appendingPathComponent("runs/test/checkpoints/step-00000004").path
+        XCTAssertEqual(try trainOnRanks(2, yaml, resume: checkpoint4), [nil, nil])
+        XCTAssertEqual(try run.modelBytes(step: 8), straight, "4 steps + resume + 4 steps differ from 8 straight")
+        XCTAssertThrowsError(try Trainer(config: try run.config(yaml), resume: checkpoint4, log: { _ in })) { error in
+            XCTAssertTrue(String(describing: error).contains("written by 2 ranks and this run has 1"), "\(error)")
+        }
+    }
+}
