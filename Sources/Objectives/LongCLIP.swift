@@ -54,4 +54,24 @@ public enum LongCLIP {
         for p in frozenPositions { m.pointer[p] = 0 }
         return m
     }
+
+    /// `model.stretch_positional_embedding` on loading weights: a `positional_embedding` whose
+    /// length differs from the model's `contextLength` is stretched (77 → 248); one that already
+    /// fits is left as it is. Throws one line when the stretched length still does not fit.
+    public static func stretchOnLoad(_ tensors: inout [String: Tensor], contextLength: Int) throws {
+        guard let pe = tensors["positional_embedding"], pe.shape[0] != contextLength else { return }
+        let stretched = stretchPositionalEmbedding(pe)
+        guard stretched.shape[0] == contextLength else {
+            throw ObjectiveConfigError("model.stretch_positional_embedding: the stretched embedding has \(stretched.shape[0]) positions but the model config's text context_length is \(contextLength)")
+        }
+        tensors["positional_embedding"] = stretched
+    }
+
+    /// `model.stretch_positional_embedding` after each backward pass: the frozen rows of the
+    /// positional embedding's gradient become 0, so CLIP's first positions stay as they were.
+    public static func freezeRows(of positionalEmbedding: Variable) {
+        guard var g = positionalEmbedding.grad else { return }
+        zeroFrozenRows(of: &g)
+        positionalEmbedding.grad = g
+    }
 }

@@ -37,6 +37,31 @@ final class LongCLIPTests: XCTestCase {
         XCTAssertEqual(LongCLIP.trainableRowMask.sum().scalar, 228)
     }
 
+    /// The two parameter hooks of `model.stretch_positional_embedding`.
+    func testStretchOnLoadAndFrozenRows() throws {
+        var pe = [Float](repeating: 0, count: 77 * 2)
+        for i in pe.indices { pe[i] = Float(i) }
+        var tensors = ["positional_embedding": Tensor(shape: [77, 2], scalars: pe), "other": Tensor.ones([3])]
+        try LongCLIP.stretchOnLoad(&tensors, contextLength: 77)
+        XCTAssertEqual(tensors["positional_embedding"]!.scalars, pe, "a fitting embedding stays")
+        try LongCLIP.stretchOnLoad(&tensors, contextLength: 248)
+        XCTAssertEqual(tensors["positional_embedding"]!.scalars,
+                       LongCLIP.stretchPositionalEmbedding(Tensor(shape: [77, 2], scalars: pe)).scalars)
+        XCTAssertEqual(tensors["other"]!.scalars, [1, 1, 1])
+        var wrong = ["positional_embedding": Tensor(shape: [77, 2], scalars: pe)]
+        XCTAssertThrowsError(try LongCLIP.stretchOnLoad(&wrong, contextLength: 100)) {
+            XCTAssertEqual("\($0)", "model.stretch_positional_embedding: the stretched embedding has 248 positions but the model config's text context_length is 100")
+        }
+        let v = Variable(Tensor.zeros([248, 2]), requiresGrad: true)
+        LongCLIP.freezeRows(of: v)
+        XCTAssertNil(v.grad, "no gradient, nothing to freeze")
+        v.grad = Tensor.ones([248, 2])
+        LongCLIP.freezeRows(of: v)
+        let g = v.grad!.scalars
+        XCTAssertEqual(Array(g[..<40]), [Float](repeating: 0, count: 40))
+        XCTAssertEqual(Array(g[40...]), [Float](repeating: 1, count: 228 * 2))
+    }
+
     /// Eigen-decomposition: A v = λ v, orthonormal vectors, descending values, on random matrices.
     func testSymmetricEigen() {
         for n in [1, 2, 5, 40, 100] {

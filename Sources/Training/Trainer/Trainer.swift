@@ -76,13 +76,8 @@ public final class Trainer {
             if let initPath = config.model.initWeights {
                 let weights = try RunCheckpoints.readInitWeights(initPath, log: log)
                 var tensors = weights.tensors
-                if config.model.stretchPositionalEmbedding, let pe = tensors["positional_embedding"],
-                   pe.shape[0] != modelConfig.textCfg.contextLength {
-                    let stretched = LongCLIP.stretchPositionalEmbedding(pe)
-                    guard stretched.shape[0] == modelConfig.textCfg.contextLength else {
-                        throw ConfigError("model.stretch_positional_embedding: the stretched embedding has \(stretched.shape[0]) positions but the model config's text context_length is \(modelConfig.textCfg.contextLength)")
-                    }
-                    tensors["positional_embedding"] = stretched
+                if config.model.stretchPositionalEmbedding {
+                    try LongCLIP.stretchOnLoad(&tensors, contextLength: modelConfig.textCfg.contextLength)
                 }
                 try Self.takeOverScalars(&tensors, from: initPath, trainedWith: weights.metadata["objective"],
                                          objective: objective, config: config.objective, log: log)
@@ -197,10 +192,7 @@ public final class Trainer {
             waitTotal += loader.lastWaitSeconds
             let inputs = try towerInputs(batch)
             let loss = step.run(inputs)
-            if config.model.stretchPositionalEmbedding, var g = model.text.positionalEmbedding.grad {
-                LongCLIP.zeroFrozenRows(of: &g)   // Long-CLIP keeps CLIP's first 20 positions
-                model.text.positionalEmbedding.grad = g
-            }
+            if config.model.stretchPositionalEmbedding { LongCLIP.freezeRows(of: model.text.positionalEmbedding) }
             let lr = config.learningRateSchedule.lr(at: state.step)
             // A non-finite update is never applied: parameters and optimizer moments stay as they were.
             var nonfinite: NonfiniteCause? = loss.isFinite ? firstNonfiniteGradient().map(NonfiniteCause.gradient) : .loss
