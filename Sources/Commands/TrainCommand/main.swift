@@ -30,7 +30,7 @@ struct Train: ParsableCommand {
         let setup = Result {
             let cfg = try TrainingConfig.load(path: config, overrides: overrides)
             StopSignal.install()
-            return try Trainer(config: cfg, configFile: config, resume: resume, overwrite: overwrite,
+            return try Trainer(config: cfg, resume: resume, overwrite: overwrite,
                                allowConfigChange: allowConfigChange, communicator: communicator,
                                log: communicator.rank == 0 ? { writeLine($0) } : { _ in })   // others log only errors
         }

@@ -31,7 +31,7 @@ public final class Trainer {
     ///   - overwrite: allow reusing a run folder that already has checkpoints (new run only).
     ///   - allowConfigChange: resume although keys outside `ConfigChanges.mayChangeOnResume` changed
     ///     (the differences are logged).
-    public init(config: TrainingConfig, configFile: String? = nil, resume: String? = nil, overwrite: Bool = false,
+    public init(config: TrainingConfig, resume: String? = nil, overwrite: Bool = false,
                 allowConfigChange: Bool = false, communicator: any Communicator = InProcessCommunicator(),
                 log: @escaping (String) -> Void = { writeLine($0) }) throws {
         self.config = config
