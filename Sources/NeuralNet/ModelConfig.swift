@@ -105,7 +105,8 @@ public struct VisionConfig: Codable, Equatable, Sendable {
         case headWidth = "head_width", mlpRatio = "mlp_ratio", poolType = "pool_type", convnetWidths = "convnet_widths"
     }
 
-    public init(type: Kind = .vit, imageSize: Int, patchSize: Int, width: Int, layers: Int, headWidth: Int = 64,
+    /// The defaults are OpenCLIP's (what an omitted key means).
+    public init(type: Kind = .vit, imageSize: Int, patchSize: Int = 16, width: Int = 768, layers: Int = 12, headWidth: Int = 64,
                 mlpRatio: Double = 4, poolType: Pool = .tok, convnetWidths: [Int] = []) {
         (self.type, self.imageSize, self.patchSize, self.width, self.layers) = (type, imageSize, patchSize, width, layers)
         (self.headWidth, self.mlpRatio, self.poolType, self.convnetWidths) = (headWidth, mlpRatio, poolType, convnetWidths)
@@ -114,21 +115,22 @@ public struct VisionConfig: Codable, Equatable, Sendable {
     public init(from decoder: Decoder) throws {
         try OpenCLIPKeys.check(decoder, implemented: Set(CodingKeys.allCases.map(\.rawValue)), policy: OpenCLIPKeys.vision)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decodeChoice(Kind.self, forKey: .type, name: "vision_cfg.type") ?? .vit
+        let d = VisionConfig(imageSize: 0)
+        type = try c.decodeChoice(Kind.self, forKey: .type, name: "vision_cfg.type") ?? d.type
         if let size = try? c.decode(Int.self, forKey: .imageSize) { imageSize = size } else {
             let pair = try c.decode([Int].self, forKey: .imageSize)
             guard pair.count == 2, pair[0] == pair[1] else { throw ModelError("vision_cfg.image_size must be square, got \(pair)") }
             imageSize = pair[0]
         }
-        patchSize = try c.decodeIfPresent(Int.self, forKey: .patchSize) ?? 16
-        width = try c.decodeIfPresent(Int.self, forKey: .width) ?? 768
+        patchSize = try c.decodeIfPresent(Int.self, forKey: .patchSize) ?? d.patchSize
+        width = try c.decodeIfPresent(Int.self, forKey: .width) ?? d.width
         if let l = try? c.decode(Int.self, forKey: .layers) { layers = l } else if c.contains(.layers) {
             throw ModelError("vision_cfg.layers as a list means OpenCLIP's ModifiedResNet, which SwiftCLIP does not implement")
-        } else { layers = 12 }
-        headWidth = try c.decodeIfPresent(Int.self, forKey: .headWidth) ?? 64
-        mlpRatio = try c.decodeIfPresent(Double.self, forKey: .mlpRatio) ?? 4
-        poolType = try c.decodeChoice(Pool.self, forKey: .poolType, name: "vision_cfg.pool_type") ?? .tok
-        convnetWidths = try c.decodeIfPresent([Int].self, forKey: .convnetWidths) ?? []
+        } else { layers = d.layers }
+        headWidth = try c.decodeIfPresent(Int.self, forKey: .headWidth) ?? d.headWidth
+        mlpRatio = try c.decodeIfPresent(Double.self, forKey: .mlpRatio) ?? d.mlpRatio
+        poolType = try c.decodeChoice(Pool.self, forKey: .poolType, name: "vision_cfg.pool_type") ?? d.poolType
+        convnetWidths = try c.decodeIfPresent([Int].self, forKey: .convnetWidths) ?? d.convnetWidths
     }
 
     func validate() throws {
@@ -171,6 +173,7 @@ public struct TextConfig: Codable, Equatable, Sendable {
         case mlpRatio = "mlp_ratio", poolType = "pool_type", noCausalMask = "no_causal_mask"
     }
 
+    /// The defaults are OpenCLIP's (what an omitted key means).
     public init(contextLength: Int = 77, vocabSize: Int = 49408, width: Int = 512, heads: Int = 8, layers: Int = 12,
                 mlpRatio: Double = 4, poolType: Pool = .argmax, noCausalMask: Bool = false) {
         (self.contextLength, self.vocabSize, self.width, self.heads, self.layers) = (contextLength, vocabSize, width, heads, layers)
@@ -180,14 +183,15 @@ public struct TextConfig: Codable, Equatable, Sendable {
     public init(from decoder: Decoder) throws {
         try OpenCLIPKeys.check(decoder, implemented: Set(CodingKeys.allCases.map(\.rawValue)), policy: OpenCLIPKeys.text)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength) ?? 77
-        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? 49408
-        width = try c.decodeIfPresent(Int.self, forKey: .width) ?? 512
-        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? 8
-        layers = try c.decodeIfPresent(Int.self, forKey: .layers) ?? 12
-        mlpRatio = try c.decodeIfPresent(Double.self, forKey: .mlpRatio) ?? 4
-        poolType = try c.decodeChoice(Pool.self, forKey: .poolType, name: "text_cfg.pool_type") ?? .argmax
-        noCausalMask = try c.decodeIfPresent(Bool.self, forKey: .noCausalMask) ?? false
+        let d = TextConfig()
+        contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength) ?? d.contextLength
+        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? d.vocabSize
+        width = try c.decodeIfPresent(Int.self, forKey: .width) ?? d.width
+        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? d.heads
+        layers = try c.decodeIfPresent(Int.self, forKey: .layers) ?? d.layers
+        mlpRatio = try c.decodeIfPresent(Double.self, forKey: .mlpRatio) ?? d.mlpRatio
+        poolType = try c.decodeChoice(Pool.self, forKey: .poolType, name: "text_cfg.pool_type") ?? d.poolType
+        noCausalMask = try c.decodeIfPresent(Bool.self, forKey: .noCausalMask) ?? d.noCausalMask
     }
 
     func validate() throws {

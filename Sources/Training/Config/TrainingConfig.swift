@@ -70,9 +70,9 @@ public struct ModelSection: Codable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         config = try c.decode(String.self, forKey: .config)
         initWeights = try c.decodeIfPresent(String.self, forKey: .initWeights)
-        freeze = try c.decodeChoices(FrozenTower.self, forKey: .freeze) ?? []
-        stretchPositionalEmbedding = try c.decodeUnlessNull(Bool.self, forKey: .stretchPositionalEmbedding) ?? false
-        patchDropout = try c.decodeUnlessNull(Double.self, forKey: .patchDropout) ?? 0
+        freeze = try c.decodeChoices(FrozenTower.self, forKey: .freeze) ?? freeze
+        stretchPositionalEmbedding = try c.decodeUnlessNull(Bool.self, forKey: .stretchPositionalEmbedding) ?? stretchPositionalEmbedding
+        patchDropout = try c.decodeUnlessNull(Double.self, forKey: .patchDropout) ?? patchDropout
     }
 }
 
@@ -107,7 +107,7 @@ public struct AugmentSection: Codable, Equatable, Sendable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         randomResizedCrop = try c.decodeIfPresent([Double].self, forKey: .randomResizedCrop)
-        horizontalFlip = try c.decodeUnlessNull(Bool.self, forKey: .horizontalFlip) ?? false
+        horizontalFlip = try c.decodeUnlessNull(Bool.self, forKey: .horizontalFlip) ?? horizontalFlip
     }
 }
 
@@ -205,7 +205,7 @@ public struct TrainSection: Codable, Equatable {
         accumulation = try c.decodeUnlessNull(Int.self, forKey: .accumulation) ?? accumulation
         gradClipNorm = try c.decodeIfPresent(Float.self, forKey: .gradClipNorm)
         maxNonfiniteSteps = try c.decodeUnlessNull(Int.self, forKey: .maxNonfiniteSteps) ?? maxNonfiniteSteps
-        recomputeActivations = try c.decodeUnlessNull(Bool.self, forKey: .recomputeActivations) ?? false
+        recomputeActivations = try c.decodeUnlessNull(Bool.self, forKey: .recomputeActivations) ?? recomputeActivations
         precision = try c.decodeChoice(MatmulPrecision.self, forKey: .precision) ?? precision
     }
 }
