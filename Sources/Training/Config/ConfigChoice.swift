@@ -1,15 +1,11 @@
+import NeuralNet
+
 /// A config value spelled as one of a fixed set of strings (the YAML/JSON spellings are the user
 /// contract, DESIGN.md). Decoding another string is a one-line error naming the key and the
 /// allowed values (`decodeChoice`); encoding writes the spelling.
-protocol ConfigChoice: RawRepresentable<String>, CaseIterable, Encodable, Sendable {}
+protocol ConfigChoice: ModelConfigChoice {}
 
 extension ConfigChoice {
-    /// "a or b", "a, b or c".
-    static var spellings: String {
-        let all = allCases.map(\.rawValue)
-        return all.count < 2 ? all.joined() : all.dropLast().joined(separator: ", ") + " or " + all.last!
-    }
-
     /// The choice spelled `text`, or `key.path: expected …, got text`.
     static func spelled(_ text: String, at path: [any CodingKey]) throws -> Self {
         guard let value = Self(rawValue: text) else {
