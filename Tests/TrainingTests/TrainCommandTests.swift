@@ -3,26 +3,9 @@ import XCTest
 
 /// The `train` executable's failures (issue 13.14): one line on stderr, exit status 1, no usage text.
 final class TrainCommandTests: XCTestCase {
-    /// The `train` executable next to the test bundle (built by `swift build`).
-    func trainExecutable() throws -> URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if dir.lastPathComponent == "MacOS" { dir = dir.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
-        let url = dir.appendingPathComponent("train")
-        guard FileManager.default.isExecutableFile(atPath: url.path) else { throw XCTSkip("no train executable at \(url.path) (run swift build first)") }
-        return url
-    }
-
     func runTrain(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = try trainExecutable()
-        process.arguments = arguments
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = Pipe()
-        try process.run()
-        let data = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try runCommand("train", arguments)
+        return (r.status, r.stderr)
     }
 
     func testRuntimeAndConfigFailuresAreOneLineAndExitOne() throws {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineTool
 import Foundation
 import Training
 
@@ -24,21 +25,18 @@ struct Train: ParsableCommand {
 
     func run() throws {
         Parallel.configure(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        // Runtime failures (bad data, full disk, a non-finite stop) are one line on stderr and exit 1.
-        CommandSupport.run("train") {
-            let cfg = try TrainingConfig.load(path: config, overrides: overrides)
-            StopSignal.install()
-            let trainer = try Trainer(config: cfg, configFile: config, resume: resume, overwrite: overwrite,
-                                      allowConfigChange: allowConfigChange)
-            let summary = try trainer.run()
-            var line = "done: step \(summary.finalStep)"
-            if let l = summary.lastLoss { line += String(format: ", loss %.4f", l) }
-            if let z = summary.zeroShotTop1 { line += String(format: ", zero-shot top-1 %.2f%%", 100 * z) }
-            line += String(format: ", data wait %.1f%% of the time", 100 * summary.dataWaitShare)
-            if let c = summary.checkpoint { line += ", checkpoint \(c.path)" }
-            print(line)
-        }
+        let cfg = try TrainingConfig.load(path: config, overrides: overrides)
+        StopSignal.install()
+        let trainer = try Trainer(config: cfg, configFile: config, resume: resume, overwrite: overwrite,
+                                  allowConfigChange: allowConfigChange)
+        let summary = try trainer.run()
+        var line = "done: step \(summary.finalStep)"
+        if let l = summary.lastLoss { line += String(format: ", loss %.4f", l) }
+        if let z = summary.zeroShotTop1 { line += String(format: ", zero-shot top-1 %.2f%%", 100 * z) }
+        line += String(format: ", data wait %.1f%% of the time", 100 * summary.dataWaitShare)
+        if let c = summary.checkpoint { line += ", checkpoint \(c.path)" }
+        print(line)
     }
 }
 
-Train.main()
+Train.mainWithOneLineErrors()
