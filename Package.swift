@@ -61,11 +61,13 @@ let libraries: [Target] = [
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 
 func command(_ target: String, _ dependencies: [Target.Dependency]) -> Target {
-    .executableTarget(name: target, dependencies: dependencies + [argumentParser],
+    .executableTarget(name: target, dependencies: dependencies + [argumentParser, "CommandLineTool"],
                       path: "Sources/Commands/\(target)")
 }
 
 let commands: [Target] = [
+    // What every command shares: one error convention (one line + exit 1 for runtime errors).
+    .target(name: "CommandLineTool", dependencies: [argumentParser], path: "Sources/Commands/CommandLineTool"),
     command("TrainCommand", ["Training"]),
     command("EvaluateCommand", ["Training"]),
     command("EmbedCommand", ["Training"]),

@@ -5,27 +5,23 @@ import Foundation
 public final class CLIPModel: Layer {
     public let config: ModelConfig
     public let visual: any ImageTower
-    public let text: TextTransformer
+    public let text: any TextTower
     public let logitScale: Variable   // [] (0-d)
     public let logitBias: Variable?   // [] (0-d)
 
     public init(_ config: ModelConfig, seed: UInt64 = 0) {
         var rng = RandomGenerator(seed: seed)
         self.config = config
-        if config.visionCfg.type == .convnet {
-            visual = ConvTower(config.visionCfg, embedDim: config.embedDim, using: &rng)
-        } else {
-            visual = VisionTransformer(config.visionCfg, embedDim: config.embedDim, activation: config.activation, using: &rng)
-        }
-        text = TextTransformer(config.textCfg, embedDim: config.embedDim, activation: config.activation, using: &rng)
+        visual = TowerFactory.imageTower(config.visionCfg, embedDim: config.embedDim, activation: config.activation, using: &rng)
+        text = TowerFactory.textTower(config.textCfg, embedDim: config.embedDim, activation: config.activation, using: &rng)
         logitScale = parameter(Tensor(config.initLogitScale ?? Foundation.log(1 / 0.07)))
         logitBias = config.initLogitBias.map { parameter(Tensor($0)) }
     }
 
     /// Turns per-block activation recomputation on or off in both towers (see `Transformer`).
     public func setActivationRecomputation(_ on: Bool) {
-        (visual as? VisionTransformer)?.transformer.recomputeActivations = on
-        text.transformer.recomputeActivations = on
+        visual.setActivationRecomputation(on)
+        text.setActivationRecomputation(on)
     }
 
     public func visitParameters(_ prefix: String, _ visit: (String, Variable) -> Void) {

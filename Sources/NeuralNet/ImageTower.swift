@@ -8,6 +8,9 @@ public protocol ImageTower: Layer {
     /// - Parameter keptPatches: patch dropout: [B, K] row-major indices of the patches each image
     ///   keeps (`PatchDropout.keptPatches`), or nil for all of them.
     func callAsFunction(_ images: Variable, returnTokens: Bool, keptPatches: [Int]?) -> (pooled: Variable, tokens: Variable?)
+    /// Turns per-block activation recomputation in backward on or off (see `Transformer`); a tower
+    /// without transformer blocks ignores it.
+    func setActivationRecomputation(_ on: Bool)
 }
 
 /// OpenCLIP's VisionTransformer: `conv1` patch embedding (no bias) → prepend `class_embedding`
@@ -24,6 +27,8 @@ public final class VisionTransformer: ImageTower {
     public var imageSize: Int { config.imageSize }
     public var grid: Int { config.imageSize / config.patchSize }
     public var patchTokenCount: Int? { grid * grid }
+
+    public func setActivationRecomputation(_ on: Bool) { transformer.recomputeActivations = on }
 
     public init(_ config: VisionConfig, embedDim: Int, activation: Activation, using rng: inout RandomGenerator) {
         self.config = config
@@ -102,6 +107,9 @@ public final class ConvTower: ImageTower {
 
     public var imageSize: Int { config.imageSize }
     public var patchTokenCount: Int? { nil }
+
+    /// No transformer blocks: nothing to recompute.
+    public func setActivationRecomputation(_ on: Bool) {}
 
     public init(_ config: VisionConfig, embedDim: Int, using rng: inout RandomGenerator) {
         self.config = config

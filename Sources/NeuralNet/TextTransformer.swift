@@ -3,7 +3,7 @@
 /// OpenCLIP's `argmax`; or the first token) → `@ text_projection`.
 ///
 /// Its parameters live at the root of the CLIP state dict (no prefix), as in OpenCLIP.
-public final class TextTransformer: Layer {
+public final class TextTransformer: TextTower {
     public let config: TextConfig
     public let tokenEmbedding: Variable       // [V, W]
     public let positionalEmbedding: Variable  // [ctx, W]
@@ -33,6 +33,8 @@ public final class TextTransformer: Layer {
             block.cProj.weight.value = Initializer.normal(block.cProj.weight.shape, std: projStd, using: &rng)
         }
     }
+
+    public func setActivationRecomputation(_ on: Bool) { transformer.recomputeActivations = on }
 
     /// Position pooled for each row of `tokens` [B, ctx]: the end of text (`endPositions`) or 0.
     public func poolPositions(_ tokens: [Int32], batch: Int) -> [Int] {

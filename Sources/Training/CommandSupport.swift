@@ -1,14 +1,9 @@
 import Foundation
 import Tokenization
 
-/// Shared behaviour of the command-line tools: a one-line error on standard error and exit 1.
+/// What the inference commands (`evaluate`, `embed`, `filter`) share. (Their error convention, one line
+/// and exit 1, is `mainWithOneLineErrors` in the CommandLineTool target, shared by every command.)
 public enum CommandSupport {
-    public static func fail(_ tool: String, _ error: Error) -> Never {
-        let message = String(describing: error).replacingOccurrences(of: "\n", with: " ")
-        FileHandle.standardError.write(Data("\(tool): error: \(message)\n".utf8))
-        exit(1)
-    }
-
     /// What `evaluate` and `embed` share: threads configured for data-parallel inference,
     /// the model from a checkpoint, and the tokenizer (built-in vocabulary unless `vocab`). The
     /// encoder scores as the checkpoint's objective did unless `scoring` says otherwise, and runs
@@ -25,10 +20,5 @@ public enum CommandSupport {
         if precision == .bf16 { print(BF16Engine.detected.summary) }
         return (model, tokenizer, ModelEncoder(model: model, workers: t, scoring: scoring ?? trained, precision: precision,
                                                preprocess: preprocess))
-    }
-
-    /// Runs `body`, turning any thrown error into a one-line message and exit status 1.
-    public static func run(_ tool: String, _ body: () throws -> Void) {
-        do { try body() } catch { fail(tool, error) }
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 
 /// Runs one of the package's executables (built by `swift build`, next to the test bundle) and
-/// returns its exit status, standard output and standard error; skips the test when it is missing.
+/// returns its exit status, standard output and standard error (standard input is empty); skips the test
+/// when it is missing.
 func runCommand(_ name: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
     var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     if dir.lastPathComponent == "MacOS" { dir = dir.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
@@ -13,6 +14,7 @@ func runCommand(_ name: String, _ arguments: [String]) throws -> (status: Int32,
     process.arguments = arguments
     let (out, err) = (Pipe(), Pipe())
     (process.standardOutput, process.standardError) = (out, err)
+    process.standardInput = FileHandle.nullDevice
     try process.run()
     let errorData = err.fileHandleForReading.readDataToEndOfFile()
     let outputData = out.fileHandleForReading.readDataToEndOfFile()

@@ -3,28 +3,6 @@ import XCTest
 
 /// The `train` executable's failures (issue 13.14): one line on stderr, exit status 1, no usage text.
 final class TrainCommandTests: XCTestCase {
-    /// The `train` executable next to the test bundle (built by `swift build`).
-    func trainExecutable() throws -> URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if dir.lastPathComponent == "MacOS" { dir = dir.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
-        let url = dir.appendingPathComponent("train")
-        guard FileManager.default.isExecutableFile(atPath: url.path) else { throw XCTSkip("no train executable at \(url.path) (run swift build first)") }
-        return url
-    }
-
-    func runTrain(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = try trainExecutable()
-        process.arguments = arguments
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = Pipe()
-        try process.run()
-        let data = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     func testRuntimeAndConfigFailuresAreOneLineAndExitOne() throws {
         let run = try SyntheticRun(items: 8)
         defer { run.cleanup() }
@@ -41,14 +19,14 @@ final class TrainCommandTests: XCTestCase {
             (["--resume", "latest"], "no checkpoint saved yet"),
         ]
         for (extra, expected) in cases {
-            let (status, stderr) = try runTrain(["--config", config.path] + extra)
+            let (status, _, stderr) = try runCommand("train", ["--config", config.path] + extra)
             XCTAssertEqual(status, 1, "\(extra): \(stderr)")
             XCTAssertTrue(stderr.hasPrefix("train: error: ") && stderr.contains(expected), "\(extra): \(stderr)")
             XCTAssertEqual(stderr.filter { $0 == "\n" }.count, 1, "\(extra): not one line: \(stderr)")
             XCTAssertFalse(stderr.contains("USAGE"), "\(extra): \(stderr)")
         }
         // An argument error is a usage error.
-        let (status, stderr) = try runTrain(["--config", config.path, "--threads", "0"])
+        let (status, _, stderr) = try runCommand("train", ["--config", config.path, "--threads", "0"])
         XCTAssertEqual(status, 64, stderr)
         XCTAssertTrue(stderr.contains("--threads must be at least 1, got 0"), stderr)
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineTool
 import Foundation
 import DataPipeline
 import Training
@@ -191,4 +192,4 @@ struct Objectives: ParsableCommand {
     }
 }
 
-Bench.main()
+Bench.mainWithOneLineErrors()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineTool
 import Checkpointing
 import DataPipeline
 import Foundation
@@ -28,20 +29,18 @@ struct Embed: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
-    func run() {
-        CommandSupport.run("embed") {
-            try OutputFile.requireWritable(output)
-            let captions = try EmbeddingExport.captions(file: texts)
-            let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
-                checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads, precision: precision)
-            let imageEmbeddings = try EmbeddingExport.embedImages(encoder: encoder, shard: images, batchSize: batchSize)
-            let textEmbeddings = try EmbeddingExport.embedTexts(captions, encoder: encoder, tokenizer: tokenizer, source: texts)
-            try EmbeddingExport.write(images: imageEmbeddings, texts: textEmbeddings, to: URL(fileURLWithPath: output))
-            print("embed: \(imageEmbeddings.shape[0]) images, \(textEmbeddings.shape[0]) texts → \(output)")
-        }
+    func run() throws {
+        try OutputFile.requireWritable(output)
+        let captions = try EmbeddingExport.captions(file: texts)
+        let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
+            checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads, precision: precision)
+        let imageEmbeddings = try EmbeddingExport.embedImages(encoder: encoder, shard: images, batchSize: batchSize)
+        let textEmbeddings = try EmbeddingExport.embedTexts(captions, encoder: encoder, tokenizer: tokenizer, source: texts)
+        try EmbeddingExport.write(images: imageEmbeddings, texts: textEmbeddings, to: URL(fileURLWithPath: output))
+        print("embed: \(imageEmbeddings.shape[0]) images, \(textEmbeddings.shape[0]) texts → \(output)")
     }
 }
 
 extension MatmulPrecision: ExpressibleByArgument {}
 
-Embed.main()
+Embed.mainWithOneLineErrors()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineTool
 import DataPipeline
 import Foundation
 import Tokenization
@@ -37,38 +38,36 @@ struct Evaluate: ParsableCommand {
         }
     }
 
-    func run() {
-        CommandSupport.run("evaluate") {
-            if let json { try OutputFile.requireWritable(json) }
-            let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
-                checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads,
-                scoring: Scoring(argument: scoring), precision: precision)
-            if case .filip = encoder.scoring { print("scoring: \(encoder.scoring) (token-level)") }
-            let t = encoder.workers
-            let data = try ShardDataset(paths: dataset.split(separator: ",").map(String.init))
-            let bar = ProgressBar(label: task.rawValue)
-            let output: Data
-            switch task {
-            case .zeroshot:
-                guard let names = try classnames.map({ try ZeroShotClassifier.loadClassnames($0) }) ?? data.classnames else {
-                    throw ValidationError("\(dataset) has no classnames attribute; pass --classnames FILE")
-                }
-                let temps = try templates.map { try ZeroShotClassifier.loadTemplates($0) } ?? ZeroShotClassifier.defaultTemplates
-                let classifier = ZeroShotClassifier(encoder: encoder, tokenizer: tokenizer, classnames: names, templates: temps)
-                let r = try classifier.evaluate(encoder: encoder, dataset: data, batchSize: batchSize, limit: limit,
-                                                loaderThreads: max(1, t), progress: bar.update)
-                bar.finish()
-                print(ZeroShotReport.table(r))
-                output = try encode(r)
-            case .retrieval:
-                let r = try RetrievalResult.evaluate(encoder: encoder, tokenizer: tokenizer, dataset: data, longCaptions: longCaptions,
-                                                     batchSize: batchSize, limit: limit, loaderThreads: max(1, t), progress: bar.update)
-                bar.finish()
-                print(ZeroShotReport.table(r))
-                output = try encode(r)
+    func run() throws {
+        if let json { try OutputFile.requireWritable(json) }
+        let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
+            checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads,
+            scoring: Scoring(argument: scoring), precision: precision)
+        if case .filip = encoder.scoring { print("scoring: \(encoder.scoring) (token-level)") }
+        let t = encoder.workers
+        let data = try ShardDataset(paths: dataset.split(separator: ",").map(String.init))
+        let bar = ProgressBar(label: task.rawValue)
+        let output: Data
+        switch task {
+        case .zeroshot:
+            guard let names = try classnames.map({ try ZeroShotClassifier.loadClassnames($0) }) ?? data.classnames else {
+                throw ValidationError("\(dataset) has no classnames attribute; pass --classnames FILE")
             }
-            if let json { try output.write(to: URL(fileURLWithPath: json), options: .atomic) }
+            let temps = try templates.map { try ZeroShotClassifier.loadTemplates($0) } ?? ZeroShotClassifier.defaultTemplates
+            let classifier = ZeroShotClassifier(encoder: encoder, tokenizer: tokenizer, classnames: names, templates: temps)
+            let r = try classifier.evaluate(encoder: encoder, dataset: data, batchSize: batchSize, limit: limit,
+                                            loaderThreads: max(1, t), progress: bar.update)
+            bar.finish()
+            print(ZeroShotReport.table(r))
+            output = try encode(r)
+        case .retrieval:
+            let r = try RetrievalResult.evaluate(encoder: encoder, tokenizer: tokenizer, dataset: data, longCaptions: longCaptions,
+                                                 batchSize: batchSize, limit: limit, loaderThreads: max(1, t), progress: bar.update)
+            bar.finish()
+            print(ZeroShotReport.table(r))
+            output = try encode(r)
         }
+        if let json { try output.write(to: URL(fileURLWithPath: json), options: .atomic) }
     }
 
     func encode<T: Encodable>(_ value: T) throws -> Data {
@@ -80,4 +79,4 @@ struct Evaluate: ParsableCommand {
 
 extension MatmulPrecision: ExpressibleByArgument {}
 
-Evaluate.main()
+Evaluate.mainWithOneLineErrors()

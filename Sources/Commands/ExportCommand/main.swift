@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineTool
 import Foundation
 import Training
 
@@ -17,15 +18,13 @@ struct Export: ParsableCommand {
     @Option(help: "OpenCLIP model-config JSON or built-in name (for bare safetensors files).") var modelConfig: String?
     @Option(help: "The hub folder to create (must not exist).") var output: String
 
-    func run() {
-        CommandSupport.run("export") {
-            let folder = URL(fileURLWithPath: output)
-            try OpenCLIPExport.requireNew(folder)
-            let (model, _, preprocess) = try ModelLoading.load(checkpoint: checkpoint, modelConfig: modelConfig)
-            try OpenCLIPExport.write(model: model, preprocess: preprocess, to: folder)
-            print("export: \(model.parameterCount) parameters → \(output)")
-        }
+    func run() throws {
+        let folder = URL(fileURLWithPath: output)
+        try OpenCLIPExport.requireNew(folder)
+        let (model, _, preprocess) = try ModelLoading.load(checkpoint: checkpoint, modelConfig: modelConfig)
+        try OpenCLIPExport.write(model: model, preprocess: preprocess, to: folder)
+        print("export: \(model.parameterCount) parameters → \(output)")
     }
 }
 
-Export.main()
+Export.mainWithOneLineErrors()

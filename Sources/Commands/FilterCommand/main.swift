@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineTool
 import DataPipeline
 import Foundation
 import Training
@@ -48,25 +49,23 @@ struct Filter: ParsableCommand {
         }
     }
 
-    func run() {
-        CommandSupport.run("filter") {
-            let dataset = try ShardDataset(paths: data.split(separator: ",").map(String.init))
-            var filter = ScoreFilter(dataset: dataset, output: output,
-                                     rule: keep.map { .keepFraction($0) } ?? .threshold(threshold!),
-                                     dedup: dedup, scoresFile: scores)
-            (filter.batchSize, filter.shardSize, filter.overwrite) = (batchSize, shardSize, overwrite)
-            let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
-                checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads,
-                scoring: Scoring(argument: scoring))
-            filter.loaderThreads = max(1, encoder.workers)
-            print("scoring: \(encoder.scoring)")
-            let bar = ProgressBar(label: "filter")
-            let summary = try filter.run(encoder: encoder, tokenizer: tokenizer, progress: bar.update,
-                                         shardProgress: BuildProgress(total: nil, style: .automatic))
-            bar.finish()
-            print(summary)
-        }
+    func run() throws {
+        let dataset = try ShardDataset(paths: data.split(separator: ",").map(String.init))
+        var filter = ScoreFilter(dataset: dataset, output: output,
+                                 rule: keep.map { .keepFraction($0) } ?? .threshold(threshold!),
+                                 dedup: dedup, scoresFile: scores)
+        (filter.batchSize, filter.shardSize, filter.overwrite) = (batchSize, shardSize, overwrite)
+        let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
+            checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads,
+            scoring: Scoring(argument: scoring))
+        filter.loaderThreads = max(1, encoder.workers)
+        print("scoring: \(encoder.scoring)")
+        let bar = ProgressBar(label: "filter")
+        let summary = try filter.run(encoder: encoder, tokenizer: tokenizer, progress: bar.update,
+                                     shardProgress: BuildProgress(total: nil, style: .automatic))
+        bar.finish()
+        print(summary)
     }
 }
 
-Filter.main()
+Filter.mainWithOneLineErrors()

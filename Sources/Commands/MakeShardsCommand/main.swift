@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineTool
 import DataPipeline
 import Foundation
 
@@ -70,18 +71,25 @@ extension MakeShards {
         @OptionGroup var images: ImageOptions
         @OptionGroup var outputOptions: OutputOptions
 
+        /// The `--csv-separator` character ('tab' and '\\t' stand for a tab).
+        var separatorCharacter: Character? {
+            guard let separator else { return nil }
+            let resolved = separator == "tab" || separator == "\\t" ? "\t" : separator
+            return resolved.count == 1 ? resolved.first : nil
+        }
+
+        func validate() throws {
+            if let separator, separatorCharacter == nil {
+                throw ValidationError("--csv-separator must be one character, got \"\(separator)\"")
+            }
+        }
+
         func run() throws {
             var source = CSVSource(path: file)
             source.imageKey = imageKey
             source.captionKey = captionKey
             source.longCaptionKey = longCaptionKey
-            if let separator {
-                let resolved = separator == "tab" || separator == "\\t" ? "\t" : separator
-                guard resolved.count == 1, let character = resolved.first else {
-                    throw ValidationError("--csv-separator must be one character, got \"\(separator)\"")
-                }
-                source.separator = character
-            }
+            if let separatorCharacter { source.separator = separatorCharacter }
             source.format = images.format
             report(try buildShards(from: source, output: outputOptions.output, shardSize: outputOptions.shardSize,
                                    overwrite: outputOptions.overwrite, progressStyle: outputOptions.progressStyle))
@@ -223,4 +231,4 @@ extension MakeShards {
 }
 
 ShardSetWriter.removeStagingOnSignals()
-MakeShards.main()
+MakeShards.mainWithOneLineErrors()

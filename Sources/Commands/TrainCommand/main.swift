@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineTool
 import Foundation
 import Training
 
@@ -61,7 +62,7 @@ struct Train: ParsableCommand {
                 Self.report(error, rank: communicator.rank)
                 communicator.abort(code: 1)
             }
-            CommandSupport.fail("train", error)
+            throw error   // one line on stderr, exit 1 (mainWithOneLineErrors)
         }
     }
 
@@ -72,4 +73,4 @@ struct Train: ParsableCommand {
     }
 }
 
-Train.main()
+Train.mainWithOneLineErrors()

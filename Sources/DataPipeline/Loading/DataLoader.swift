@@ -68,7 +68,7 @@ public struct DataLoaderConfiguration: Sendable {
     }
 }
 
-/// Deterministic, multithreaded batches from a `ShardDataset`.
+/// Deterministic, multithreaded batches from a `DatasetSource` (such as a `ShardDataset`).
 ///
 /// Order: epoch e visits the dataset in a permutation seeded by (seed, e); sample at position p of epoch e
 /// draws its augmentation from a generator seeded by (seed, e, p). Worker threads process positions ahead of
@@ -85,7 +85,7 @@ public struct DataLoaderConfiguration: Sendable {
 /// those of the global order, so every rank count sees the same global batches when no item is
 /// skipped; a skipped item is replaced by the rank's next own position).
 public final class DataLoader {
-    public let dataset: ShardDataset
+    public let dataset: any DatasetSource
     public let configuration: DataLoaderConfiguration
 
     /// The position of the next sample to consider (save it in checkpoints).
@@ -122,7 +122,7 @@ public final class DataLoader {
     ///     is filled and items without a long caption are skipped. Needs `configuration.needsCaptions`.
     ///   - resumeFrom: a `state` saved earlier; nil starts at epoch 0, position 0.
     ///   - log: receives one line per newly skipped item (default: standard error).
-    public init(dataset: ShardDataset, configuration: DataLoaderConfiguration,
+    public init(dataset: any DatasetSource, configuration: DataLoaderConfiguration,
                 tokenizer: @escaping @Sendable (String) -> [Int32],
                 longTokenizer: (@Sendable (String) -> [Int32])? = nil,
                 resumeFrom: LoaderState? = nil,

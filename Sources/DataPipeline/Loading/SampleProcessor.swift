@@ -23,7 +23,7 @@ enum SampleResult: Sendable {
 /// Reads, decodes, augments and tokenizes one sample. Pure given its inputs: the result depends only on
 /// the item and the sample's random stream, never on which thread runs it.
 struct SampleProcessor: Sendable {
-    let dataset: ShardDataset
+    let dataset: any DatasetSource
     let imageSize: Int
     let augmentation: Augmentation
     let training: Bool
@@ -37,26 +37,25 @@ struct SampleProcessor: Sendable {
     let readsLongCaptions: Bool
 
     func process(globalIndex: Int, epoch: Int, rng: RandomGenerator) -> SampleResult {
-        let (s, i) = dataset.locate(globalIndex)
-        let shard = dataset.shards[s]
+        let (path, s, i) = dataset.origin(of: globalIndex)
         func skip(_ reason: String) -> SampleResult {
-            .skipped(SkippedItem(shardPath: shard.path, shard: s, index: i, reason: reason))
+            .skipped(SkippedItem(shardPath: path, shard: s, index: i, reason: reason))
         }
         do {
             var caption = ""
             if needsCaptions {
-                caption = try shard.caption(at: i)
+                caption = try dataset.caption(at: globalIndex)
                 if caption.allSatisfy(\.isWhitespace) { return skip("empty caption") }
             }
             var longCaption: String? = nil
             if longTokenizer != nil {
-                let text = try shard.longCaption(at: i)
+                let text = try dataset.longCaption(at: globalIndex)
                 if text.allSatisfy(\.isWhitespace) { return skip("empty long caption") }
                 longCaption = text
             } else if readsLongCaptions {
-                longCaption = shard.hasLongCaptions ? try shard.longCaption(at: i) : ""
+                longCaption = dataset.hasLongCaption(at: globalIndex) ? try dataset.longCaption(at: globalIndex) : ""
             }
-            let image = try shard.image(at: i).decoded()
+            let image = try dataset.image(at: globalIndex).decoded()
 
             var rng = rng
             let pixels = [Float](unsafeUninitializedCapacity: imageSize * imageSize * 3) { buffer, count in
@@ -76,7 +75,7 @@ struct SampleProcessor: Sendable {
                 longTokens = ids
             }
             return .sample(ProcessedSample(image: pixels, tokens: tokens, longTokens: longTokens,
-                                           label: shard.labels?[i], caption: caption, longCaption: longCaption,
+                                           label: dataset.label(at: globalIndex), caption: caption, longCaption: longCaption,
                                            globalIndex: globalIndex,
                                            epoch: epoch))
         } catch let error as ShardError {

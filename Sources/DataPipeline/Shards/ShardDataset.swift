@@ -82,3 +82,33 @@ public final class ShardDataset: @unchecked Sendable {
         return try shards[s].item(at: i)
     }
 }
+
+/// The loader reads shards item by item: item `index` is item `locate(index).index` of shard `locate(index).shard`.
+extension ShardDataset: DatasetSource {
+    public func origin(of index: Int) -> (path: String, part: Int, index: Int) {
+        let (s, i) = locate(index)
+        return (shards[s].path, s, i)
+    }
+
+    public func image(at index: Int) throws -> ShardImage {
+        let (s, i) = locate(index)
+        return try shards[s].image(at: i)
+    }
+
+    public func caption(at index: Int) throws -> String {
+        let (s, i) = locate(index)
+        return try shards[s].caption(at: i)
+    }
+
+    public func hasLongCaption(at index: Int) -> Bool { shards[locate(index).shard].hasLongCaptions }
+
+    public func longCaption(at index: Int) throws -> String {
+        let (s, i) = locate(index)
+        return try shards[s].longCaption(at: i)
+    }
+
+    public func label(at index: Int) -> Int? {
+        let (s, i) = locate(index)
+        return shards[s].labels?[i]
+    }
+}

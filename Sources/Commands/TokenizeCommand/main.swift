@@ -1,9 +1,9 @@
 import ArgumentParser
+import CommandLineTool
 import Foundation
 import Tokenization
 
 /// `tokenize [--vocab FILE] [--context-length N]`: one line of token ids per line of stdin.
-@main
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
@@ -20,27 +20,9 @@ struct Tokenize: ParsableCommand {
     @Option(help: "Tokens per line, including <start_of_text> and <end_of_text>.")
     var contextLength: Int = CLIPTokenizer.defaultContextLength
 
-    /// Runs the command; a failure prints one line, "Error: <reason>", and exits non-zero
-    /// (ArgumentParser's default would add the usage text).
-    static func main() {
-        do {
-            var command = try parseAsRoot()
-            try command.run()
-        } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                print(message(for: error))         // --help
-            } else {
-                let reason = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-                FileHandle.standardError.write(Data("Error: \(reason)\n".utf8))
-            }
-            Foundation.exit(code.rawValue)
-        }
-    }
-
     func validate() throws {
         guard contextLength >= 2 else {
-            throw Failure(description: "--context-length must be at least 2, got \(contextLength)")
+            throw ValidationError("--context-length must be at least 2, got \(contextLength)")
         }
     }
 
@@ -63,7 +45,7 @@ struct Tokenize: ParsableCommand {
     }
 }
 
-/// A one-line reason for exiting with status 1 (printed as "Error: …", without the usage).
+/// A runtime failure (printed as one line, `tokenize: error: …`, exit status 1).
 struct Failure: Error, CustomStringConvertible {
     let description: String
 }
@@ -78,3 +60,5 @@ private func forEachLine(of handle: FileHandle, _ body: ([UInt8]) throws -> Void
     }
     if let last = lines.finish() { try body(last) }
 }
+
+Tokenize.mainWithOneLineErrors()

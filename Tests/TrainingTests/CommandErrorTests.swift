@@ -1,0 +1,44 @@
+import Foundation
+import XCTest
+
+/// One error convention for every command (issue 14.6): a runtime failure is one line on standard error,
+/// `TOOL: error: REASON`, exit status 1, no usage text; an argument error keeps the usage and exits 64.
+final class CommandErrorTests: XCTestCase {
+    func testEveryCommandReportsARuntimeFailureInOneLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftclip-commands-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let missing = path("missing")
+        let cases: [(tool: String, arguments: [String])] = [
+            ("train", ["--config", missing]),
+            ("evaluate", ["--checkpoint", missing, "--task", "zeroshot", "--dataset", missing]),
+            ("embed", ["--checkpoint", missing, "--images", missing, "--texts", missing, "--output", path("e.safetensors")]),
+            ("export", ["--checkpoint", missing, "--output", path("hub")]),
+            ("filter", ["--checkpoint", missing, "--data", missing, "--output", path("kept"), "--keep", "0.5"]),
+            ("tokenize", ["--vocab", missing]),
+            ("make-shards", ["csv", missing, "--output", path("shards")]),
+            ("bench", ["loader", "--dataset", missing, "--batches", "1"]),
+        ]
+        for (tool, arguments) in cases {
+            let r = try runCommand(tool, arguments)
+            XCTAssertEqual(r.status, 1, "\(tool): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("\(tool): error: ") && r.stderr.contains(missing), "\(tool): \(r.stderr)")
+            XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, "\(tool): not one line: \(r.stderr)")
+            XCTAssertFalse(r.stderr.lowercased().contains("usage"), "\(tool): \(r.stderr)")
+        }
+        // Argument errors, from parsing or validate(), keep ArgumentParser's usage text and exit 64.
+        let usage: [(tool: String, arguments: [String], reason: String)] = [
+            ("tokenize", ["--context-length", "1"], "--context-length must be at least 2, got 1"),
+            ("make-shards", ["csv", missing, "--output", path("shards"), "--csv-separator", "ab"], "--csv-separator must be one character"),
+            ("export", ["--output", path("hub")], "Missing expected argument '--checkpoint"),
+        ]
+        for (tool, arguments, reason) in usage {
+            let r = try runCommand(tool, arguments)
+            XCTAssertEqual(r.status, 64, "\(tool): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(reason) && r.stderr.contains("Usage: \(tool)"), "\(tool): \(r.stderr)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("shards")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("hub")))
+    }
+}
