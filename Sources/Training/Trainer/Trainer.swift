@@ -123,12 +123,7 @@ public final class Trainer {
             clock.add(images: batch.size * ranks, waitSeconds: loader.lastWaitSeconds)
 
             if cadence.logs(state.step) || nonfinite != nil {
-                let time = clock.read()
-                let record = StepRecord(step: state.step, loss: loss.isFinite ? Double(loss) : nil, lr: Double(lr),
-                                        logitScale: Double(objective.logitMultiplier(model.logitScale.value.scalar)),
-                                        imagesPerSecond: time.imagesPerSecond, dataWaitShare: time.dataWaitShare,
-                                        elapsedSeconds: time.elapsedSeconds, trainingSeconds: time.trainingSeconds,
-                                        nonfinite: nonfinite?.kind)
+                let record = stepRecord(loss: loss, lr: lr, nonfinite: nonfinite, time: clock.read())
                 try metrics.append(record)
                 if communicator.rank == 0 { progress.report(record) }
             }
@@ -152,7 +147,7 @@ public final class Trainer {
             try metrics.append(EventRecord(kind: "stop", step: state.step, reason: "signal", message: "stop requested (signal)"))
             log("stopped at step \(state.step); checkpoint \(lastCheckpoint!.path). Continue with --resume latest")
         } else {
-            if config.eval.zeroshot != nil && communicator.rank == 0 {
+            if config.eval.zeroshot != nil && communicator.rank == 0 {   // the final evaluation
                 zeroShotTop1 = evaluateZeroShotLoggingFailure(limit: nil) ?? zeroShotTop1
             }
             try metrics.append(EventRecord(kind: "stop", step: state.step, reason: "completed", message: "reached train.steps"))
@@ -161,6 +156,14 @@ public final class Trainer {
         if loader.skippedCount > 0 { log("data: \(loader.skippedCount) items skipped (see messages above)") }
         return Summary(finalStep: state.step, lastLoss: lastLoss, stoppedEarly: stoppedEarly, checkpoint: lastCheckpoint,
                        zeroShotTop1: zeroShotTop1, dataWaitShare: clock.dataWaitShare)
+    }
+
+    /// The `metrics.jsonl` line of the step just taken (`loss` nil when not finite).
+    func stepRecord(loss: Float, lr: Float, nonfinite: NonfiniteCause?, time: ThroughputWindow.Reading) -> StepRecord {
+        StepRecord(step: state.step, loss: loss.isFinite ? Double(loss) : nil, lr: Double(lr),
+                   logitScale: Double(objective.logitMultiplier(model.logitScale.value.scalar)),
+                   imagesPerSecond: time.imagesPerSecond, dataWaitShare: time.dataWaitShare,
+                   elapsedSeconds: time.elapsedSeconds, trainingSeconds: time.trainingSeconds, nonfinite: nonfinite?.kind)
     }
 
     /// One optimizer step on `batch` (forward and backward on every worker and rank), with Long-CLIP's
