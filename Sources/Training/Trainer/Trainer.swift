@@ -5,6 +5,12 @@ import Tokenization
 
 /// The training loop behind `swift run train --config X.yaml`: data-parallel steps, schedule,
 /// clipping, non-finite step skipping, periodic checkpoints and zero-shot evaluation, exact resume.
+///
+/// Read it as `init` (the run setup, one named step each in `Trainer+Setup.swift`), then `runSteps`
+/// (the loop) and `trainStep` (one optimizer step). The policies are small types of their own:
+/// `Cadence` (which steps log, checkpoint, evaluate), `NonfinitePolicy` (skipped steps and the stop),
+/// `ThroughputWindow` (images/s, data wait, paused time). Under MPI every rank runs the same steps;
+/// rank 0 alone holds the run lock, writes files and evaluates.
 public final class Trainer {
     public let config: TrainingConfig
     public let runDirectory: URL
