@@ -6,7 +6,7 @@ import Foundation
 /// data-parallel worker narrows it to 1 for its own work with `withThreadBudget`,
 /// so kernels and workers never oversubscribe the cores (`forEachChunk` also hands its threads
 /// the caller's `MatmulPrecision`). OpenBLAS's own thread
-/// count is set through `setBLASThreads`.
+/// count is set through `configureBLAS(forWorkers:)`.
 public enum Parallel {
     nonisolated(unsafe) private static var _threads = ProcessInfo.processInfo.activeProcessorCount
     @TaskLocal static var budget: Int?
@@ -29,6 +29,13 @@ public enum Parallel {
 
     /// OpenBLAS threads for every later BLAS call in the process.
     public static func setBLASThreads(_ n: Int) { BLAS.setThreads(n) }
+
+    /// The one BLAS-thread policy, for `workers` threads each running its own GEMMs side by side:
+    /// the cores (`threads`) are split evenly among them, and each runs single-threaded BLAS once
+    /// the workers occupy every core. One worker (a single caller, e.g. a GEMM peak measurement) gets all cores.
+    public static func configureBLAS(forWorkers workers: Int) {
+        setBLASThreads(workers >= threads ? 1 : max(1, threads / max(1, workers)))
+    }
 
     /// Calls `body(range)` on disjoint chunks covering `0..<count`, in parallel when
     /// there is enough work (`count / grain` chunks at most). Chunk boundaries depend

@@ -14,7 +14,7 @@ public enum CommandSupport {
     {
         let t = threads ?? ProcessInfo.processInfo.activeProcessorCount
         Parallel.configure(threads: t)
-        Parallel.setBLASThreads(1)   // workers run single-threaded BLAS side by side
+        Parallel.configureBLAS(forWorkers: t)   // t workers on t threads: single-threaded BLAS side by side
         let (model, trained, preprocess) = try ModelLoading.load(checkpoint: checkpoint, modelConfig: modelConfig)
         let tokenizer = try vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) } ?? CLIPTokenizer.bundled()
         if precision == .bf16 { print(BF16Engine.detected.summary) }

@@ -103,7 +103,7 @@ struct Step: ParsableCommand {
         let w = workers ?? Parallel.threads
         let peak = gemmPeak(.fp32)
         let precisionPeak = precision == .fp32 ? peak : gemmPeak(precision)
-        Parallel.setBLASThreads(w >= Parallel.threads ? 1 : Parallel.threads)
+        Parallel.configureBLAS(forWorkers: w)
         let bench = StepBenchmark(name: name, config: modelConfig, batch: batch ?? defaultBatch, workers: w, recompute: recompute,
                                   patchDropout: patchDropout, precision: precision, communicator: communicator)
         let (r, rows) = bench.run(steps: steps, sgemmGflops: peak, gemmPeakGflops: precisionPeak, profile: profile)
@@ -138,7 +138,7 @@ struct Step: ParsableCommand {
     /// The machine's GEMM peak in `precision` with all cores (BLAS threads = cores), the reference for the share.
     func gemmPeak(_ precision: MatmulPrecision) -> Double {
         let saved = BLAS.threads
-        Parallel.setBLASThreads(Parallel.threads)
+        Parallel.configureBLAS(forWorkers: 1)
         defer { Parallel.setBLASThreads(saved) }
         return Benchmarks.sgemm(n: 1024, precision: precision)
     }
@@ -181,7 +181,7 @@ struct Objectives: ParsableCommand {
 
     func run() {
         common.apply()
-        Parallel.setBLASThreads(Parallel.threads)
+        Parallel.configureBLAS(forWorkers: 1)
         var rows = ObjectiveBenchmark.pooled()
         if !skipFilip { rows.append(ObjectiveBenchmark.filip()) }
         for r in rows {

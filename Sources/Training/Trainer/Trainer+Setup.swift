@@ -1,0 +1,161 @@
+import Foundation
+import DataPipeline
+import Checkpointing
+import Tokenization
+
+/// Run setup, one step each, in the order `Trainer.init` takes them: model config and objective,
+/// tokenizer, memory check, model, weights, freezing, optimizer, resume, loader, step, run files.
+extension Trainer {
+    /// The model config (with the objective's `logit_bias` when it has a learnable bias, as SigLIP) and the objective.
+    static func modelAndObjective(_ config: TrainingConfig) throws -> (ModelConfig, any Objective) {
+        var modelConfig = try ModelConfig.resolve(config.model.config)
+        let objective = try config.objective.makeObjective()
+        if let bias = objective.initialScalars.logitBias, modelConfig.initLogitBias == nil { modelConfig.initLogitBias = bias }
+        return (modelConfig, objective)
+    }
+
+    /// The tokenizer's context length, which must be the text tower's.
+    static func contextLength(_ config: TrainingConfig, _ modelConfig: ModelConfig) throws -> Int {
+        let contextLength = config.data.tokenizer.contextLength ?? modelConfig.textCfg.contextLength
+        guard contextLength == modelConfig.textCfg.contextLength else {
+            throw ConfigError("data.tokenizer.context_length \(contextLength) differs from the model's text context_length \(modelConfig.textCfg.contextLength)")
+        }
+        return contextLength
+    }
+
+    /// `data.tokenizer.vocab` (or the built-in CLIP vocabulary), whose ids must fit the model's vocabulary.
+    static func tokenizer(_ config: TrainingConfig, _ modelConfig: ModelConfig) throws -> CLIPTokenizer {
+        let tokenizer = try config.data.tokenizer.vocab.map { try CLIPTokenizer(mergesFile: URL(fileURLWithPath: $0)) } ?? CLIPTokenizer.bundled()
+        guard tokenizer.vocabularySize <= modelConfig.textCfg.vocabSize else {
+            throw ConfigError("model.config: \(config.model.config): text_cfg.vocab_size \(modelConfig.textCfg.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) token ids (\(config.data.tokenizer.vocab ?? "the built-in CLIP vocabulary"))")
+        }
+        return tokenizer
+    }
+
+    /// Refuses a run that would not fit this machine's memory, and logs the estimate.
+    static func checkMemory(_ modelConfig: ModelConfig, _ config: TrainingConfig, log: (String) -> Void) throws {
+        let memory = MemoryEstimate(model: modelConfig, config: config)
+        let physical = MemoryEstimate.physicalMemory()
+        try memory.check(available: physical, config: config)
+        log("memory: about \(MemoryEstimate.gigabytes(memory.totalBytes)) estimated of this machine's \(MemoryEstimate.gigabytes(physical))")
+    }
+
+    /// The model with freshly drawn weights (seeded by `run.seed`), patch dropout checked, recomputation set.
+    static func makeModel(_ modelConfig: ModelConfig, _ config: TrainingConfig) throws -> CLIPModel {
+        let model = CLIPModel(modelConfig, seed: config.run.seed)
+        if config.model.patchDropout > 0 && model.visual.patchTokenCount == nil {
+            throw ConfigError("model.patch_dropout: the \(modelConfig.visionCfg.type) image tower has no patch tokens to drop")
+        }
+        model.setActivationRecomputation(config.train.recomputeActivations)
+        return model
+    }
+
+    /// A new run's weights: `model.init` (OpenCLIP weights, Long-CLIP's stretched positional
+    /// embedding, the scalars when the objectives agree), else the drawn weights with the objective's initial scalars.
+    static func initializeWeights(of model: CLIPModel, _ modelConfig: ModelConfig, _ config: TrainingConfig,
+                                  objective: any Objective, log: (String) -> Void) throws {
+        guard let initPath = config.model.initWeights else {
+            let initial = objective.initialScalars
+            model.logitScale.value = Tensor(initial.logitScale)
+            if let b = initial.logitBias, let bias = model.logitBias { bias.value = Tensor(b) }
+            return
+        }
+        let weights = try RunCheckpoints.readInitWeights(initPath, log: log)
+        var tensors = weights.tensors
+        if config.model.stretchPositionalEmbedding {
+            try LongCLIP.stretchOnLoad(&tensors, contextLength: modelConfig.textCfg.contextLength)
+        }
+        try takeOverScalars(&tensors, from: initPath, trainedWith: weights.metadata["objective"],
+                            objective: objective, config: config.objective, log: log)
+        try model.load(tensors, source: initPath)
+    }
+
+    /// Takes `logit_scale` (and `logit_bias`) from the `model.init` checkpoint only when it was
+    /// trained with an objective that reads them the same way; otherwise starts them from this
+    /// objective's defaults and says so (ALIGN's σ is not CLIP's logit scale, SigLIP needs a bias).
+    static func takeOverScalars(_ tensors: inout [String: Tensor], from initPath: String, trainedWith source: String?,
+                                objective: any Objective, config: ObjectiveConfig, log: (String) -> Void) throws {
+        guard !config.sharesScalars(withCheckpointOf: source) else { return }
+        let initial = objective.initialScalars
+        tensors["logit_scale"] = Tensor(initial.logitScale)
+        tensors["logit_bias"] = initial.logitBias.map { Tensor($0) }
+        let bias = initial.logitBias.map { ", logit_bias \($0)" } ?? ""
+        log("model.init: \(initPath) was trained with \(source.map { "the \($0) objective" } ?? "no recorded objective (OpenCLIP: clip)"); \(config.type) starts its scalars from its defaults (logit_scale \(initial.logitScale)\(bias))")
+    }
+
+    /// `model.freeze`: the image tower trains unless `visual` is listed, the text tower unless
+    /// `text` is; `logit_scale` and `logit_bias` always train.
+    static func setTrainable(_ model: CLIPModel, freeze: [FrozenTower]) {
+        model.visual.setTrainable(!freeze.contains(.visual))
+        model.text.setTrainable(!freeze.contains(.text))
+        model.logitScale.requiresGrad = true
+        model.logitBias?.requiresGrad = true
+    }
+
+    /// The configured optimizer over the trainable parameters (weight decay on the parameters `decays` names).
+    static func makeOptimizer(for model: CLIPModel, _ config: OptimizerSection) -> any Optimizer {
+        let entries = model.namedParameters().filter { $0.parameter.requiresGrad }.map {
+            ParameterGroupEntry(name: $0.name, parameter: $0.parameter,
+                                weightDecay: decays($0.name, shape: $0.parameter.shape) ? config.weightDecay : 0)
+        }
+        switch config.type {
+        case .sgd: return SGD(entries, momentum: config.momentum)
+        case .adamw: return AdamW(entries, betas: (config.betas[0], config.betas[1]), eps: config.eps)
+        }
+    }
+
+    /// Restores model, optimizer and state from `resume` (`"latest"` or a checkpoint path); a changed
+    /// config is refused unless only keys that may change did (or `allowConfigChange`), and logged.
+    /// Returns the state, carrying the current config, and the checkpoint folder.
+    static func resume(_ resume: String, checkpoints: RunCheckpoints, model: CLIPModel, optimizer: any Optimizer,
+                       modelHash: String, configText: String, allowConfigChange: Bool,
+                       log: (String) -> Void) throws -> (TrainingState, URL) {
+        let (saved, folder) = try checkpoints.resume(resume, model: model, optimizer: optimizer, expectedModelHash: modelHash, log: log)
+        var state = saved
+        let configHash = fingerprint(configText)
+        if state.configHash != configHash {
+            let changes = try ConfigChanges.check(checkpointConfig: state.config, current: configText,
+                                                  checkpoint: folder.path, allowed: allowConfigChange)
+            log("resuming with a changed config: \(changes)")
+        }
+        (state.configHash, state.config) = (configHash, configText)
+        log("resuming \(folder.lastPathComponent) at step \(state.step)")
+        return (state, folder)
+    }
+
+    /// The training loader over `data.train`: this rank's share of each batch, from the saved position when resuming.
+    static func makeLoader(_ config: TrainingConfig, imageSize: Int, tokenizer: CLIPTokenizer, contextLength: Int,
+                           communicator: any Communicator, state: TrainingState, resumedFrom: URL?) throws -> DataLoader {
+        let dataset = try ShardDataset(paths: config.data.train)
+        let augmentation = Augmentation(
+            randomResizedCrop: config.data.augment.randomResizedCrop.map { RandomResizedCrop(scale: $0[0]...$0[1]) },
+            horizontalFlip: config.data.augment.horizontalFlip)
+        return try DataLoader(
+            dataset: dataset,
+            configuration: DataLoaderConfiguration(batchSize: config.data.batchSize, imageSize: imageSize,
+                                                   contextLength: contextLength, augmentation: augmentation, mode: .train,
+                                                   shuffle: config.data.shuffle, seed: config.run.seed,
+                                                   threads: config.data.loaderThreads,
+                                                   share: try rankShare(config, communicator)),
+            tokenizer: { tokenizer.tokenize($0, contextLength: contextLength) },
+            resumeFrom: try loaderState(in: state, for: communicator, resumed: resumedFrom))
+    }
+
+    /// The data-parallel step (`train.workers`, `train.accumulation`, all ranks) in `train.precision`.
+    static func makeStep(_ model: CLIPModel, _ objective: any Objective, _ config: TrainingConfig,
+                         communicator: any Communicator) -> DataParallelStep {
+        let step = DataParallelStep(model: model, objective: objective, workers: config.train.workers,
+                                    accumulation: config.train.accumulation, communicator: communicator)
+        step.precision = config.train.precision
+        return step
+    }
+
+    /// Rank 0's run files: `config.yaml`, and `metrics.jsonl` (cut after the resumed step); other ranks write nothing.
+    static func openRunFiles(_ config: TrainingConfig, runDirectory: URL, communicator: any Communicator,
+                             resumedAt step: Int?) throws -> MetricsLog {
+        guard communicator.rank == 0 else { return MetricsLog() }
+        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        try (try config.yaml()).write(to: runDirectory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        return try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"), truncateAfterStep: step)
+    }
+}
