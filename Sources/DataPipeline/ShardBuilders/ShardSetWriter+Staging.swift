@@ -33,6 +33,9 @@ final class StagingRegistry: @unchecked Sendable {
     /// staging folder → the output folder the build created (nil when it existed before).
     private var folders: [String: String?] = [:]
     private var sources: [any DispatchSourceSignal] = []
+    /// Set when a signal's handler starts removing the staging folders: a build that fails from then on
+    /// (its folder vanished) waits for the handler's exit instead of reporting that failure itself.
+    private var interrupted = false
 
     func register(staging: String, createdOutput: String?) {
         lock.lock()
@@ -54,12 +57,26 @@ final class StagingRegistry: @unchecked Sendable {
             signal(number, SIG_IGN)    // delivered to the dispatch source instead of ending the process
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [self] in
+                lock.lock()
+                interrupted = true
+                lock.unlock()
                 removeAll()
                 _exit(128 + number)
             }
             source.resume()
             sources.append(source)
         }
+    }
+
+    /// Blocks for good when a signal is being handled: the handler removes the staging folders and
+    /// ends the process with 128 + the signal, which is the outcome to report, not the write error its
+    /// removal caused here.
+    func parkIfInterrupted() {
+        lock.lock()
+        let parked = interrupted
+        lock.unlock()
+        guard parked else { return }
+        while true { pause() }
     }
 
     /// Removes every registered staging folder (renamed first, so the build cannot add files to it while

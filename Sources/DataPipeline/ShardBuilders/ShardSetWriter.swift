@@ -103,10 +103,15 @@ public final class ShardSetWriter {
             current = ShardWriter(path: URL(fileURLWithPath: staging).appendingPathComponent(shardName(staged.count)).path,
                                   classnames: classnames)
         }
-        try current!.append(item)
-        items += 1
-        progress.advance()
-        if current!.count == shardSize { try flush() }
+        do {
+            try current!.append(item)
+            items += 1
+            progress.advance()
+            if current!.count == shardSize { try flush() }
+        } catch {
+            StagingRegistry.shared.parkIfInterrupted()   // a signal removed the staging folder under us
+            throw error
+        }
     }
 
     /// Records an input item that was left out (`reason`: a `SkipReason`, a string literal, or
@@ -152,6 +157,7 @@ public final class ShardSetWriter {
             try? manager.removeItem(atPath: staging)
             StagingRegistry.shared.unregister(staging: staging)
         } catch {
+            StagingRegistry.shared.parkIfInterrupted()
             abandon()
             throw error
         }
