@@ -101,8 +101,10 @@ struct Step: ParsableCommand {
         defer { (communicator as? MPICommunicator)?.finalize() }
         if common.threads == nil { Parallel.configure(threads: max(1, Parallel.threads / communicator.localSize)) }
         let w = workers ?? Parallel.threads
-        let peak = gemmPeak(.fp32)
-        let precisionPeak = precision == .fp32 ? peak : gemmPeak(precision)
+        // Each rank measures the peak of its own share of the cores, all at once: the job's peak is their sum.
+        let ranks = Double(communicator.worldSize)
+        let peak = gemmPeak(.fp32) * ranks
+        let precisionPeak = precision == .fp32 ? peak : gemmPeak(precision) * ranks
         Parallel.configureBLAS(forWorkers: w)
         let bench = StepBenchmark(name: name, config: modelConfig, batch: batch ?? defaultBatch, workers: w, recompute: recompute,
                                   patchDropout: patchDropout, precision: precision, communicator: communicator)
