@@ -5,15 +5,6 @@ import XCTest
 final class DataLoaderTests: XCTestCase {
     private let context = 8
 
-    /// Three raw shards (23 items, two image sizes) in one folder.
-    private func rawDataset() throws -> ShardDataset {
-        let dir = try temporaryDirectory(self)
-        try writeRawShard(dir + "/shard-00000.h5", count: 10, size: 16, seed: 0)
-        try writeRawShard(dir + "/shard-00001.h5", count: 8, size: 20, seed: 1)
-        try writeRawShard(dir + "/shard-00002.h5", count: 5, size: 16, seed: 2)
-        return try ShardDataset(path: dir)
-    }
-
     private func trainConfiguration(threads: Int, seed: UInt64 = 7) -> DataLoaderConfiguration {
         DataLoaderConfiguration(batchSize: 4, imageSize: 12, contextLength: context,
                                 augmentation: Augmentation(randomResizedCrop: RandomResizedCrop(scale: 0.5...1.0),
@@ -38,7 +29,7 @@ final class DataLoaderTests: XCTestCase {
     }
 
     func testEpochsCoverTheDatasetAndDropTheLastBatch() throws {
-        let dataset = try rawDataset()
+        let dataset = try threeRawShards(self)
         let loader = try DataLoader(dataset: dataset, configuration: trainConfiguration(threads: 2),
                                     tokenizer: wordTokenizer(contextLength: context))
         let epoch0 = try batches(loader, 5)
@@ -66,7 +57,7 @@ final class DataLoaderTests: XCTestCase {
     }
 
     func testBatchesAreIdenticalAcrossRunsAndThreadCounts() throws {
-        let dataset = try rawDataset()
+        let dataset = try threeRawShards(self)
         let reference = try batches(try DataLoader(dataset: dataset, configuration: trainConfiguration(threads: 1),
                                                    tokenizer: wordTokenizer(contextLength: context)), 10)
         for threads in [1, 2, 4] {
@@ -80,7 +71,7 @@ final class DataLoaderTests: XCTestCase {
     }
 
     func testResumeContinuesTheSameSequence() throws {
-        let dataset = try rawDataset()
+        let dataset = try threeRawShards(self)
         let reference = try batches(try DataLoader(dataset: dataset, configuration: trainConfiguration(threads: 2),
                                                    tokenizer: wordTokenizer(contextLength: context)), 12)
         for stop in [0, 1, 3, 4, 5, 7] {
@@ -195,7 +186,7 @@ final class DataLoaderTests: XCTestCase {
 
     func testWrongTokenizerLengthIsAnError() throws {
         let loader = try DataLoader(
-            dataset: try rawDataset(),
+            dataset: try threeRawShards(self),
             configuration: DataLoaderConfiguration(batchSize: 2, imageSize: 8, contextLength: context),
             tokenizer: { _ in [1, 2, 3] })
         XCTAssertThrowsError(try loader.next())

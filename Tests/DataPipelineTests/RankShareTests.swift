@@ -7,15 +7,6 @@ import XCTest
 final class RankShareTests: XCTestCase {
     private let context = 8
 
-    /// 23 items in three shards: 5 global batches of 4 per epoch, 3 items dropped.
-    private func dataset() throws -> ShardDataset {
-        let dir = try temporaryDirectory(self)
-        try writeRawShard(dir + "/shard-00000.h5", count: 10, size: 16, seed: 0)
-        try writeRawShard(dir + "/shard-00001.h5", count: 8, size: 20, seed: 1)
-        try writeRawShard(dir + "/shard-00002.h5", count: 5, size: 16, seed: 2)
-        return try ShardDataset(path: dir)
-    }
-
     private func loader(_ dataset: ShardDataset, share: RankShare?, resumeFrom: LoaderState? = nil) throws -> DataLoader {
         let configuration = DataLoaderConfiguration(
             batchSize: 4, imageSize: 12, contextLength: context,
@@ -47,7 +38,7 @@ final class RankShareTests: XCTestCase {
     }
 
     func testRanksTogetherReadTheSingleLoadersBatches() throws {
-        let data = try dataset()
+        let data = try threeRawShards(self)   // 23 items: 5 global batches of 4 per epoch, 3 dropped
         let single = try loader(data, share: nil)
         let reference = try (0..<12).map { _ in try XCTUnwrap(try single.next()) }   // crosses two epoch ends
         for (ranks, groups) in [(2, 1), (2, 2), (4, 1), (1, 1)] {
@@ -70,7 +61,7 @@ final class RankShareTests: XCTestCase {
     }
 
     func testEachRankResumesItsOwnSequence() throws {
-        let data = try dataset()
+        let data = try threeRawShards(self)   // 23 items: 5 global batches of 4 per epoch, 3 dropped
         let share = RankShare(rank: 1, ranks: 2)
         let reference = try loader(data, share: share)
         let expected = try (0..<8).map { _ in try XCTUnwrap(try reference.next()).indices }

@@ -159,3 +159,12 @@ func asUnprivilegedUser<T: Sendable>(_ body: @escaping @Sendable () throws -> T)
         return try body()
     }
 }
+
+/// Three raw shards (23 items, two image sizes: 10 and 5 of 16 px, 8 of 20 px) in one folder.
+func threeRawShards(_ test: XCTestCase) throws -> ShardDataset {
+    let dir = try temporaryDirectory(test)
+    try writeRawShard(dir + "/shard-00000.h5", count: 10, size: 16, seed: 0)
+    try writeRawShard(dir + "/shard-00001.h5", count: 8, size: 20, seed: 1)
+    try writeRawShard(dir + "/shard-00002.h5", count: 5, size: 16, seed: 2)
+    return try ShardDataset(path: dir)
+}
