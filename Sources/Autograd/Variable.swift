@@ -84,22 +84,64 @@ extension Variable {
     /// accumulating into each leaf's `grad`.
     public func backward(seed: Tensor? = nil) {
         Variable.propagate([(self, seed)]) { leaf, g in
+            guard let g else { return }
             if leaf.grad == nil { leaf.grad = g } else { leaf.grad! += g }
         }
     }
 
     /// Back-propagates and collects leaf gradients into `store` (leaves' `grad` untouched).
     public func backward(seed: Tensor? = nil, into store: GradientStore) {
-        Variable.propagate([(self, seed)]) { leaf, g in store.accumulate(leaf, g) }
+        Variable.propagate([(self, seed)]) { leaf, g in if let g { store.accumulate(leaf, g) } }
     }
 
     /// One backward pass from several outputs at once, each with its own seed gradient
     /// (the gradient of `Σ ⟨output, seed⟩`), collecting leaf gradients into `store`.
     public static func backward(_ roots: [(Variable, Tensor)], into store: GradientStore) {
-        propagate(roots.map { ($0.0, Optional($0.1)) }) { leaf, g in store.accumulate(leaf, g) }
+        propagate(roots.map { ($0.0, Optional($0.1)) }) { leaf, g in if let g { store.accumulate(leaf, g) } }
     }
 
-    private static func propagate(_ roots: [(Variable, Tensor?)], _ deliver: (Variable, Tensor) -> Void) {
+    /// `backward(_:into:)` that also calls `finished(leaf)` as soon as each leaf reachable from the
+    /// roots has its gradient of this pass in `store` (or is known to get none) — exactly once per
+    /// leaf, in the order of `leaves(reachableFrom:)`. Lets a caller start using a leaf's gradient
+    /// (e.g. sending it to other processes) while the pass goes on through earlier layers.
+    public static func backward(_ roots: [(Variable, Tensor)], into store: GradientStore,
+                                finished: (Variable) -> Void) {
+        propagate(roots.map { ($0.0, Optional($0.1)) }) { leaf, g in
+            if let g { store.accumulate(leaf, g) }
+            finished(leaf)
+        }
+    }
+
+    /// The leaves that require gradients and can be reached from `roots`, in the order a backward
+    /// pass from those roots finishes them (layers near the outputs first).
+    public static func leaves(reachableFrom roots: [Variable]) -> [Variable] {
+        topologicalOrder(roots).reversed().filter(\.isLeaf)
+    }
+
+    /// Nodes reachable from `roots` through inputs that require gradients, inputs before the nodes
+    /// that consume them (iterative depth-first search: no recursion limit on deep graphs).
+    /// A node's leaf inputs are visited after its other inputs, so that in reverse a leaf comes
+    /// right after its last consumer: a parameter is finished as soon as its layer's backward has run.
+    /// (Leaves have no inputs: where they fall never changes the order of the other nodes.)
+    private static func topologicalOrder(_ roots: [Variable]) -> [Variable] {
+        var order: [Variable] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(Variable, Bool)] = roots.filter(\.requiresGrad).map { ($0, false) }
+        while let (node, expanded) = stack.popLast() {
+            if expanded { order.append(node); continue }
+            if !visited.insert(ObjectIdentifier(node)).inserted { continue }
+            stack.append((node, true))
+            for input in node.inputs where input.isLeaf && input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
+            }
+            for input in node.inputs where !input.isLeaf && input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
+            }
+        }
+        return order
+    }
+
+    private static func propagate(_ roots: [(Variable, Tensor?)], _ deliver: (Variable, Tensor?) -> Void) {
         var grads: [ObjectIdentifier: Tensor] = [:]
         for (root, seed) in roots where root.requiresGrad {
             let start = seed ?? {
@@ -112,24 +154,14 @@ extension Variable {
             if var existing = grads.removeValue(forKey: key) { existing += start; grads[key] = existing }
             else { grads[key] = start.reshaped(root.shape) }
         }
-        // Topological order by iterative depth-first search (no recursion limit on deep graphs),
-        // stored reversed-ready: inputs before the nodes that consume them.
-        var order: [Variable] = []
-        var visited = Set<ObjectIdentifier>()
-        var stack: [(Variable, Bool)] = roots.filter { $0.0.requiresGrad }.map { ($0.0, false) }
-        while let (node, expanded) = stack.popLast() {
-            if expanded { order.append(node); continue }
-            if !visited.insert(ObjectIdentifier(node)).inserted { continue }
-            stack.append((node, true))
-            for input in node.inputs where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
-                stack.append((input, false))
-            }
-        }
+        var order = topologicalOrder(roots.map(\.0))
         // Reverse topological order; each node's closure and input links are dropped once used,
         // so activations are freed as the backward pass proceeds (graphs are consumed by backward).
+        // Every reachable leaf is delivered once: its gradient, or nil when none flowed to it.
         while let node = order.popLast() {
-            guard let g = grads.removeValue(forKey: ObjectIdentifier(node)) else { continue }
+            let g = grads.removeValue(forKey: ObjectIdentifier(node))
             guard let fn = node.backwardFn else { deliver(node, g); continue }
+            guard let g else { continue }
             defer { node.backwardFn = nil; node.inputs = [] }
             let inputGrads: [Tensor?]
             if Profiler.isEnabled {

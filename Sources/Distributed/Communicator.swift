@@ -31,4 +31,12 @@ public protocol Communicator: AnyObject, Sendable {
 
     /// Ends every rank of the job at once with `code` (after a fatal error on this rank).
     func abort(code: Int32) -> Never
+
+    /// Whether collectives may be called from a thread other than the one that created the
+    /// communicator (one thread at a time), e.g. to overlap the gradient sum with the backward pass.
+    var allowsCollectivesFromAnyThread: Bool { get }
+}
+
+extension Communicator {
+    public var allowsCollectivesFromAnyThread: Bool { false }
 }

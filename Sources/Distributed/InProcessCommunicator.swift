@@ -56,6 +56,8 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
     public func barrier() { rendezvous.exchange(rank, nil) }
 
     public func abort(code: Int32) -> Never { exit(code) }
+
+    public var allowsCollectivesFromAnyThread: Bool { true }
 }
 
 /// Where the threads of an in-process group meet: each deposits a pointer and waits until all have.

@@ -28,10 +28,14 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         isLaunchedByMPI ? MPICommunicator() : InProcessCommunicator()
     }
 
+    /// Whether Open MPI lets any thread call it, one at a time (`MPI_THREAD_SERIALIZED`).
+    public let allowsCollectivesFromAnyThread: Bool
+
     /// Initialises MPI (collectives are called from one thread at a time) and joins the world.
     public init() {
         var provided: Int32 = 0
-        MPI_Init_thread(nil, nil, swiftclip_mpi_thread_funneled(), &provided)
+        MPI_Init_thread(nil, nil, swiftclip_mpi_thread_serialized(), &provided)
+        allowsCollectivesFromAnyThread = provided >= swiftclip_mpi_thread_serialized()
         world = swiftclip_mpi_comm_world()
         var r: Int32 = 0, n: Int32 = 0
         MPI_Comm_rank(world, &r)

@@ -84,7 +84,8 @@ final class RankEquivalenceTests: XCTestCase {
                              textCfg: TextConfig(contextLength: 8, vocabSize: 49408, width: 16, heads: 2, layers: 1))
 
     /// Every rank's gradients after one step on the global batch of 24 (each rank given its share).
-    func gradients(ranks: Int, workers: Int, accumulation: Int) -> [[Float]] {
+    func gradients(ranks: Int, workers: Int, accumulation: Int, sync: DataParallelStep.GradientSync = .afterBackward,
+                   objective: @escaping @Sendable () -> any Objective = { CLIPObjective() }) -> [[Float]] {
         let batch = syntheticInputs(batch: 24, config: config)
         let config = self.config
         return onRanks(ranks) { c in
@@ -94,8 +95,11 @@ final class RankEquivalenceTests: XCTestCase {
             let mine = TowerInputs(images: Tensor.concat(rows.map { batch.images.slice(axis: 0, $0..<($0 + 1)) }, axis: 0),
                                    tokens: rows.flatMap { batch.tokens[($0 * 8)..<(($0 + 1) * 8)] })
             let model = CLIPModel(config, seed: 1)
-            DataParallelStep(model: model, objective: CLIPObjective(), workers: workers, accumulation: accumulation,
-                             communicator: c).run(mine)
+            let step = DataParallelStep(model: model, objective: objective(), workers: workers, accumulation: accumulation,
+                                        communicator: c)
+            step.gradientSync = sync
+            step.overlapBucketElements = 300   // several buckets even on this small model
+            step.run(mine)
             return model.parameters.flatMap { $0.grad?.scalars ?? [] }
         }
     }
@@ -117,5 +121,64 @@ final class RankEquivalenceTests: XCTestCase {
             let diff = zip(perRank[0], reference).map { abs($0 - $1) }.max()!
             XCTAssertLessThan(diff, 1e-6 * scale, "ranks \(r) × workers \(w), accumulation \(k)")
         }
+    }
+
+    func testOverlappedAllReduceGivesTheSameGradientsBitForBit() {
+        for (r, w, k) in [(2, 1, 1), (2, 2, 1), (2, 3, 1), (3, 2, 2), (2, 1, 3)] {
+            let after = gradients(ranks: r, workers: w, accumulation: k)
+            let overlapped = gradients(ranks: r, workers: w, accumulation: k, sync: .overlapped)
+            XCTAssertEqual(overlapped, after, "ranks \(r) × workers \(w), accumulation \(k)")
+        }
+        // Token features (FILIP) take other outputs through the backward pass.
+        let filip = { @Sendable () -> any Objective in FILIPObjective() }
+        XCTAssertEqual(gradients(ranks: 2, workers: 2, accumulation: 1, sync: .overlapped, objective: filip),
+                       gradients(ranks: 2, workers: 2, accumulation: 1, objective: filip))
+    }
+
+    func testOverlappedBucketsAreReadyBeforeTheBackwardPassEnds() {
+        let batch = syntheticInputs(batch: 8, config: config)
+        let config = self.config
+        let overlaps = onRanks(2) { c in
+            let model = CLIPModel(config, seed: 1)
+            let step = DataParallelStep(model: model, objective: CLIPObjective(), workers: 1, communicator: c)
+            step.gradientSync = .overlapped
+            step.overlapBucketElements = 300
+            step.run(batch.slice((c.rank * 4)..<((c.rank + 1) * 4)))
+            // Every parameter but the logit scale (the objective's) is finished once by the one worker.
+            return (step.lastOverlap!.remainingDeliveriesWhenReady, model.parameters.count - 1)
+        }
+        for (remaining, deliveries) in overlaps {
+            XCTAssertGreaterThan(remaining.count, 3, "several buckets")
+            XCTAssertEqual(remaining.last, 0, "the last bucket waits for the last parameter")
+            XCTAssertGreaterThan(remaining.first!, 3 * deliveries / 4, "the first bucket was ready early in the backward pass")
+            XCTAssertGreaterThan(remaining[remaining.count / 2], deliveries / 4, "buckets are ready layer by layer")
+            XCTAssertEqual(remaining, remaining.sorted(by: >), "buckets leave in the order the backward pass finishes them")
+        }
+    }
+}
+
+/// `train.gradient_sync: auto` overlaps the all-reduce only where it can pay.
+final class GradientSyncChoiceTests: XCTestCase {
+    /// Shape of a job without any transport (the policy reads only the sizes).
+    final class Sizes: Communicator, @unchecked Sendable {
+        let rank = 0, worldSize: Int, localSize: Int
+        init(world: Int, local: Int) { (worldSize, localSize) = (world, local) }
+        func allGather(_ local: UnsafeRawBufferPointer, into result: UnsafeMutableRawBufferPointer) {}
+        func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) {}
+        func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) {}
+        func barrier() {}
+        func abort(code: Int32) -> Never { fatalError() }
+    }
+
+    func testAutoOverlapsAcrossMachinesOrOnIdleCoresOnly() {
+        func auto(world: Int, local: Int, workers: Int, cores: Int) -> DataParallelStep.GradientSync {
+            GradientSyncChoice.auto.resolved(for: Sizes(world: world, local: local), workers: workers, cores: cores)
+        }
+        XCTAssertEqual(auto(world: 1, local: 1, workers: 2, cores: 8), .afterBackward, "one rank: nothing to sum")
+        XCTAssertEqual(auto(world: 2, local: 2, workers: 1, cores: 2), .afterBackward, "every core runs a worker")
+        XCTAssertEqual(auto(world: 2, local: 2, workers: 2, cores: 8), .overlapped, "idle cores")
+        XCTAssertEqual(auto(world: 8, local: 2, workers: 4, cores: 8), .overlapped, "several machines")
+        XCTAssertEqual(GradientSyncChoice.overlap.resolved(for: Sizes(world: 2, local: 2), workers: 1, cores: 2), .overlapped)
+        XCTAssertEqual(GradientSyncChoice.afterBackward.resolved(for: Sizes(world: 8, local: 2), workers: 1, cores: 8), .afterBackward)
     }
 }

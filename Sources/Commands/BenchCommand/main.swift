@@ -19,6 +19,7 @@ struct Common: ParsableArguments {
 }
 
 extension MatmulPrecision: ExpressibleByArgument {}
+extension GradientSyncChoice: ExpressibleByArgument {}
 
 func emitJSON<T: Encodable>(_ value: T) {
     let encoder = JSONEncoder()
@@ -83,6 +84,8 @@ struct Step: ParsableCommand {
     @Flag(help: "Recompute transformer blocks in backward (less activation memory).") var recompute = false
     @Option(help: "FLIP patch dropout rate in [0, 1) (ViT towers).") var patchDropout = 0.0
     @Option(help: "GEMM precision of the towers: fp32, or bf16 (as train.precision).") var precision: MatmulPrecision = .fp32
+    @Option(help: "Under mpirun: when gradients are summed over ranks, auto, overlap or after_backward (as train.gradient_sync).")
+    var gradientSync: GradientSyncChoice = .auto
 
     func validate() throws {
         guard patchDropout >= 0 && patchDropout < 1 else { throw ValidationError("--patch-dropout: expected a fraction in [0, 1), got \(patchDropout)") }
@@ -107,13 +110,15 @@ struct Step: ParsableCommand {
         let precisionPeak = precision == .fp32 ? peak : gemmPeak(precision) * ranks
         Parallel.configureBLAS(forWorkers: w)
         let bench = StepBenchmark(name: name, config: modelConfig, batch: batch ?? defaultBatch, workers: w, recompute: recompute,
-                                  patchDropout: patchDropout, precision: precision, communicator: communicator)
+                                  patchDropout: patchDropout, precision: precision, communicator: communicator,
+                                  gradientSync: gradientSync.resolved(for: communicator, workers: w))
         let (r, rows) = bench.run(steps: steps, sgemmGflops: peak, gemmPeakGflops: precisionPeak, profile: profile)
         guard communicator.rank == 0 else { return }
         r.engines.summary.forEach { print($0) }
         print("step \(name): batch \(r.batch), \(r.ranks > 1 ? "\(r.ranks) ranks × " : "")\(r.workers) workers, \(r.parameters) parameters, \(r.precision)"
               + (r.patchDropout > 0 ? ", patch dropout \(r.patchDropout)" : "")
-              + (r.ranks > 1 ? String(format: ", %.1f%% of the step in communication", 100 * r.communicationShare) : ""))
+              + (r.ranks > 1 ? String(format: ", %.1f%% of the step waiting for communication (gradient all-reduce %@)",
+                                      100 * r.communicationShare, r.overlapped ? "overlapped with backward" : "after backward") : ""))
         print(String(format: "  %.2f images/s, %.3f s/step, %.2f GFLOP/image, %.1f GFLOP/s = %.0f%% of sgemm peak (%.1f GFLOP/s)",
                      r.imagesPerSecond, r.secondsPerStep, r.gflopsPerImage, r.gflops, 100 * r.shareOfSgemmPeak, r.sgemmGflops))
         if precision != .fp32 {

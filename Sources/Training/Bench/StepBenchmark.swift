@@ -21,8 +21,11 @@ public struct StepBenchmark {
         public var recompute: Bool
         /// Ranks of the job (MPI processes); `batch` is global, split over ranks × workers.
         public var ranks: Int
-        /// Share of the step time rank 0 spent in collectives (feature all-gather, gradient all-reduce).
+        /// Share of the step time rank 0 spent waiting for collectives (feature all-gather, gradient
+        /// all-reduce; overlapped, only the part the backward pass did not hide).
         public var communicationShare: Double
+        /// Whether the gradient all-reduce overlapped the backward pass.
+        public var overlapped: Bool
         public var patchDropout: Double
         /// The towers' GEMM precision, the GEMM peak in it (= `sgemmGflops` for fp32) and the share of it.
         public var precision: String
@@ -31,7 +34,7 @@ public struct StepBenchmark {
         public var engines: GEMMEngines
 
         enum CodingKeys: String, CodingKey {
-            case config, batch, workers, steps, parameters, recompute, ranks, patchDropout = "patch_dropout", precision, engines
+            case config, batch, workers, steps, parameters, recompute, ranks, patchDropout = "patch_dropout", precision, engines, overlapped
             case communicationShare = "communication_share"
             case gemmPeakGflops = "gemm_peak_gflops", shareOfGemmPeak = "share_of_gemm_peak"
             case freshAllocationsPerStep = "fresh_allocations_per_step"
@@ -51,9 +54,12 @@ public struct StepBenchmark {
     /// FLIP patch dropout rate (0 = every patch).
     public let patchDropout: Double
     public let precision: MatmulPrecision
+    public let gradientSync: DataParallelStep.GradientSync
 
     public init(name: String, config: ModelConfig, batch: Int, workers: Int, recompute: Bool = false, patchDropout: Double = 0,
-                precision: MatmulPrecision = .fp32, communicator: any Communicator = InProcessCommunicator()) {
+                precision: MatmulPrecision = .fp32, communicator: any Communicator = InProcessCommunicator(),
+                gradientSync: DataParallelStep.GradientSync = .afterBackward) {
+        self.gradientSync = gradientSync
         (self.name, self.config, self.batch, self.workers, self.recompute) = (name, config, batch, workers, recompute)
         (self.patchDropout, self.precision, self.communicator) = (patchDropout, precision, communicator)
     }
@@ -94,6 +100,7 @@ public struct StepBenchmark {
         let objective = CLIPObjective()
         let step = DataParallelStep(model: model, objective: objective, workers: workers, communicator: communicator)
         step.precision = precision
+        step.gradientSync = gradientSync
         var rng = RandomGenerator(seed: 7)
         let s = config.visionCfg.imageSize, ctx = config.textCfg.contextLength
         let images = Tensor.randomNormal([batch, s, s, 3], using: &rng)
@@ -136,7 +143,7 @@ public struct StepBenchmark {
                        shareOfSgemmPeak: gflops / sgemmGflops, peakMemoryBytes: Benchmarks.peakResidentBytes(),
                        activationBytesPerImage: activation, parameters: model.parameterCount,
                        freshAllocationsPerStep: freshAllocations, recompute: recompute, ranks: ranks,
-                       communicationShare: communicationShare,
+                       communicationShare: communicationShare, overlapped: step.lastOverlap != nil,
                        patchDropout: kept == nil ? 0 : patchDropout, precision: precision.rawValue,
                        gemmPeakGflops: gemmPeakGflops ?? sgemmGflops, shareOfGemmPeak: gflops / (gemmPeakGflops ?? sgemmGflops),
                        engines: GEMMEngines.current), rows)

@@ -1,3 +1,4 @@
+import Foundation
 import NeuralNet
 
 /// A config value spelled as one of a fixed set of strings (the YAML/JSON spellings are the user
@@ -46,3 +47,25 @@ public enum FrozenTower: String, ConfigChoice { case visual, text }
 
 /// `train.precision`: the towers' GEMM precision.
 extension MatmulPrecision: ConfigChoice {}
+
+/// `train.gradient_sync`: when gradients are summed over ranks — during the backward pass
+/// (`overlap`, as PyTorch's DDP), after it (`after_backward`), or `auto`. Never changes a result.
+public enum GradientSyncChoice: String, ConfigChoice {
+    case auto, overlap, afterBackward = "after_backward"
+
+    /// The schedule for this rank: `auto` overlaps when the job spans several machines (the sum then
+    /// waits on the network, not on this machine's cores) or when this machine has cores that the
+    /// ranks' workers leave idle; on one machine whose cores all run workers, the communication
+    /// thread would only take time from them.
+    public func resolved(for communicator: any Communicator, workers: Int,
+                         cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> DataParallelStep.GradientSync {
+        switch self {
+        case .overlap: return .overlapped
+        case .afterBackward: return .afterBackward
+        case .auto:
+            let spansMachines = communicator.localSize < communicator.worldSize
+            let idleCores = communicator.localSize * workers < cores
+            return communicator.worldSize > 1 && (spansMachines || idleCores) ? .overlapped : .afterBackward
+        }
+    }
+}

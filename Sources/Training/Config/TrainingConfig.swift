@@ -192,9 +192,11 @@ public struct TrainSection: Codable, Equatable {
     public var recomputeActivations = false
     /// GEMM precision of the towers: `fp32`, or `bf16` (inputs rounded to bf16, fp32 accumulation; `MatmulPrecision`).
     public var precision = MatmulPrecision.fp32
+    /// When gradients are summed over ranks (MPI): `auto`, `overlap` (during the backward pass) or `after_backward`.
+    public var gradientSync = GradientSyncChoice.auto
     enum CodingKeys: String, CodingKey, CaseIterable {
         case steps, workers, accumulation, gradClipNorm = "grad_clip_norm", maxNonfiniteSteps = "max_nonfinite_steps"
-        case recomputeActivations = "recompute_activations", precision
+        case recomputeActivations = "recompute_activations", precision, gradientSync = "gradient_sync"
     }
     public init() {}
     public init(from decoder: Decoder) throws {
@@ -207,6 +209,7 @@ public struct TrainSection: Codable, Equatable {
         maxNonfiniteSteps = try c.decodeUnlessNull(Int.self, forKey: .maxNonfiniteSteps) ?? maxNonfiniteSteps
         recomputeActivations = try c.decodeUnlessNull(Bool.self, forKey: .recomputeActivations) ?? recomputeActivations
         precision = try c.decodeChoice(MatmulPrecision.self, forKey: .precision) ?? precision
+        gradientSync = try c.decodeChoice(GradientSyncChoice.self, forKey: .gradientSync) ?? gradientSync
     }
 }
 

@@ -23,9 +23,14 @@ import Foundation
 /// accum-freq), which gives the exact large-batch gradient. Micro-batch j of the global batch is
 /// rows j·m ..< (j+1)·m (m = B / k), and rank r holds rows r·m/R ..< (r+1)·m/R of each (the loader's
 /// `RankShare`), so the global order of the features is the same for every rank count.
+/// With `gradientSync = .overlapped` the rank sum of step 4 starts bucket by bucket during the last
+/// backward round (`OverlappedGradientSync`), with the same result.
 /// Results depend only on the seed, the batch and ranks × workers, never on thread or message timing;
 /// R ranks × 1 worker equal 1 rank × R workers bit for bit when R ≤ 2 (same additions).
 public final class DataParallelStep {
+    /// When gradients are summed over ranks (`DataParallelStep.gradientSync`).
+    public enum GradientSync: Sendable { case afterBackward, overlapped }
+
     public let model: CLIPModel
     public let objective: any Objective
     public let workers: Int
@@ -34,8 +39,19 @@ public final class DataParallelStep {
     /// GEMM precision of the towers' forward and backward on the worker threads (the objective runs
     /// on the calling thread, in fp32 unless the caller sets otherwise).
     public var precision = MatmulPrecision.fp32
-    /// Seconds spent in collectives (feature all-gather, gradient all-reduce) by the last `run`.
+    /// When the gradient sum over ranks runs: after the backward pass, or overlapped with it.
+    /// Either way the result is the same, bit for bit.
+    public var gradientSync = GradientSync.afterBackward
+    /// Bucket size (floats) of the overlapped all-reduce: small enough that the first bucket
+    /// leaves early, large enough that messages stay few.
+    public var overlapBucketElements = 1 << 20
+    /// Seconds the last `run` spent waiting for collectives (feature all-gather, and the gradient
+    /// all-reduce or, overlapped, the part of it the backward pass did not hide).
     public private(set) var lastCommunicationSeconds = 0.0
+    /// Of the last `run`, when overlapped: seconds the communication thread spent in all-reduces,
+    /// and for each bucket how many parameter deliveries the backward pass still had to make when
+    /// the bucket was ready to leave.
+    public private(set) var lastOverlap: (allReduceSeconds: Double, remainingDeliveriesWhenReady: [Int])?
 
     public init(model: CLIPModel, objective: any Objective, workers: Int, accumulation: Int = 1,
                 communicator: any Communicator = InProcessCommunicator()) {
@@ -75,19 +91,34 @@ public final class DataParallelStep {
         Profiler.markStartIfEnabled()
         let loss = objective.loss(features, scalars)
         loss.backward(into: lossStore)
-        // Back-propagate each micro-batch's feature gradients through the towers.
+        // Back-propagate each micro-batch's feature gradients through the towers; the last round's
+        // gradients are summed over ranks during its backward pass (`.overlapped`) or after it.
+        let overlapping = gradientSync == .overlapped && communicator.worldSize > 1 && communicator.allowsCollectivesFromAnyThread
+        lastOverlap = nil
         for j in 0..<accumulation {
             let graphs = taped.take() ?? forwardParallel(microBatches[j])
             let perWorker = micro / workers
             let pairStores = (0..<(workers + 1) / 2).map { _ in GradientStore() }
             let rankOffset = j * globalMicro + communicator.rank * micro
-            runWorkers { w in
+            var sync: OverlappedGradientSync? = nil
+            if overlapping && j == accumulation - 1 {
+                let reachable = graphs.map { Variable.leaves(reachableFrom: $0.outputs(matching: features).map(\.output)) }
+                sync = OverlappedGradientSync(parameters: model.parameters, reachable: reachable, pairStores: pairStores,
+                                              communicator: communicator, bucketElements: overlapBucketElements)
+                sync!.start()
+            }
+            runWorkers { [sync] w in
                 let offset = rankOffset + w * perWorker
-                graphs[w].backward(seedsFrom: features, rows: offset..<(offset + perWorker), lossStore: lossStore, into: pairStores[w / 2])
+                graphs[w].backward(seedsFrom: features, rows: offset..<(offset + perWorker), lossStore: lossStore,
+                                   into: pairStores[w / 2], finished: sync.map { s in { s.finished($0) } })
+            }
+            if let sync {
+                timingCommunication { sync.wait() }
+                lastOverlap = (sync.allReduceSeconds, sync.remainingDeliveriesWhenReady)
             }
             for store in pairStores { absorb(store) }
         }
-        timingCommunication { communicator.allReduceGradients(of: model.parameters) }
+        if !overlapping { timingCommunication { communicator.allReduceGradients(of: model.parameters) } }
         absorb(lossStore)
         return loss.value.scalar
     }
@@ -142,10 +173,14 @@ public final class DataParallelStep {
     func absorb(_ store: GradientStore) {
         let params = model.parameters
         Parallel.forEachChunk(params.count) { range in
-            for i in range {
-                let p = params[i]
-                if let g = store.take(p) { if p.grad == nil { p.grad = g } else { p.grad! += g } }
-            }
+            for i in range { Self.accumulate(params[i], from: [store]) }
+        }
+    }
+
+    /// Adds `parameter`'s gradients in `stores` to its `grad`, in order (see `absorb`).
+    static func accumulate(_ parameter: Variable, from stores: [GradientStore]) {
+        for store in stores {
+            if let g = store.take(parameter) { if parameter.grad == nil { parameter.grad = g } else { parameter.grad! += g } }
         }
     }
 

@@ -25,15 +25,22 @@ struct WorkerFeatures {
         extraTexts = inputs.extraTokens.map { model.encodeText($0, batch: b).pooled }
     }
 
-    /// Back-propagates the gradients that the objective gave to rows `rows` of the global features.
-    func backward(seedsFrom global: Features, rows: Range<Int>, lossStore: GradientStore, into store: GradientStore) {
-        func seed(_ v: Variable) -> Tensor {
-            (lossStore[v] ?? Tensor.zeros(v.shape)).slice(axis: 0, rows)
+    /// The outputs whose gradients the objective gives (those that `global` has too).
+    func outputs(matching global: Features) -> [(output: Variable, global: Variable)] {
+        var pairs: [(Variable, Variable)] = [(image, global.image), (text, global.text)]
+        if let t = imageTokens, let g = global.imageTokens { pairs.append((t, g)) }
+        if let t = textTokens, let g = global.textTokens { pairs.append((t, g)) }
+        for (k, e) in extraTexts.enumerated() { pairs.append((e, global.extraTexts[k])) }
+        return pairs
+    }
+
+    /// Back-propagates the gradients that the objective gave to rows `rows` of the global features;
+    /// `finished`, when given, hears of each leaf as soon as its gradient is in `store`.
+    func backward(seedsFrom global: Features, rows: Range<Int>, lossStore: GradientStore, into store: GradientStore,
+                  finished: ((Variable) -> Void)? = nil) {
+        let roots = outputs(matching: global).map { pair in
+            (pair.output, (lossStore[pair.global] ?? Tensor.zeros(pair.global.shape)).slice(axis: 0, rows))
         }
-        var outputs: [(Variable, Tensor)] = [(image, seed(global.image)), (text, seed(global.text))]
-        if let t = imageTokens, let g = global.imageTokens { outputs.append((t, seed(g))) }
-        if let t = textTokens, let g = global.textTokens { outputs.append((t, seed(g))) }
-        for (k, e) in extraTexts.enumerated() { outputs.append((e, seed(global.extraTexts[k]))) }
-        Variable.backward(outputs, into: store)
+        if let finished { Variable.backward(roots, into: store, finished: finished) } else { Variable.backward(roots, into: store) }
     }
 }

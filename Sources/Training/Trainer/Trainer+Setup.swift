@@ -147,6 +147,7 @@ extension Trainer {
         let step = DataParallelStep(model: model, objective: objective, workers: config.train.workers,
                                     accumulation: config.train.accumulation, communicator: communicator)
         step.precision = config.train.precision
+        step.gradientSync = config.train.gradientSync.resolved(for: communicator, workers: config.train.workers)
         return step
     }
 
