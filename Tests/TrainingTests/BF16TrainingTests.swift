@@ -183,4 +183,24 @@ final class GEMMEnginesTests: XCTestCase {
         XCTAssertNil(warning("Haswell", "avx2"))
         XCTAssertFalse(warning("Haswell", "avx512_core_bf16")!.contains("\n"))
     }
+
+    /// `train.precision: auto` is bf16 exactly where bf16 GEMMs are native, fp32 elsewhere: its run
+    /// writes the same weights, byte for byte, as the explicit choice for this machine.
+    func testAutoPrecisionIsBF16WhereNativeElseFP32() throws {
+        XCTAssertEqual(PrecisionChoice.auto.resolved(nativeBF16: true), .bf16)
+        XCTAssertEqual(PrecisionChoice.auto.resolved(nativeBF16: false), .fp32)
+        XCTAssertEqual(PrecisionChoice.bf16.resolved(nativeBF16: false), .bf16, "an explicit bf16 is kept (with a notice)")
+        XCTAssertEqual(PrecisionChoice.fp32.resolved(nativeBF16: true), .fp32)
+        let run = try SyntheticRun()
+        defer { run.cleanup() }
+        let yaml = run.yaml(steps: 2, workers: 2, every: 2)
+        func weights(_ precision: String) throws -> Data {
+            _ = try Trainer(config: try run.config(yaml, overrides: ["train.precision=\(precision)"]), overwrite: true, log: { _ in }).run()
+            return try run.modelBytes(step: 2)
+        }
+        let expected = BF16Engine.detected.isNative ? "bf16" : "fp32", other = BF16Engine.detected.isNative ? "fp32" : "bf16"
+        let auto = try weights("auto")
+        XCTAssertEqual(auto, try weights(expected))
+        XCTAssertNotEqual(auto, try weights(other))
+    }
 }

@@ -29,7 +29,7 @@ final class ConfigTests: XCTestCase {
             (good, ["optimizer.lr=-1"], "test.yaml: optimizer.lr: must be positive"),
             (good, ["schedule.type=linear"], "test.yaml: schedule.type: expected cosine, constant or const-cooldown, got linear"),
             (good, ["train.steps=0"], "test.yaml: train.steps: must be positive"),
-            (good, ["train.precision=fp16"], "test.yaml: train.precision: expected fp32 or bf16, got fp16"),
+            (good, ["train.precision=fp16"], "test.yaml: train.precision: expected auto, fp32 or bf16, got fp16"),
             (good, ["data.augment.random_resized_crop=[0.5]"], "test.yaml: data.augment.random_resized_crop: expected [min, max]"),
             (good, ["objective.type=simclr"], "test.yaml: objective.type: unknown objective 'simclr'"),
             (good, ["model.freeze=[visual, txt]"], "test.yaml: model.freeze: expected visual or text, got txt"),

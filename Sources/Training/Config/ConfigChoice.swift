@@ -45,8 +45,24 @@ public enum CaptionSource: String, ConfigChoice {
 /// An entry of `model.freeze`.
 public enum FrozenTower: String, ConfigChoice { case visual, text }
 
-/// `train.precision`: the towers' GEMM precision.
+/// A GEMM precision spelled in configs (`fp32`, `bf16`).
 extension MatmulPrecision: ConfigChoice {}
+
+/// `train.precision`: the towers' GEMM precision — `fp32`, `bf16`, or `auto`: bf16 where this CPU
+/// runs bf16 GEMMs natively (AVX512-BF16 or AMX, `BF16Engine`), fp32 elsewhere (where bf16 would be
+/// bf16's numerics at fp32's speed).
+public enum PrecisionChoice: String, ConfigChoice {
+    case auto, fp32, bf16
+
+    /// The precision on a CPU whose bf16 GEMMs are native (`nativeBF16`) or not.
+    public func resolved(nativeBF16: Bool) -> MatmulPrecision {
+        switch self {
+        case .fp32: .fp32
+        case .bf16: .bf16
+        case .auto: nativeBF16 ? .bf16 : .fp32
+        }
+    }
+}
 
 /// `train.gradient_sync`: when gradients are summed over ranks — during the backward pass
 /// (`overlap`, as PyTorch's DDP), after it (`after_backward`), or `auto`. Never changes a result.

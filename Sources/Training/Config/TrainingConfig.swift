@@ -190,8 +190,9 @@ public struct TrainSection: Codable, Equatable {
     public var maxNonfiniteSteps = 5
     /// Recompute each transformer block in the backward pass instead of keeping its activations.
     public var recomputeActivations = false
-    /// GEMM precision of the towers: `fp32`, or `bf16` (inputs rounded to bf16, fp32 accumulation; `MatmulPrecision`).
-    public var precision = MatmulPrecision.fp32
+    /// GEMM precision of the towers: `fp32`, `bf16` (inputs rounded to bf16, fp32 accumulation;
+    /// `MatmulPrecision`) or `auto` (bf16 where the CPU runs it natively).
+    public var precision = PrecisionChoice.fp32
     /// When gradients are summed over ranks (MPI): `auto`, `overlap` (during the backward pass) or `after_backward`.
     public var gradientSync = GradientSyncChoice.auto
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -208,7 +209,7 @@ public struct TrainSection: Codable, Equatable {
         gradClipNorm = try c.decodeIfPresent(Float.self, forKey: .gradClipNorm)
         maxNonfiniteSteps = try c.decodeUnlessNull(Int.self, forKey: .maxNonfiniteSteps) ?? maxNonfiniteSteps
         recomputeActivations = try c.decodeUnlessNull(Bool.self, forKey: .recomputeActivations) ?? recomputeActivations
-        precision = try c.decodeChoice(MatmulPrecision.self, forKey: .precision) ?? precision
+        precision = try c.decodeChoice(PrecisionChoice.self, forKey: .precision) ?? precision
         gradientSync = try c.decodeChoice(GradientSyncChoice.self, forKey: .gradientSync) ?? gradientSync
     }
 }

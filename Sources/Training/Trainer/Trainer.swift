@@ -115,7 +115,12 @@ public final class Trainer {
         var stoppedEarly = false
         let ranks = communicator.worldSize
         log("training \(config.run.name): \(model.parameterCount) parameters, \(config.objective.type) objective, batch \(config.data.batchSize), \(ranks > 1 ? "\(ranks) ranks × " : "")\(config.train.workers) workers → \(runDirectory.path)")
-        if step.precision == .bf16 { log(BF16Engine.detected.summary) }
+        switch (config.train.precision, step.precision) {
+        case (.auto, .bf16): log("train.precision auto: bf16 — " + BF16Engine.detected.summary)
+        case (.auto, _): log("train.precision auto: fp32 — bf16 GEMMs are not native on \(ranks > 1 ? "every rank's CPU" : "this CPU (\(BF16Engine.cpuISA))")")
+        case (_, .bf16): log(BF16Engine.detected.summary)
+        default: break
+        }
         communicator.broadcast(parameters: model.parameters)   // every rank starts from rank 0's weights
         while state.step < cadence.total {
             if communicator.any(StopSignal.isRequested) { stoppedEarly = true; break }   // every rank stops at the same step
