@@ -5,7 +5,7 @@ Trains open_clip.model.CLIP, built from Configs/models/vit-fashion.json, on Fash
 recipe of Configs/quickstart.yaml, and reports the zero-shot top-1 accuracy on the test images at the
 minute marks given by --eval-at, so the README can put OpenCLIP's number next to SwiftCLIP's.
 
-    Scripts/openclip-fashion-mnist.py [--minutes 10] [--steps 1500] [--eval-at 5,10] [--eval-limit N]
+    Scripts/openclip-fashion-mnist.py [--minutes 10] [--steps 1500] [--eval-at 5,10] [--eval-limit N] [--patch-dropout P]
                                       [--seed 0] [--threads 2] [--data DIR]
 
 Recipe (mirrors Configs/quickstart.yaml):
@@ -17,9 +17,10 @@ Recipe (mirrors Configs/quickstart.yaml):
              sampling: 10 tries, then a central crop), bicubic, clamped to [0, 1]. The resampling is a
              batched grid_sample (cubic a = -0.75, as torch) instead of PIL's (a = -0.5); crops are never
              larger than the image, so there is no downscaling and no antialiasing to differ.
-  model      open_clip.model.CLIP(embed_dim, vision_cfg, text_cfg, quick_gelu) from the JSON, its own
+  model      open_clip.model.CLIP(embed_dim, vision_cfg, text_cfg, quick_gelu) from the JSON (vision_cfg's
+             patch_dropout from --patch-dropout: random patches kept per image in training only), its own
              initialization after torch.manual_seed(seed); open_clip.tokenize with text_cfg.context_length.
-  optimizer  AdamW lr 1e-3, betas (0.9, 0.98), eps 1e-6, weight decay 0.1, none on parameters with < 2
+  optimizer  AdamW lr --lr, betas (0.9, 0.98), eps 1e-6, weight decay 0.1, none on parameters with < 2
              dims, biases, norm gains, logit_scale and positional/class embeddings (open_clip_train's
              exclusion rule plus model.no_weight_decay()); batch 256; ClipLoss's symmetric cross-entropy with
              label smoothing --label-smoothing (0.1, as the quickstart); logit_scale clamped to
@@ -64,7 +65,8 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 # Configs/quickstart.yaml
 BATCH_SIZE = 256
-LEARNING_RATE = 1e-3
+LEARNING_RATE = 3e-3
+PATCH_DROPOUT = 0.5
 BETAS = (0.9, 0.98)
 EPS = 1e-6
 WEIGHT_DECAY = 0.1
@@ -98,13 +100,17 @@ def run_in_reference_venv() -> None:
 def parse_args():
     p = argparse.ArgumentParser(description="OpenCLIP baseline for the SwiftCLIP Fashion-MNIST quickstart.")
     p.add_argument("--minutes", type=float, default=10.0, help="training-time budget in minutes (default 10)")
-    p.add_argument("--steps", type=int, default=900, help="steps the cosine schedule is planned for (default 900, as Configs/quickstart.yaml)")
+    p.add_argument("--steps", type=int, default=1300, help="steps the cosine schedule is planned for (default 1300, as Configs/quickstart.yaml)")
     p.add_argument("--eval-at", default="5,10", help="comma-separated minutes of training time at which to "
                    "run the zero-shot evaluation (default 5,10)")
     p.add_argument("--eval-limit", type=int, default=None, help="evaluate on the first N test images (default all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--augment", choices=["crop", "none"], default="none",
                    help="random resized crop (scale 0.85-1.0) or none (default none, as Configs/quickstart.yaml)")
+    p.add_argument("--lr", type=float, default=LEARNING_RATE, help=f"peak learning rate (default {LEARNING_RATE}, as Configs/quickstart.yaml)")
+    p.add_argument("--patch-dropout", type=float, default=PATCH_DROPOUT,
+                   help=f"FLIP patch dropout rate during training (OpenCLIP's vision_cfg patch_dropout; default "
+                        f"{PATCH_DROPOUT}, as Configs/quickstart.yaml)")
     p.add_argument("--label-smoothing", type=float, default=0.1,
                    help="label smoothing of both cross-entropies (default 0.1, as Configs/quickstart.yaml)")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2, as the quickstart's workers)")
@@ -162,12 +168,12 @@ def read_templates(path: str):
     return templates
 
 
-def learning_rate(step: int, planned_steps: int) -> float:
-    """Warmup lr*(step+1)/warmup, then cosine from lr to 0 at `planned_steps` (open_clip_train's cosine_lr)."""
+def learning_rate(step: int, planned_steps: int, peak: float) -> float:
+    """Warmup peak*(step+1)/warmup, then cosine from peak to 0 at `planned_steps` (open_clip_train's cosine_lr)."""
     if step < WARMUP_STEPS:
-        return LEARNING_RATE * (step + 1) / WARMUP_STEPS
+        return peak * (step + 1) / WARMUP_STEPS
     e, es = step - WARMUP_STEPS, planned_steps - WARMUP_STEPS
-    return 0.5 * (1 + math.cos(math.pi * e / es)) * LEARNING_RATE
+    return 0.5 * (1 + math.cos(math.pi * e / es)) * peak
 
 
 def crop_boxes(rng, n: int, size: int):
@@ -253,7 +259,8 @@ def main():
     eval_prompts = open_clip.tokenize([t.format(c) for c in CLASSNAMES for t in eval_templates],
                                       context_length=context_length)
 
-    model = open_clip.model.CLIP(embed_dim=cfg["embed_dim"], vision_cfg=cfg["vision_cfg"], text_cfg=cfg["text_cfg"],
+    vision_cfg = dict(cfg["vision_cfg"], patch_dropout=args.patch_dropout)
+    model = open_clip.model.CLIP(embed_dim=cfg["embed_dim"], vision_cfg=vision_cfg, text_cfg=cfg["text_cfg"],
                                  quick_gelu=cfg.get("quick_gelu", False))
     no_wd_names = model.no_weight_decay()
 
@@ -265,7 +272,7 @@ def main():
     optimizer = torch.optim.AdamW(
         [{"params": [p for n, p in params if excluded(n, p)], "weight_decay": 0.0},
          {"params": [p for n, p in params if not excluded(n, p)], "weight_decay": WEIGHT_DECAY}],
-        lr=LEARNING_RATE, betas=BETAS, eps=EPS)
+        lr=args.lr, betas=BETAS, eps=EPS)
     def loss_fn(image_features, text_features, logit_scale):
         """OpenCLIP's ClipLoss, with optional label smoothing (PyTorch's convention)."""
         logits = logit_scale * image_features @ text_features.T
@@ -322,7 +329,7 @@ def main():
         batch = train_gray[index]
         images = to_model_input(random_resized_crop(batch, crop_rng) if args.augment == "crop" else batch, mean, std)
         tokens = train_tokens[index]
-        lr = learning_rate(step, args.steps)
+        lr = learning_rate(step, args.steps, args.lr)
         for group in optimizer.param_groups:
             group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)

@@ -146,9 +146,7 @@ extension Trainer {
                          communicator: any Communicator) -> DataParallelStep {
         let step = DataParallelStep(model: model, objective: objective, workers: config.train.workers,
                                     accumulation: config.train.accumulation, communicator: communicator)
-        step.precision = config.train.precision.resolved(nativeBF16: BF16Engine.detected.isNative)
-        // `auto` on machines that differ: bf16 only if every rank runs it natively (one arithmetic for the job).
-        if config.train.precision == .auto && communicator.any(step.precision == .fp32) { step.precision = .fp32 }
+        step.precision = config.train.precision.resolved(nativeBF16: BF16Engine.detected.isNative)   // ranks agree in `runSteps`
         step.gradientSync = config.train.gradientSync.resolved(for: communicator, workers: config.train.workers)
         return step
     }

@@ -115,6 +115,9 @@ public final class Trainer {
         var stoppedEarly = false
         let ranks = communicator.worldSize
         log("training \(config.run.name): \(model.parameterCount) parameters, \(config.objective.type) objective, batch \(config.data.batchSize), \(ranks > 1 ? "\(ranks) ranks × " : "")\(config.train.workers) workers → \(runDirectory.path)")
+        // `auto` on machines that differ: bf16 only if every rank runs it natively (one arithmetic for the
+        // job). A collective, so here, where every rank arrives, not in setup (which may fail on one rank).
+        if config.train.precision == .auto && communicator.any(step.precision == .fp32) { step.precision = .fp32 }
         switch (config.train.precision, step.precision) {
         case (.auto, .bf16): log("train.precision auto: bf16 — " + BF16Engine.detected.summary)
         case (.auto, _): log("train.precision auto: fp32 — bf16 GEMMs are not native on \(ranks > 1 ? "every rank's CPU" : "this CPU (\(BF16Engine.cpuISA))")")
