@@ -17,7 +17,7 @@ extension Communicator {
     /// Sums the `grad` of each parameter of one bucket over ranks, as one message.
     /// The sum is element-wise, so how parameters are grouped into buckets never changes a result.
     func allReduceGradients(ofBucket bucket: ArraySlice<Variable>) {
-        guard worldSize > 1 else { return }
+        guard worldSize > 1, !bucket.isEmpty else { return }
         if bucket.count == 1 {
             bucket.first!.grad!.withUnsafeMutableBufferPointer { allReduceSum($0) }
             return

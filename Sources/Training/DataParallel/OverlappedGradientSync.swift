@@ -65,7 +65,9 @@ final class OverlappedGradientSync: @unchecked Sendable {
                 while unfinishedParameters[b] > 0 { condition.wait() }
                 condition.unlock()
                 let start = DispatchTime.now().uptimeNanoseconds
-                communicator.allReduceGradients(ofBucket: buckets[b])
+                // A parameter the graph reaches without giving it a gradient keeps none, as after backward
+                // (which parameters those are depends on the graph only, so every rank skips the same).
+                communicator.allReduceGradients(ofBucket: ArraySlice(buckets[b].filter { $0.grad != nil }))
                 allReduceSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             }
             done.signal()
