@@ -21,6 +21,19 @@ final class FilterCommandTests: XCTestCase {
         XCTAssertEqual(try ShardDataset(path: path("kept")).count, 6)
         XCTAssertEqual(try String(contentsOfFile: path("s.csv"), encoding: .utf8).split(separator: "\n").count, 25)
 
+        // --precision bf16 (as evaluate/embed): bf16 GEMM inputs move the scores a little, never far.
+        let bf16 = try runCommand("filter", ["--checkpoint", checkpoint, "--data", data, "--output", path("kept16"), "--keep", "0.25",
+                                             "--scores", path("s16.csv"), "--threads", "2", "--precision", "bf16"])
+        XCTAssertEqual(bf16.status, 0, bf16.stderr)
+        func scores(_ name: String) throws -> [Double] {
+            try String(contentsOfFile: path(name), encoding: .utf8).split(separator: "\n").dropFirst()
+                .map { Double($0.split(separator: ",").last!)! }
+        }
+        let fp32Scores = try scores("s.csv"), bf16Scores = try scores("s16.csv")
+        XCTAssertEqual(fp32Scores.count, bf16Scores.count)
+        XCTAssertNotEqual(fp32Scores, bf16Scores, "--precision bf16 changed nothing")
+        XCTAssertLessThan(zip(fp32Scores, bf16Scores).map { abs($0 - $1) }.max()!, 0.02)
+
         let failures: [([String], String)] = [
             (["--data", path("missing"), "--keep", "0.5"], "no such file: \(path("missing"))"),
             (["--data", data, "--keep", "0.5", "--output", path("kept")], "already contains 1 .h5 file(s)"),
@@ -40,6 +53,7 @@ final class FilterCommandTests: XCTestCase {
             (["--keep", "0.5", "--threshold", "0.2"], "give exactly one of --keep FRACTION and --threshold T"),
             (["--keep", "1.5"], "--keep must be in (0, 1], got 1.5"),
             (["--keep", "0.5", "--dedup", "0"], "--dedup must be in (0, 1], got 0.0"),
+            (["--keep", "0.5", "--precision", "fp16"], "--precision"),
         ]
         for (arguments, expected) in usage {
             let r = try runCommand("filter", ["--checkpoint", checkpoint, "--data", data, "--output", path("out")] + arguments)

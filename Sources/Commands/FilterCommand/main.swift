@@ -33,6 +33,7 @@ struct Filter: ParsableCommand {
     @Option(help: ArgumentHelp("How to score pairs: auto, embedding, filip or filip-content.",
                                discussion: "auto follows the objective recorded in the checkpoint."))
     var scoring = "auto"
+    @Option(help: "GEMM precision of the towers: fp32, or bf16 (bf16 inputs, fp32 accumulation).") var precision: MatmulPrecision = .fp32
 
     func validate() throws {
         switch (keep, threshold) {
@@ -57,7 +58,7 @@ struct Filter: ParsableCommand {
         (filter.batchSize, filter.shardSize, filter.overwrite) = (batchSize, shardSize, overwrite)
         let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
             checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads,
-            scoring: Scoring(argument: scoring))
+            scoring: Scoring(argument: scoring), precision: precision)
         filter.loaderThreads = max(1, encoder.workers)
         print("scoring: \(encoder.scoring)")
         let bar = ProgressBar(label: "filter")
@@ -69,3 +70,5 @@ struct Filter: ParsableCommand {
 }
 
 Filter.mainWithOneLineErrors()
+
+extension MatmulPrecision: ExpressibleByArgument {}
