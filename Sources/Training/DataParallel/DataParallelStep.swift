@@ -112,11 +112,12 @@ public final class DataParallelStep {
                 graphs[w].backward(seedsFrom: features, rows: offset..<(offset + perWorker), lossStore: lossStore,
                                    into: pairStores[w / 2], finished: sync.map { s in { s.finished($0) } })
             }
-            if let sync {
+            if let sync {   // it has already moved each parameter's pair sums into `grad`
                 timingCommunication { sync.wait() }
                 lastOverlap = (sync.allReduceSeconds, sync.remainingDeliveriesWhenReady)
+            } else {
+                for store in pairStores { absorb(store) }
             }
-            for store in pairStores { absorb(store) }
         }
         if !overlapping { timingCommunication { communicator.allReduceGradients(of: model.parameters) } }
         absorb(lossStore)
