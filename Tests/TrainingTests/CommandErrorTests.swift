@@ -41,4 +41,22 @@ final class CommandErrorTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("shards")))
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("hub")))
     }
+
+    /// `--help` (and `help SUBCOMMAND`) prints the help on standard output and exits 0, for the tool
+    /// and for each of its subcommands.
+    func testEveryCommandPrintsItsHelp() throws {
+        let cases: [(tool: String, arguments: [String], usage: String)] = [
+            ("train", ["--help"], "train --config"), ("evaluate", ["--help"], "evaluate [<options>] --checkpoint"),
+            ("embed", ["-h"], "embed --checkpoint"), ("export", ["--help"], "export --checkpoint"),
+            ("filter", ["--help"], "filter [<options>] --checkpoint"), ("tokenize", ["--help"], "tokenize"),
+            ("make-shards", ["--help"], "make-shards <subcommand>"), ("make-shards", ["csv", "--help"], "make-shards csv"),
+            ("bench", ["step", "--help"], "bench step"), ("bench", ["help", "loader"], "bench loader"),
+        ]
+        for (tool, arguments, usage) in cases {
+            let r = try runCommand(tool, arguments)
+            XCTAssertEqual(r.status, 0, "\(tool) \(arguments): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("USAGE: \(usage)"), "\(tool) \(arguments): \(r.stdout)")
+            XCTAssertEqual(r.stderr, "", "\(tool) \(arguments)")
+        }
+    }
 }

@@ -19,11 +19,22 @@ extension ParsableCommand {
         }
         do {
             try command.run()
-        } catch let error where error is CleanExit || error is ExitCode {
-            exit(withError: error)   // a command that asks for its help (no subcommand given) or an exit status
+        } catch let error where error is CleanExit || error is ExitCode || !declares(type(of: command)) {
+            // A command that asks for its help (no subcommand given) or an exit status, or ArgumentParser's
+            // own `--help` / `help` command, whose run() throws the help request for exit(withError:) to print.
+            exit(withError: error)
         } catch {
             exitWithOneLine(error)
         }
+    }
+
+    /// Whether `command` is this tool or one of its subcommands (at any depth), as opposed to a
+    /// command ArgumentParser adds itself.
+    static func declares(_ command: ParsableCommand.Type) -> Bool {
+        func walk(_ type: ParsableCommand.Type) -> Bool {
+            type == command || type.configuration.subcommands.contains(where: walk)
+        }
+        return walk(Self.self)
     }
 
     /// Prints `TOOL: error: REASON` on standard error, as one line, and exits with status 1.
