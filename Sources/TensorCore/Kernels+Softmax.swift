@@ -87,8 +87,7 @@ extension Tensor {
 
 @inline(__always)
 func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    var m = -Float.infinity
-    for j in 0..<n { m = Swift.max(m, x[j]) }
+    var m = maxVectorized(x, n)
     if m == -.infinity { m = 0 }  // fully masked row: uniform result rather than NaN
     mapVectorized(x, y, n) { vexp($0 - m) }
     let inv = 1 / sumVectorized(y, n)

@@ -79,12 +79,43 @@ public func mapVectorized(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePoint
         dstRaw.storeBytes(of: f(v), toByteOffset: i * 4, as: Vec.self)
         i += 16
     }
-    if i < n {
-        var v = Vec(repeating: 0)
-        for j in 0..<(n - i) { v[j] = src[i + j] }
-        let r = f(v)
-        for j in 0..<(n - i) { dst[i + j] = r[j] }
+    if i < n { storePartial(f(loadPartial(src + i, n - i)), dst + i, n - i) }
+}
+
+/// The first `count` (< 16) floats at `p` in a vector, `fill` in the other lanes. (Setting lanes one
+/// by one through a dynamic index goes through memory lane by lane: it made short rows several times
+/// slower than long ones.)
+@inline(__always)
+public func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, fill: Float = 0) -> Vec {
+    var v = Vec(repeating: fill)
+    withUnsafeMutableBytes(of: &v) { $0.baseAddress!.copyMemory(from: p, byteCount: count * 4) }
+    return v
+}
+
+/// Stores the first `count` (< 16) lanes of `v` at `p`.
+@inline(__always)
+public func storePartial(_ v: Vec, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    withUnsafeBytes(of: v) { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: count * 4) }
+}
+
+/// The largest of `n` floats: −∞ for none; NaNs are skipped (as folding with `Swift.max` does).
+@inline(__always)
+public func maxVectorized(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = Vec(repeating: -.infinity)
+    var i = 0
+    let ar = UnsafeRawPointer(a)
+    while i + 16 <= n {
+        let v = ar.loadUnaligned(fromByteOffset: i * 4, as: Vec.self)
+        acc = acc.replacing(with: v, where: v .> acc)
+        i += 16
     }
+    let (lo, hi) = (acc.lowHalf, acc.highHalf)
+    let m8 = lo.replacing(with: hi, where: hi .> lo)
+    let (lo4, hi4) = (m8.lowHalf, m8.highHalf)
+    let m4 = lo4.replacing(with: hi4, where: hi4 .> lo4)
+    var s = Swift.max(Swift.max(m4[0], m4[1]), Swift.max(m4[2], m4[3]))
+    while i < n { s = Swift.max(s, a[i]); i += 1 }
+    return s
 }
 
 /// Binary version of `mapVectorized`: `dst[i] = f(a[i], b[i])`.
@@ -98,12 +129,7 @@ public func zipVectorized(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, 
         dr.storeBytes(of: r, toByteOffset: i * 4, as: Vec.self)
         i += 16
     }
-    if i < n {
-        var va = Vec(repeating: 0), vb = Vec(repeating: 0)
-        for j in 0..<(n - i) { va[j] = a[i + j]; vb[j] = b[i + j] }
-        let r = f(va, vb)
-        for j in 0..<(n - i) { dst[i + j] = r[j] }
-    }
+    if i < n { storePartial(f(loadPartial(a + i, n - i), loadPartial(b + i, n - i)), dst + i, n - i) }
 }
 
 /// Sum of `n` floats with SIMD accumulators (fixed order: deterministic).

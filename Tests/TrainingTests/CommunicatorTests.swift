@@ -119,7 +119,8 @@ final class RankEquivalenceTests: XCTestCase {
             for g in perRank.dropFirst() { XCTAssertEqual(g, perRank[0], "ranks disagree: \(r) × \(w), accumulation \(k)") }
             XCTAssertEqual(perRank[0].count, reference.count)
             let diff = zip(perRank[0], reference).map { abs($0 - $1) }.max()!
-            XCTAssertLessThan(diff, 1e-6 * scale, "ranks \(r) × workers \(w), accumulation \(k)")
+            // fp32 summation-order noise: ≈ 16 ulps of the largest gradient at most (a wrong split is O(1)).
+            XCTAssertLessThan(diff, 2e-6 * scale, "ranks \(r) × workers \(w), accumulation \(k)")
         }
     }
 

@@ -35,7 +35,8 @@ final class StepEquivalenceTests: XCTestCase {
             XCTAssertEqual(g.count, reference.count)
             let diff = zip(g, reference).map { abs($0 - $1) }.max()!
             let scale = reference.map(abs).max()!   // float32 summation-order noise scales with the gradients
-            XCTAssertLessThan(diff, 1e-6 * scale, "workers \(w), accumulation \(k) (largest gradient \(scale))")
+            // fp32 summation-order noise: ≈ 16 ulps of the largest gradient at most (a wrong split is O(1)).
+            XCTAssertLessThan(diff, 2e-6 * scale, "workers \(w), accumulation \(k) (largest gradient \(scale))")
         }
     }
 
