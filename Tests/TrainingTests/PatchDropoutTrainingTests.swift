@@ -9,11 +9,12 @@ final class PatchDropoutTrainingTests: XCTestCase {
     override func setUpWithError() throws { run = try SyntheticRun() }
     override func tearDown() { run.cleanup() }
 
-    func weights(workers: Int, dropout: Double, steps: Int = 3) throws -> [Float] {
+    func weights(workers: Int, dropout: Double, unmasked: Int = 0, steps: Int = 3) throws -> [Float] {
         // SGD: Adam's first steps amplify float-rounding differences of near-zero gradients.
         let trainer = try Trainer(config: try run.config(run.yaml(steps: steps, workers: workers, every: 100),
                                                          overrides: ["optimizer.type=sgd", "optimizer.lr=0.05",
-                                                                     "model.patch_dropout=\(dropout)"]),
+                                                                     "model.patch_dropout=\(dropout)",
+                                                                     "model.unmasked_tuning_steps=\(unmasked)"]),
                                   overwrite: true, log: { _ in })
         _ = try trainer.run()
         return trainer.model.parameters.flatMap { $0.value.scalars }
@@ -24,6 +25,22 @@ final class PatchDropoutTrainingTests: XCTestCase {
         XCTAssertLessThan(zip(one, two).map { abs($0 - $1) }.max()!, 1e-5)
         let none = try weights(workers: 1, dropout: 0)
         XCTAssertGreaterThan(zip(one, none).map { abs($0 - $1) }.max()!, 1e-4, "patch dropout had no effect")
+    }
+
+    /// FLIP's unmasked tuning: the last N steps see every patch — all of them unmasked is exactly no
+    /// patch dropout; only the last one unmasked is neither.
+    func testUnmaskedTuningStepsSeeEveryPatch() throws {
+        let none = try weights(workers: 1, dropout: 0), masked = try weights(workers: 1, dropout: 0.5)
+        XCTAssertEqual(try weights(workers: 1, dropout: 0.5, unmasked: 3), none)
+        XCTAssertEqual(try weights(workers: 1, dropout: 0.5, unmasked: 5), none)
+        let last = try weights(workers: 1, dropout: 0.5, unmasked: 1)
+        XCTAssertGreaterThan(zip(last, none).map { abs($0 - $1) }.max()!, 1e-4)
+        XCTAssertGreaterThan(zip(last, masked).map { abs($0 - $1) }.max()!, 1e-6)
+        for bad in [["model.unmasked_tuning_steps=-1"], ["model.patch_dropout=0", "model.unmasked_tuning_steps=10"]] {
+            XCTAssertThrowsError(try run.config(run.yaml(), overrides: bad)) {
+                XCTAssertTrue("\($0)".contains("model.unmasked_tuning_steps"), "\($0)")
+            }
+        }
     }
 
     func testResumeWithPatchDropoutIsExact() throws {

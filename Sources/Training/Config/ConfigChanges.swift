@@ -14,6 +14,7 @@ public enum ConfigChanges {
     public static let mayChangeOnResume = [
         "train.steps", "train.max_nonfinite_steps", "train.workers", "train.accumulation", "train.recompute_activations",
         "train.gradient_sync", "data.loader_threads", "checkpoint.", "eval.", "run.log_every", "run.name", "run.output_dir",
+        "model.unmasked_tuning_steps",
     ]
 
     /// Every leaf of a YAML document as `dotted.key → value` (list items as `key[i]`).

@@ -90,6 +90,10 @@ extension TrainingConfig {
         guard model.patchDropout >= 0 && model.patchDropout < 1 else {
             throw fail("model.patch_dropout", "expected a fraction in [0, 1), got \(model.patchDropout)")
         }
+        guard model.unmaskedTuningSteps >= 0 else { throw fail("model.unmasked_tuning_steps", "must not be negative") }
+        if model.unmaskedTuningSteps > 0 && model.patchDropout == 0 {
+            throw fail("model.unmasked_tuning_steps", "tunes without patch dropout after it, but model.patch_dropout is 0")
+        }
         guard !data.train.isEmpty else { throw fail("data.train", "needs at least one shard or folder") }
         for p in data.train where !exists(p) { throw fail("data.train", "not found: \(p)") }
         if let v = data.tokenizer.vocab, !exists(v) { throw fail("data.tokenizer.vocab", "file not found: \(v)") }

@@ -60,9 +60,11 @@ public struct ModelSection: Codable, Equatable {
     public var stretchPositionalEmbedding = false
     /// FLIP patch dropout: the fraction of patch tokens each training image drops (0 = off).
     public var patchDropout = 0.0
+    /// FLIP's unmasked tuning: the last N of `train.steps` see every patch (0 = patch dropout to the end).
+    public var unmaskedTuningSteps = 0
     enum CodingKeys: String, CodingKey, CaseIterable {
         case config, initWeights = "init", freeze, stretchPositionalEmbedding = "stretch_positional_embedding"
-        case patchDropout = "patch_dropout"
+        case patchDropout = "patch_dropout", unmaskedTuningSteps = "unmasked_tuning_steps"
     }
     public init(config: String) { self.config = config }
     public init(from decoder: Decoder) throws {
@@ -73,6 +75,7 @@ public struct ModelSection: Codable, Equatable {
         freeze = try c.decodeChoices(FrozenTower.self, forKey: .freeze) ?? freeze
         stretchPositionalEmbedding = try c.decodeUnlessNull(Bool.self, forKey: .stretchPositionalEmbedding) ?? stretchPositionalEmbedding
         patchDropout = try c.decodeUnlessNull(Double.self, forKey: .patchDropout) ?? patchDropout
+        unmaskedTuningSteps = try c.decodeUnlessNull(Int.self, forKey: .unmaskedTuningSteps) ?? unmaskedTuningSteps
     }
 }
 

@@ -19,9 +19,11 @@ extension Trainer {
     }
 
     /// Patch dropout: each sample's kept patches, from a seed of (run seed, epoch, dataset index),
-    /// so the choice is the same for any worker count and after resuming. [B, K] row-major.
+    /// so the choice is the same for any worker count and after resuming. [B, K] row-major; nil (every
+    /// patch) in the last `model.unmasked_tuning_steps` steps.
     func keptPatches(_ batch: Batch) -> [Int]? {
-        guard config.model.patchDropout > 0, let patches = model.visual.patchTokenCount else { return nil }
+        guard config.model.patchDropout > 0, let patches = model.visual.patchTokenCount,
+              state.step < config.train.steps - config.model.unmaskedTuningSteps else { return nil }
         let dropout = PatchDropout(rate: config.model.patchDropout)
         return batch.indices.flatMap { index in
             dropout.keptPatches(of: patches, seed: RandomGenerator.derivedSeed(config.run.seed, domain: 5, UInt64(batch.epoch), UInt64(index)))
