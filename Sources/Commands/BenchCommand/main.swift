@@ -57,17 +57,25 @@ struct Kernels: ParsableCommand {
         common.apply()
         let copy = Benchmarks.copyBandwidth()
         let add = Benchmarks.addBandwidth(), ln = Benchmarks.layerNormBandwidth(), gelu = Benchmarks.geluBandwidth()
+        // Attention runs its heads on every thread, each with single-threaded BLAS (as in training):
+        // multi-threaded BLAS nested inside them made this line 10–20× slower than a training step sees.
+        let savedBLASThreads = BLAS.threads
+        Parallel.configureBLAS(forWorkers: Parallel.threads)
         let attn = Benchmarks.attention(batch: 128, tokens: 65, width: 256, heads: 4)
+        let narrow = Benchmarks.attention(batch: 256, tokens: 25, width: 128, heads: 4)   // the quickstart's vision tower
+        Parallel.setBLASThreads(savedBLASThreads)
         let sgemm = Benchmarks.sgemm(n: 1024)
         print(String(format: "memory copy (machine reference)  %6.1f GB/s", copy))
         print(String(format: "element-wise add                 %6.1f GB/s  (%3.0f%% of copy)", add, 100 * add / copy))
         print(String(format: "layer norm forward [32768, 512]  %6.1f GB/s  (%3.0f%% of copy)", ln, 100 * ln / copy))
         print(String(format: "GELU forward                     %6.1f GB/s  (%3.0f%% of copy)", gelu, 100 * gelu / copy))
         print(String(format: "attention B=128 T=65 W=256 H=4   fwd %.2f ms, bwd %.2f ms", attn.forward, attn.backward))
+        print(String(format: "attention B=256 T=25 W=128 H=4   fwd %.2f ms, bwd %.2f ms", narrow.forward, narrow.backward))
         print(String(format: "sgemm n=1024                     %6.1f GFLOP/s", sgemm))
         if common.json {
             emitJSON(["copy_gbps": copy, "add_gbps": add, "layernorm_gbps": ln, "gelu_gbps": gelu,
-                      "attention_forward_ms": attn.forward, "attention_backward_ms": attn.backward, "sgemm_1024_gflops": sgemm])
+                      "attention_forward_ms": attn.forward, "attention_backward_ms": attn.backward,
+                      "narrow_attention_forward_ms": narrow.forward, "narrow_attention_backward_ms": narrow.backward, "sgemm_1024_gflops": sgemm])
         }
     }
 }
