@@ -100,7 +100,7 @@ def run_in_reference_venv() -> None:
 def parse_args():
     p = argparse.ArgumentParser(description="OpenCLIP baseline for the SwiftCLIP Fashion-MNIST quickstart.")
     p.add_argument("--minutes", type=float, default=10.0, help="training-time budget in minutes (default 10)")
-    p.add_argument("--steps", type=int, default=1300, help="steps the cosine schedule is planned for (default 1300, as Configs/quickstart.yaml)")
+    p.add_argument("--steps", type=int, default=1400, help="steps the cosine schedule is planned for (default 1400, as Configs/quickstart.yaml)")
     p.add_argument("--eval-at", default="5,10", help="comma-separated minutes of training time at which to "
                    "run the zero-shot evaluation (default 5,10)")
     p.add_argument("--eval-limit", type=int, default=None, help="evaluate on the first N test images (default all)")
