@@ -67,7 +67,7 @@ func command(_ target: String, _ dependencies: [Target.Dependency]) -> Target {
 
 let commands: [Target] = [
     // What every command shares: one error convention (one line + exit 1 for runtime errors).
-    .target(name: "CommandLineTool", dependencies: [argumentParser], path: "Sources/Commands/CommandLineTool"),
+    .target(name: "CommandLineTool", dependencies: [argumentParser, "TensorCore"], path: "Sources/Commands/CommandLineTool"),
     command("TrainCommand", ["Training"]),
     command("EvaluateCommand", ["Training"]),
     command("EmbedCommand", ["Training"]),

@@ -18,7 +18,6 @@ struct Common: ParsableArguments {
     func apply() { Parallel.configure(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) }
 }
 
-extension MatmulPrecision: ExpressibleByArgument {}
 extension GradientSyncChoice: ExpressibleByArgument {}
 
 func emitJSON<T: Encodable>(_ value: T) {

@@ -41,6 +41,5 @@ struct Embed: ParsableCommand {
     }
 }
 
-extension MatmulPrecision: ExpressibleByArgument {}
 
 Embed.mainWithOneLineErrors()

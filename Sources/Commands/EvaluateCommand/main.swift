@@ -77,6 +77,5 @@ struct Evaluate: ParsableCommand {
     }
 }
 
-extension MatmulPrecision: ExpressibleByArgument {}
 
 Evaluate.mainWithOneLineErrors()

@@ -70,5 +70,3 @@ struct Filter: ParsableCommand {
 }
 
 Filter.mainWithOneLineErrors()
-
-extension MatmulPrecision: ExpressibleByArgument {}

@@ -55,8 +55,6 @@ final class OverlappedGradientSync: @unchecked Sendable {
         remainingDeliveriesWhenReady = Array(repeating: -1, count: buckets.count)
     }
 
-    var bucketCount: Int { buckets.count }
-
     /// Starts the communication thread: it all-reduces bucket 0, 1, … each once it is ready.
     func start() {
         let thread = Thread { [self] in

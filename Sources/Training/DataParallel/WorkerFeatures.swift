@@ -41,6 +41,6 @@ struct WorkerFeatures {
         let roots = outputs(matching: global).map { pair in
             (pair.output, (lossStore[pair.global] ?? Tensor.zeros(pair.global.shape)).slice(axis: 0, rows))
         }
-        if let finished { Variable.backward(roots, into: store, finished: finished) } else { Variable.backward(roots, into: store) }
+        Variable.backward(roots, into: store, finished: finished ?? { _ in })
     }
 }
