@@ -5,7 +5,7 @@ Trains open_clip.model.CLIP, built from Configs/models/vit-fashion.json, on Fash
 recipe of Configs/quickstart.yaml, and reports the zero-shot top-1 accuracy on the test images at the
 minute marks given by --eval-at, so the README can put OpenCLIP's number next to SwiftCLIP's.
 
-    Scripts/openclip-fashion-mnist.py [--minutes 10] [--steps 1500] [--eval-at 5,10] [--eval-limit N] [--patch-dropout P]
+    Scripts/openclip-fashion-mnist.py [--minutes 10] [--steps 1400] [--eval-at 5,10] [--eval-limit N] [--patch-dropout P]
                                       [--seed 0] [--threads 2] [--data DIR]
 
 Recipe (mirrors Configs/quickstart.yaml):
