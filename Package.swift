@@ -50,10 +50,19 @@ let libraries: [Target] = [
             swiftSettings: checked),
     .target(name: "Checkpointing", dependencies: ["TensorCore"], swiftSettings: checked),
     .target(name: "Distributed", dependencies: ["TensorCore", "CMPI"], swiftSettings: checked),
-    .target(name: "Training",
-            dependencies: ["NeuralNet", "Objectives", "Optimization", "DataPipeline", "Checkpointing", "Distributed",
-                           .product(name: "Yams", package: "Yams")],
+    // Where models and runs live on disk: a run's checkpoints, OpenCLIP hub folders, loading a model from any of them.
+    .target(name: "ModelStore", dependencies: ["NeuralNet", "Objectives", "Optimization", "DataPipeline", "Checkpointing"],
             swiftSettings: checked),
+    // Using a trained model: encoding, zero-shot, retrieval, scoring, CLIP-score filtering.
+    .target(name: "Evaluation", dependencies: ["ModelStore", "Objectives", "Tokenization"], swiftSettings: checked),
+    // Training a model: the config, the data-parallel step, the trainer (evaluates through Evaluation).
+    .target(name: "Training",
+            dependencies: ["Evaluation", "Distributed", .product(name: "Yams", package: "Yams")],
+            swiftSettings: checked),
+    // What `bench` measures: kernels, GEMM engines, objectives, the loader, full training steps.
+    .target(name: "Benchmarks", dependencies: ["Training"], swiftSettings: checked),
+    // The umbrella: `import SwiftCLIP` gives every layer above, plus the high-level API (`CLIP`).
+    .target(name: "SwiftCLIP", dependencies: ["Training"], swiftSettings: checked),
 ]
 
 // MARK: - Commands (thin: parse, validate, call one library entry point)
@@ -68,14 +77,14 @@ func command(_ target: String, _ dependencies: [Target.Dependency]) -> Target {
 let commands: [Target] = [
     // What every command shares: one error convention (one line + exit 1 for runtime errors).
     .target(name: "CommandLineTool", dependencies: [argumentParser, "TensorCore"], path: "Sources/Commands/CommandLineTool"),
-    command("TrainCommand", ["Training"]),
-    command("EvaluateCommand", ["Training"]),
-    command("EmbedCommand", ["Training"]),
-    command("BenchCommand", ["Training"]),
+    command("TrainCommand", ["SwiftCLIP"]),
+    command("EvaluateCommand", ["SwiftCLIP"]),
+    command("EmbedCommand", ["SwiftCLIP"]),
+    command("BenchCommand", ["SwiftCLIP", "Benchmarks"]),
     command("TokenizeCommand", ["Tokenization"]),
     command("MakeShardsCommand", ["DataPipeline"]),
-    command("ExportCommand", ["Training"]),
-    command("FilterCommand", ["Training"]),
+    command("ExportCommand", ["SwiftCLIP"]),
+    command("FilterCommand", ["SwiftCLIP"]),
 ]
 
 // MARK: - Tests
@@ -88,7 +97,7 @@ let tests: [Target] = [
     .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline"], resources: [.copy("Fixtures")]),
     .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "TensorCore"], exclude: ["Fixtures"]),
     .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Checkpointing", "TestSupport"]),
-    .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpointing", "TestSupport"]),
+    .testTarget(name: "TrainingTests", dependencies: ["SwiftCLIP", "Benchmarks", "TestSupport"]),
     .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
 ]
 
@@ -96,6 +105,11 @@ let package = Package(
     name: "SwiftCLIP",
     platforms: [.macOS(.v14)],
     products: [
+        // Libraries: the whole framework, and the layers people may want alone.
+        .library(name: "SwiftCLIP", targets: ["SwiftCLIP"]),
+        .library(name: "SwiftCLIPTensors", targets: ["TensorCore", "Autograd"]),
+        .library(name: "SwiftCLIPData", targets: ["DataPipeline", "Tokenization"]),
+        // The commands.
         .executable(name: "train", targets: ["TrainCommand"]),
         .executable(name: "evaluate", targets: ["EvaluateCommand"]),
         .executable(name: "embed", targets: ["EmbedCommand"]),

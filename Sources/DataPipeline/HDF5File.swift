@@ -1,4 +1,5 @@
 import TensorCore
+
 internal import CHDF5
 import Foundation
 

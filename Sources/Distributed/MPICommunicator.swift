@@ -1,4 +1,5 @@
 import Foundation
+
 internal import CMPI
 import TensorCore
 

@@ -42,7 +42,6 @@ extension CLIPObjective {
         public var temperatureInit: Float?
         public enum CodingKeys: String, CodingKey, CaseIterable { case labelSmoothing = "label_smoothing", temperatureInit = "temperature_init" }
         public init(labelSmoothing: Float? = nil, temperatureInit: Float? = nil) { (self.labelSmoothing, self.temperatureInit) = (labelSmoothing, temperatureInit) }
-        public var config: ObjectiveConfig { .clip(self) }
 
         public func makeObjective() throws -> any Objective {
             var o = CLIPObjective()

@@ -44,7 +44,6 @@ extension ConVIRTObjective {
         public var tau: Float?
         public enum CodingKeys: String, CodingKey, CaseIterable { case lambda, tau }
         public init(lambda: Float? = nil, tau: Float? = nil) { (self.lambda, self.tau) = (lambda, tau) }
-        public var config: ObjectiveConfig { .convirt(self) }
 
         public func makeObjective() throws -> any Objective {
             var o = ConVIRTObjective()

@@ -100,7 +100,6 @@ extension FILIPObjective {
         public init(includeSpecialTokens: Bool? = nil, blockSize: Int? = nil, temperatureInit: Float? = nil) {
             (self.includeSpecialTokens, self.blockSize, self.temperatureInit) = (includeSpecialTokens, blockSize, temperatureInit)
         }
-        public var config: ObjectiveConfig { .filip(self) }
 
         public func makeObjective() throws -> any Objective {
             var o = FILIPObjective()
@@ -108,6 +107,21 @@ extension FILIPObjective {
             if let b = try checkedAtLeastOne(.blockSize, blockSize) { o.blockSize = b }
             if let s = includeSpecialTokens { o.includeSpecialTokens = s }
             return o
+        }
+
+        /// `--scoring filip` / `filip-content`: FILIP's names for its token-wise similarity.
+        public static var similarityAliases: [String: Similarity] {
+            ["filip": .tokenwise(includeSpecialTokens: true), "filip-content": .tokenwise(includeSpecialTokens: false)]
+        }
+
+        /// Checkpoints written before `Similarity.metadataKey` existed recorded FILIP's option as
+        /// `filip_include_special_tokens`.
+        public static func legacySimilarity(metadata: [String: String], source: String) throws -> Similarity? {
+            switch metadata["filip_include_special_tokens"] ?? "true" {
+            case "true": return .tokenwise(includeSpecialTokens: true)
+            case "false": return .tokenwise(includeSpecialTokens: false)
+            case let other: throw ObjectiveConfigError("\(source): metadata filip_include_special_tokens is '\(other)', expected true or false")
+            }
         }
     }
 }

@@ -150,7 +150,6 @@ extension LongCLIPObjective {
         public init(labelSmoothing: Float? = nil, shortWeight: Float? = nil, components: Int? = nil, temperatureInit: Float? = nil) {
             (self.labelSmoothing, self.shortWeight, self.components, self.temperatureInit) = (labelSmoothing, shortWeight, components, temperatureInit)
         }
-        public var config: ObjectiveConfig { .longclip(self) }
 
         public func makeObjective() throws -> any Objective {
             var o = LongCLIPObjective()

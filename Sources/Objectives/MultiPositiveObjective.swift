@@ -87,7 +87,6 @@ extension MultiPositiveObjective {
         public init(k: Int? = nil, labelSmoothing: Float? = nil, temperatureInit: Float? = nil) {
             (self.k, self.labelSmoothing, self.temperatureInit) = (k, labelSmoothing, temperatureInit)
         }
-        public var config: ObjectiveConfig { .multipos(self) }
 
         public func makeObjective() throws -> any Objective {
             var o = MultiPositiveObjective()

@@ -85,14 +85,6 @@ public struct CaptionSets: Equatable {
     public init(main: [String]? = nil, extra: [[String]] = []) { (self.main, self.extra) = (main, extra) }
 }
 
-/// How evaluation compares an image with a text for a model trained with an objective.
-public enum Similarity: Equatable, Sendable {
-    /// Cosine similarity of the pooled embeddings.
-    case embedding
-    /// FILIP's token-wise late interaction, with or without the SOT/EOT tokens.
-    case tokenwise(includeSpecialTokens: Bool)
-}
-
 /// A contrastive objective computed on the global batch.
 ///
 /// Besides the loss, an objective says what it needs (`needs`, `captionSets`), how its model is

@@ -1,52 +1,23 @@
 import Foundation
 
-/// The `objective:` section of a training config: `type` and that objective's options
-/// (snake_case keys), one case per objective. Each objective's options, their defaults (the
-/// objective's own) and their checks live in the objective's file (`XObjective.Options`).
-/// Unknown keys, options of another type and out-of-range values are errors that name the key.
-///
-/// | type | options (default) |
-/// |---|---|
-/// | `clip` | `label_smoothing` (0), `temperature_init` (0.07: logit_scale = ln(1/τ)) |
-/// | `align` | `label_smoothing` (0.1), `temperature_init` (1.0: σ itself, stored in logit_scale) |
-/// | `convirt` | `lambda` (0.75), `tau` (0.1, fixed) |
-/// | `siglip` | `block_size` (128), `temperature_init` (0.1: logit_scale = ln 10) |
-/// | `filip` | `include_special_tokens` (true), `block_size` (16), `temperature_init` (0.07) |
-/// | `longclip` | `label_smoothing` (0.1), `short_weight` (1.0), `components` (32), `temperature_init` (0.07) |
-/// | `multipos` | `k` (3), `label_smoothing` (0), `temperature_init` (0.07) |
-public enum ObjectiveConfig: Codable, Equatable, Sendable {
-    case clip(CLIPObjective.Options)
-    case align(ALIGNObjective.Options)
-    case convirt(ConVIRTObjective.Options)
-    case siglip(SigLIPObjective.Options)
-    case filip(FILIPObjective.Options)
-    case longclip(LongCLIPObjective.Options)
-    case multipos(MultiPositiveObjective.Options)
+/// The `objective:` section of a training config: `type` — any objective in `ObjectiveRegistry`,
+/// the built-in ones and those a program registered — and that objective's options (snake_case
+/// keys). Each objective's options, their defaults (the objective's own) and their checks live in
+/// the objective's file (`XObjective.Options`). Unknown keys, options of another type and
+/// out-of-range values are errors that name the key.
+public struct ObjectiveConfig: Codable, Equatable, Sendable {
+    /// The configured objective's options (an `XObjective.Options`).
+    public let options: any ObjectiveOptions
 
-    /// Every objective's options, in the order errors list the types: the one table decoding reads.
-    static let kinds: [any ObjectiveOptions.Type] = [
-        CLIPObjective.Options.self, ALIGNObjective.Options.self, FILIPObjective.Options.self, LongCLIPObjective.Options.self,
-        SigLIPObjective.Options.self, ConVIRTObjective.Options.self, MultiPositiveObjective.Options.self,
-    ]
+    public init(_ options: any ObjectiveOptions) { self.options = options }
 
-    /// The configured objective's options.
-    public var options: any ObjectiveOptions {
-        switch self {
-        case .clip(let o): o
-        case .align(let o): o
-        case .convirt(let o): o
-        case .siglip(let o): o
-        case .filip(let o): o
-        case .longclip(let o): o
-        case .multipos(let o): o
-        }
-    }
+    public static func == (a: ObjectiveConfig, b: ObjectiveConfig) -> Bool { a.options.isEqual(to: b.options) }
 
     /// The `type` key: `clip`, `align`, ….
     public var type: String { Swift.type(of: options).type }
 
     /// CLIP with its defaults (a config without an `objective:` section).
-    public static var `default`: ObjectiveConfig { .clip(CLIPObjective.Options()) }
+    public static var `default`: ObjectiveConfig { ObjectiveConfig(CLIPObjective.Options()) }
 
     /// Builds the objective, or throws a one-line error naming the offending key.
     public func makeObjective() throws -> any Objective { try options.makeObjective() }
@@ -54,18 +25,19 @@ public enum ObjectiveConfig: Codable, Equatable, Sendable {
     /// Decodes, rejecting unknown keys, unknown types and options of another type.
     public init(from decoder: any Decoder) throws {
         let any = try decoder.container(keyedBy: OptionKey.self)
-        let known = Set(["type"] + Self.kinds.flatMap { $0.keys })
+        let kinds = ObjectiveRegistry.kinds
+        let known = Set(["type"] + kinds.flatMap { $0.keys })
         if let unknown = any.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
             throw ObjectiveConfigError("objective: unknown key '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
         let type = try any.decode(String.self, forKey: OptionKey("type"))
-        guard let kind = Self.kinds.first(where: { $0.type == type }) else {
-            throw ObjectiveConfigError("objective.type: unknown objective '\(type)' (one of: \(Self.kinds.map { $0.type }.joined(separator: ", ")))")
+        guard let kind = ObjectiveRegistry.kind(named: type) else {
+            throw ObjectiveConfigError("objective.type: unknown objective '\(type)' (one of: \(kinds.map { $0.type }.joined(separator: ", ")))")
         }
         if let wrong = any.allKeys.map(\.stringValue).sorted().first(where: { $0 != "type" && !kind.keys.contains($0) }) {
             throw ObjectiveConfigError("objective.\(wrong): not an option of objective '\(type)' (its options: \(kind.keys.joined(separator: ", ")))")
         }
-        self = try kind.init(from: decoder).config
+        self = ObjectiveConfig(try kind.init(from: decoder))
     }
 
     /// `type` first, then the options that are set.
@@ -83,7 +55,7 @@ public enum ObjectiveConfig: Codable, Equatable, Sendable {
     public func sharesScalars(withCheckpointOf source: String?) -> Bool {
         let source = source ?? CLIPObjective.Options.type
         let kind = Swift.type(of: options)
-        return source == kind.type || (kind.readsCLIPScalars && Self.kinds.contains { $0.type == source && $0.readsCLIPScalars })
+        return source == kind.type || (kind.readsCLIPScalars && ObjectiveRegistry.kind(named: source)?.readsCLIPScalars == true)
     }
 }
 
@@ -98,38 +70,49 @@ public protocol ObjectiveOptions: Codable, Equatable, Sendable {
     static var type: String { get }
     /// True when the objective reads `logit_scale` as CLIP does (scale exp(t), no bias).
     static var readsCLIPScalars: Bool { get }
-    /// The options as a config.
-    var config: ObjectiveConfig { get }
+    /// The similarity of a checkpoint written before checkpoints recorded it (`Similarity.metadata`),
+    /// read from the rest of its metadata; nil: `.embedding`.
+    static func legacySimilarity(metadata: [String: String], source: String) throws -> Similarity?
+    /// Names of its own for similarities, accepted by `--scoring` (FILIP: `filip`, `filip-content`).
+    static var similarityAliases: [String: Similarity] { get }
     /// Checks the options (errors name the key) and builds the objective.
     func makeObjective() throws -> any Objective
 }
 
 extension ObjectiveOptions {
     public static var readsCLIPScalars: Bool { false }
+    public static func legacySimilarity(metadata: [String: String], source: String) throws -> Similarity? { nil }
+    public static var similarityAliases: [String: Similarity] { [:] }
+
+    /// The options as a config.
+    public var config: ObjectiveConfig { ObjectiveConfig(self) }
+
+    /// Whether `other` is the same objective with the same options.
+    public func isEqual(to other: any ObjectiveOptions) -> Bool { (other as? Self) == self }
 
     /// The option keys, in `CodingKeys` order.
-    static var keys: [String] { CodingKeys.allCases.map(\.stringValue) }
+    public static var keys: [String] { CodingKeys.allCases.map(\.stringValue) }
 
     /// `value` unless it breaks `rule` (then an error naming `objective.key`).
-    func checked<T: Comparable>(_ key: CodingKeys, _ value: T?, _ rule: String, _ valid: (T) -> Bool) throws -> T? {
+    public func checked<T: Comparable>(_ key: CodingKeys, _ value: T?, _ rule: String, _ valid: (T) -> Bool) throws -> T? {
         if let value, !valid(value) { throw ObjectiveConfigError("objective.\(key.stringValue): \(value) is out of range (\(rule))") }
         return value
     }
 
-    func checkedLabelSmoothing(_ key: CodingKeys, _ value: Float?) throws -> Float? {
+    public func checkedLabelSmoothing(_ key: CodingKeys, _ value: Float?) throws -> Float? {
         try checked(key, value, "must be in [0, 1)") { $0 >= 0 && $0 < 1 }
     }
 
-    func checkedPositive(_ key: CodingKeys, _ value: Float?) throws -> Float? {
+    public func checkedPositive(_ key: CodingKeys, _ value: Float?) throws -> Float? {
         try checked(key, value, "must be positive") { $0 > 0 && $0.isFinite }
     }
 
-    func checkedAtLeastOne(_ key: CodingKeys, _ value: Int?) throws -> Int? {
+    public func checkedAtLeastOne(_ key: CodingKeys, _ value: Int?) throws -> Int? {
         try checked(key, value, "must be at least 1") { $0 >= 1 }
     }
 
     /// logit_scale t = ln(1/τ) for an initial temperature τ (objectives with scale exp(t)).
-    func logitScale(temperature key: CodingKeys, _ value: Float?) throws -> Float? {
+    public func logitScale(temperature key: CodingKeys, _ value: Float?) throws -> Float? {
         try checkedPositive(key, value).map { Foundation.log(1 / $0) }
     }
 }

@@ -124,7 +124,6 @@ extension SigLIPObjective {
         public var blockSize: Int?
         public enum CodingKeys: String, CodingKey, CaseIterable { case temperatureInit = "temperature_init", blockSize = "block_size" }
         public init(blockSize: Int? = nil, temperatureInit: Float? = nil) { (self.blockSize, self.temperatureInit) = (blockSize, temperatureInit) }
-        public var config: ObjectiveConfig { .siglip(self) }
 
         public func makeObjective() throws -> any Objective {
             var o = SigLIPObjective()

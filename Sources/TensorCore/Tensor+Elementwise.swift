@@ -163,3 +163,4 @@ extension Tensor {
 }
 
 import Foundation
+

@@ -45,9 +45,9 @@ final class ObjectiveConfigTests: XCTestCase {
             .makeObjective() as! LongCLIPObjective
         XCTAssertEqual([l.shortWeight, Float(l.components), l.labelSmoothing], [0.1, 16, 0])
         // Round trip through JSON keeps snake_case keys.
-        let encoded = String(decoding: try JSONEncoder().encode(ObjectiveConfig.multipos(.init(k: 2, labelSmoothing: 0.1))), as: UTF8.self)
+        let encoded = String(decoding: try JSONEncoder().encode(ObjectiveConfig(MultiPositiveObjective.Options(k: 2, labelSmoothing: 0.1))), as: UTF8.self)
         XCTAssertTrue(encoded.contains("\"label_smoothing\"") && encoded.contains("\"k\""), encoded)
-        XCTAssertEqual(try decode(encoded), ObjectiveConfig.multipos(.init(k: 2, labelSmoothing: 0.1)))
+        XCTAssertEqual(try decode(encoded), ObjectiveConfig(MultiPositiveObjective.Options(k: 2, labelSmoothing: 0.1)))
     }
 
     func testErrorsNameTheKey() {

@@ -41,15 +41,15 @@ final class ObjectivePlumbingTests: XCTestCase {
     func testFILIPScoresTokenwise() {
         XCTAssertEqual(CLIPObjective().similarity, .embedding)
         XCTAssertEqual(FILIPObjective(includeSpecialTokens: false).similarity, .tokenwise(includeSpecialTokens: false))
-        XCTAssertEqual(try ObjectiveConfig.filip(.init()).makeObjective().similarity, .tokenwise(includeSpecialTokens: true))
+        XCTAssertEqual(try ObjectiveConfig(FILIPObjective.Options()).makeObjective().similarity, .tokenwise(includeSpecialTokens: true))
     }
 
     func testScalarsHandOverWithinTheCLIPFamilyOnly() {
-        XCTAssertTrue(ObjectiveConfig.longclip(.init()).sharesScalars(withCheckpointOf: nil))
-        XCTAssertTrue(ObjectiveConfig.multipos(.init()).sharesScalars(withCheckpointOf: "filip"))
-        XCTAssertTrue(ObjectiveConfig.align(.init()).sharesScalars(withCheckpointOf: "align"))
-        XCTAssertFalse(ObjectiveConfig.align(.init()).sharesScalars(withCheckpointOf: "clip"))
-        XCTAssertFalse(ObjectiveConfig.clip(.init()).sharesScalars(withCheckpointOf: "siglip"))
-        XCTAssertFalse(ObjectiveConfig.clip(.init()).sharesScalars(withCheckpointOf: "unknown"))
+        XCTAssertTrue(ObjectiveConfig(LongCLIPObjective.Options()).sharesScalars(withCheckpointOf: nil))
+        XCTAssertTrue(ObjectiveConfig(MultiPositiveObjective.Options()).sharesScalars(withCheckpointOf: "filip"))
+        XCTAssertTrue(ObjectiveConfig(ALIGNObjective.Options()).sharesScalars(withCheckpointOf: "align"))
+        XCTAssertFalse(ObjectiveConfig(ALIGNObjective.Options()).sharesScalars(withCheckpointOf: "clip"))
+        XCTAssertFalse(ObjectiveConfig(CLIPObjective.Options()).sharesScalars(withCheckpointOf: "siglip"))
+        XCTAssertFalse(ObjectiveConfig(CLIPObjective.Options()).sharesScalars(withCheckpointOf: "unknown"))
     }
 }

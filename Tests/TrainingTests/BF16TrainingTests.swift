@@ -1,7 +1,8 @@
 import Checkpointing
 import Foundation
 import TestSupport
-import Training
+import SwiftCLIP
+import Benchmarks
 import XCTest
 
 /// `train.precision: bf16`: the towers' GEMMs take bf16 inputs; everything stored stays fp32.

@@ -1,6 +1,6 @@
 import Checkpointing
 import Foundation
-import Training
+import SwiftCLIP
 import XCTest
 
 /// Checkpoints are verified on every load (resume, evaluate, embed, `model.init`): a damaged

@@ -1,6 +1,6 @@
 import DataPipeline
 import Foundation
-import Training
+import SwiftCLIP
 import XCTest
 
 /// Runs `body(communicator)` on one thread per rank of an in-process group; returns the results in rank order.

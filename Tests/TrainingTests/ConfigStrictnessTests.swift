@@ -1,5 +1,5 @@
 import Foundation
-import Training
+import SwiftCLIP
 import XCTest
 
 /// Configs that would silently mean something else are errors naming the key (issue 12.7, 12.2,

@@ -1,5 +1,5 @@
 import Foundation
-import Training
+import SwiftCLIP
 import XCTest
 
 /// Bad configs give one-line errors naming the file and the offending key.

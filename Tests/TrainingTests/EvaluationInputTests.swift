@@ -1,7 +1,7 @@
 import DataPipeline
 import Foundation
 import Tokenization
-import Training
+import SwiftCLIP
 import XCTest
 
 /// `evaluate` and `embed` on awkward inputs: repeated captions and batch sizes, skipped items,
@@ -46,7 +46,7 @@ final class EvaluationInputTests: XCTestCase {
         let tokenizer = try CLIPTokenizer.bundled()
         let data = try ShardDataset(path: shard)
         let model = try model()
-        for scoring in [Scoring.embedding, .filip(includeSpecialTokens: true)] {
+        for scoring in [Similarity.embedding, .tokenwise(includeSpecialTokens: true)] {
             let encoder = ModelEncoder(model: model, workers: 2, scoring: scoring)
             let results = try [1, 3, 256].map {
                 try RetrievalResult.evaluate(encoder: encoder, tokenizer: tokenizer, dataset: data, longCaptions: false,
@@ -119,7 +119,7 @@ final class EvaluationInputTests: XCTestCase {
                      containing: ["labels.h5 item 0", "not finite"])
         assertThrows(try RetrievalResult.evaluate(encoder: encoder, tokenizer: tokenizer, dataset: data, longCaptions: false, loaderThreads: 1),
                      containing: ["shard-00000.h5 item 0", "not finite"])
-        assertThrows(try EmbeddingExport.embedImages(encoder: encoder, shard: shard), containing: ["item 0", "not finite"])
+        assertThrows(try EmbeddingExport.embedImages(encoder: encoder, dataset: try ShardDataset(path: shard)), containing: ["item 0", "not finite"])
 
         let text = try model()
         for (name, p) in text.namedParameters() where name.contains("token_embedding") {
@@ -137,9 +137,9 @@ final class EvaluationInputTests: XCTestCase {
     func testEmbedRefusesAnImageThatDoesNotDecode() throws {
         let encoder = ModelEncoder(model: try model(), workers: 1)
         let good = try jpegShard("good.h5", count: 5, corrupt: [])
-        XCTAssertEqual(try EmbeddingExport.embedImages(encoder: encoder, shard: good, batchSize: 2).shape, [5, 16])
+        XCTAssertEqual(try EmbeddingExport.embedImages(encoder: encoder, dataset: try ShardDataset(path: good), batchSize: 2).shape, [5, 16])
         let bad = try jpegShard("bad.h5", count: 5, corrupt: [3])
-        assertThrows(try EmbeddingExport.embedImages(encoder: encoder, shard: bad, batchSize: 2), containing: ["bad.h5 item 3"])
+        assertThrows(try EmbeddingExport.embedImages(encoder: encoder, dataset: try ShardDataset(path: bad), batchSize: 2), containing: ["bad.h5 item 3"])
     }
 
     /// A CRLF file with an empty line: one caption (and one embedding row) per line.

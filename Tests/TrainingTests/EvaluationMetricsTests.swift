@@ -1,5 +1,5 @@
 import Foundation
-import Training
+import SwiftCLIP
 import XCTest
 
 /// Retrieval and zero-shot metrics against fixtures from Scripts/make-objective-fixtures.py

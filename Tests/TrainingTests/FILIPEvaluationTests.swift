@@ -1,7 +1,7 @@
 import Foundation
 import Objectives
 import Tokenization
-import Training
+import SwiftCLIP
 import XCTest
 
 /// Evaluation of FILIP models with token-level scores, against plain loops over the definitions
@@ -37,7 +37,7 @@ final class FILIPEvaluationTests: XCTestCase {
         XCTAssertNotEqual(i2t, t2i, "the two directions should differ on random data")
         let texts = TextTokens(features: y, valid: valid)
         for block in [1, 4, 23, 100] {
-            let r = RetrievalResult(filipImages: x, texts: texts, block: block)
+            let r = RetrievalResult(tokenwiseImages: x, texts: texts, block: block)
             XCTAssertEqual(r.count, n)
             XCTAssertEqual(r.imageToText, RankingMetrics.summarize(i2t), "block \(block)")
             XCTAssertEqual(r.textToImage, RankingMetrics.summarize(t2i), "block \(block)")
@@ -76,7 +76,7 @@ final class FILIPEvaluationTests: XCTestCase {
         var rng = RandomGenerator(seed: 1)
         let images = Tensor.randomNormal([4, 16, 16, 3], using: &rng)
         for special in [true, false] {
-            let encoder = ModelEncoder(model: model, workers: 2, scoring: .filip(includeSpecialTokens: special))
+            let encoder = ModelEncoder(model: model, workers: 2, scoring: .tokenwise(includeSpecialTokens: special))
             let classifier = ZeroShotClassifier(encoder: encoder, tokenizer: tokenizer, classnames: classes, templates: templates)
             let logits = classifier.logits(encoder: encoder, images: images)
             XCTAssertEqual(logits.shape, [4, 3])

@@ -1,6 +1,6 @@
 import DataPipeline
 import Foundation
-import Training
+import SwiftCLIP
 import XCTest
 
 /// The `filter` executable: a run on a trained checkpoint, and its failures — one line on stderr,

@@ -1,5 +1,6 @@
 import Foundation
-@testable import Training
+import SwiftCLIP
+@testable import Evaluation
 import XCTest
 
 /// The choice of kept items: --keep arithmetic, the tie rule, thresholds, and near-duplicate

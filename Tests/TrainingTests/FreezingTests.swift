@@ -1,4 +1,5 @@
 import XCTest
+import SwiftCLIP
 @testable import Training
 
 /// `model.freeze` decides which parameters train: a frozen tower's parameters have no gradient,

@@ -1,7 +1,7 @@
 import DataPipeline
 import Foundation
 import Tokenization
-import Training
+import SwiftCLIP
 import XCTest
 
 /// CLIP-score filtering does what it is for: a model briefly trained on clean pairs scores pairs

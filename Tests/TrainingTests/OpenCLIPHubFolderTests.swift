@@ -1,7 +1,7 @@
 import Checkpointing
 import DataPipeline
 import Foundation
-import Training
+import SwiftCLIP
 import XCTest
 
 /// OpenCLIP hub folders (`open_clip_config.json` + `open_clip_model.safetensors`): export, load
@@ -105,7 +105,7 @@ final class OpenCLIPHubFolderTests: XCTestCase {
         let loaded = try ModelLoading.load(checkpoint: hub.path)
         let encoder = ModelEncoder(model: loaded.model, workers: 1, preprocess: loaded.preprocess)
         let shard = run.root.appendingPathComponent("data/shard-00000.h5").path
-        let embedded = try EmbeddingExport.embedImages(encoder: encoder, shard: shard, batchSize: 3)
+        let embedded = try EmbeddingExport.embedImages(encoder: encoder, dataset: try ShardDataset(path: shard), batchSize: 3)
 
         let reader = try ShardReader(path: shard)
         let size = loaded.model.visual.imageSize
@@ -123,7 +123,7 @@ final class OpenCLIPHubFolderTests: XCTestCase {
         let expected = encoder.images(Tensor(shape: [reader.count, size, size, 3], scalars: pixels))
         XCTAssertEqual(embedded.shape, expected.shape)
         for (a, b) in zip(embedded.scalars, expected.scalars) { XCTAssertEqual(a, b, accuracy: 1e-5) }
-        let plain = try EmbeddingExport.embedImages(encoder: ModelEncoder(model: loaded.model, workers: 1), shard: shard)
+        let plain = try EmbeddingExport.embedImages(encoder: ModelEncoder(model: loaded.model, workers: 1), dataset: try ShardDataset(path: shard))
         XCTAssertGreaterThan(zip(plain.scalars, expected.scalars).map { abs($0 - $1) }.max()!, 1e-2)
     }
 

@@ -1,5 +1,5 @@
 import Foundation
-import Training
+import SwiftCLIP
 import XCTest
 
 /// AdamW and SGD against scalar reference recurrences; OpenCLIP's decay exclusions; clipping.

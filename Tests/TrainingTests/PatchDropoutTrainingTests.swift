@@ -1,5 +1,5 @@
 import Foundation
-import Training
+import SwiftCLIP
 import XCTest
 
 /// Patch dropout in training: it changes what is learned, is the same for any worker count, and

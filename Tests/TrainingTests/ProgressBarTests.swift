@@ -1,4 +1,5 @@
-@testable import Training
+import SwiftCLIP
+@testable import Evaluation
 import XCTest
 
 final class ProgressBarTests: XCTestCase {

@@ -1,5 +1,5 @@
 import Foundation
-import Training
+import SwiftCLIP
 import XCTest
 
 /// The trainer as ranks of a data-parallel job (threads standing in for MPI processes): the same

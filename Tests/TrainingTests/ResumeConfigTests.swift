@@ -1,5 +1,5 @@
 import Foundation
-import Training
+import SwiftCLIP
 import XCTest
 
 /// Resuming with a changed config (issue 12.7): refused with the changed keys unless only steps and

@@ -2,7 +2,8 @@ import Checkpointing
 import DataPipeline
 import Foundation
 import Tokenization
-@testable import Training
+import SwiftCLIP
+@testable import Evaluation
 import XCTest
 
 /// `filter` end to end on a small synthetic shard set with a fixed random model: scores against
@@ -36,7 +37,7 @@ final class ScoreFilterTests: XCTestCase {
 
     /// Cosines in Double of the images' embeddings (as `embed` writes them) with the captions'.
     func oracleScores() throws -> (scores: [Double], images: Tensor) {
-        let images = try EmbeddingExport.embedImages(encoder: encoder, shard: shardPath, batchSize: 7)
+        let images = try EmbeddingExport.embedImages(encoder: encoder, dataset: try ShardDataset(path: shardPath), batchSize: 7)
         let captions = try ShardReader(path: shardPath).captions()
         let texts = encoder.texts(captions, tokenizer: tokenizer, batchSize: 5)
         let e = images.shape[1]
@@ -239,7 +240,7 @@ final class ScoreFilterTests: XCTestCase {
 
     /// FILIP checkpoints are scored by s^I of each pair, from the definition over the token features.
     func testFILIPScoringUsesTheImageToTextTokenScore() throws {
-        let filip = ModelEncoder(model: encoder.model, workers: 2, scoring: .filip(includeSpecialTokens: false))
+        let filip = ModelEncoder(model: encoder.model, workers: 2, scoring: .tokenwise(includeSpecialTokens: false))
         let dataset = try ShardDataset(path: data)
         let scores = try PairScores.compute(encoder: filip, tokenizer: tokenizer, dataset: dataset, batchSize: 9)
         let reader = try ShardReader(path: shardPath)

@@ -1,6 +1,6 @@
 import DataPipeline
 import Foundation
-import Training
+import SwiftCLIP
 
 /// A tiny synthetic captioned dataset and model config in a temporary folder, for end-to-end tests.
 struct SyntheticRun {

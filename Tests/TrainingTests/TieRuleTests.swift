@@ -1,5 +1,5 @@
 import Foundation
-import Training
+import SwiftCLIP
 import XCTest
 
 /// The tie rule (REFERENCE.md): a query's rank is the number of OTHER candidates scoring higher or

@@ -1,5 +1,6 @@
 import DataPipeline
 import XCTest
+import SwiftCLIP
 @testable import Training
 
 /// The trainer's small policies: which steps log, checkpoint and evaluate, and the non-finite count and stop.

@@ -1,6 +1,6 @@
 import DataPipeline
 import Foundation
-import Training
+import SwiftCLIP
 import XCTest
 
 /// Collects a trainer's log lines.

@@ -1,5 +1,5 @@
 import Foundation
-import Training
+import SwiftCLIP
 import XCTest
 
 /// End-to-end training through the library entry point: learning, exact resume, data-parallel
@@ -94,7 +94,7 @@ final class ObjectiveTrainingTests: XCTestCase {
             if objective == "siglip" { XCTAssertNotNil(trainer.model.logitBias) }
             // The checkpoint records the objective, so evaluation scores as it was trained.
             let scoring = try ModelLoading.load(checkpoint: trainer.runDirectory.path).scoring
-            XCTAssertEqual(scoring, objective == "filip" ? .filip(includeSpecialTokens: true) : .embedding, objective)
+            XCTAssertEqual(scoring, objective == "filip" ? .tokenwise(includeSpecialTokens: true) : .embedding, objective)
         }
     }
 }

@@ -2,7 +2,8 @@ import ArgumentParser
 import CommandLineTool
 import Foundation
 import DataPipeline
-import Training
+import SwiftCLIP
+import Benchmarks
 
 /// `bench`: engine and training-step measurements (tables, or one JSON object with --json).
 struct Bench: ParsableCommand {
@@ -180,7 +181,7 @@ struct Loader: ParsableCommand {
         }
         defer { if let temp { try? FileManager.default.removeItem(at: temp) } }
         let threads = loaderThreads ?? Parallel.threads
-        let rate = try LoaderBenchmark.measure(dataset: try ShardDataset(path: path!), imageSize: imageSize, batchSize: batch,
+        let rate = try LoaderBenchmark.measure(dataset: try DatasetSourceRegistry.open(path!), imageSize: imageSize, batchSize: batch,
                                                threads: threads, batches: batches)
         print(String(format: "loader: %.0f images/s (%d×%d, random resized crop, %d threads, batch %d)", rate, imageSize, imageSize, threads, batch))
         if common.json { emitJSON(["loader_images_per_second": rate]) }

@@ -4,7 +4,7 @@ import Checkpointing
 import DataPipeline
 import Foundation
 import Tokenization
-import Training
+import SwiftCLIP
 
 /// `embed --checkpoint CKPT --images SHARD.h5 --texts FILE.txt --output OUT.safetensors`
 struct Embed: ParsableCommand {
@@ -34,7 +34,7 @@ struct Embed: ParsableCommand {
         let captions = try EmbeddingExport.captions(file: texts)
         let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
             checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads, precision: precision)
-        let imageEmbeddings = try EmbeddingExport.embedImages(encoder: encoder, shard: images, batchSize: batchSize)
+        let imageEmbeddings = try EmbeddingExport.embedImages(encoder: encoder, dataset: try DatasetSourceRegistry.open(images), batchSize: batchSize)
         let textEmbeddings = try EmbeddingExport.embedTexts(captions, encoder: encoder, tokenizer: tokenizer, source: texts)
         try EmbeddingExport.write(images: imageEmbeddings, texts: textEmbeddings, to: URL(fileURLWithPath: output))
         print("embed: \(imageEmbeddings.shape[0]) images, \(textEmbeddings.shape[0]) texts → \(output)")

@@ -3,7 +3,7 @@ import CommandLineTool
 import DataPipeline
 import Foundation
 import Tokenization
-import Training
+import SwiftCLIP
 
 /// `evaluate --checkpoint CKPT --task zeroshot|retrieval --dataset PATH …`
 struct Evaluate: ParsableCommand {
@@ -33,8 +33,8 @@ struct Evaluate: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
-        if scoring != "auto" && Scoring(argument: scoring) == nil {
-            throw ValidationError("--scoring must be auto, embedding, filip or filip-content, got '\(scoring)'")
+        if scoring != "auto" && Similarity(name: scoring) == nil {
+            throw ValidationError("--scoring must be auto or one of \(Similarity.names.joined(separator: ", ")), got '\(scoring)'")
         }
     }
 
@@ -42,10 +42,10 @@ struct Evaluate: ParsableCommand {
         if let json { try OutputFile.requireWritable(json) }
         let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
             checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads,
-            scoring: Scoring(argument: scoring), precision: precision)
-        if case .filip = encoder.scoring { print("scoring: \(encoder.scoring) (token-level)") }
+            scoring: Similarity(name: scoring), precision: precision)
+        if case .tokenwise = encoder.scoring { print("scoring: \(encoder.scoring) (token-level)") }
         let t = encoder.workers
-        let data = try ShardDataset(paths: dataset.split(separator: ",").map(String.init))
+        let data = try DatasetSourceRegistry.open(dataset.split(separator: ",").map(String.init))
         let bar = ProgressBar(label: task.rawValue)
         let output: Data
         switch task {

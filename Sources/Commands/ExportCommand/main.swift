@@ -1,7 +1,7 @@
 import ArgumentParser
 import CommandLineTool
 import Foundation
-import Training
+import SwiftCLIP
 
 /// `export --checkpoint CKPT --output DIR`: an OpenCLIP hub folder from any checkpoint.
 struct Export: ParsableCommand {

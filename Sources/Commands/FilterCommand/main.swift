@@ -2,7 +2,7 @@ import ArgumentParser
 import CommandLineTool
 import DataPipeline
 import Foundation
-import Training
+import SwiftCLIP
 
 /// `filter --checkpoint CKPT --data SHARDS --output DIR (--keep FRACTION | --threshold T) …`
 struct Filter: ParsableCommand {
@@ -45,8 +45,8 @@ struct Filter: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         guard shardSize >= 1 else { throw ValidationError("--shard-size must be at least 1, got \(shardSize)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        if scoring != "auto" && Scoring(argument: scoring) == nil {
-            throw ValidationError("--scoring must be auto, embedding, filip or filip-content, got '\(scoring)'")
+        if scoring != "auto" && Similarity(name: scoring) == nil {
+            throw ValidationError("--scoring must be auto or one of \(Similarity.names.joined(separator: ", ")), got '\(scoring)'")
         }
     }
 
@@ -58,7 +58,7 @@ struct Filter: ParsableCommand {
         (filter.batchSize, filter.shardSize, filter.overwrite) = (batchSize, shardSize, overwrite)
         let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
             checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads,
-            scoring: Scoring(argument: scoring), precision: precision)
+            scoring: Similarity(name: scoring), precision: precision)
         filter.loaderThreads = max(1, encoder.workers)
         print("scoring: \(encoder.scoring)")
         let bar = ProgressBar(label: "filter")

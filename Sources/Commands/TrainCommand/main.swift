@@ -1,7 +1,7 @@
 import ArgumentParser
 import CommandLineTool
 import Foundation
-import Training
+import SwiftCLIP
 
 /// `train --config X.yaml [--set key=value …] [--resume latest|PATH]`
 struct Train: ParsableCommand {

@@ -1,4 +1,5 @@
 import TensorCore
+
 internal import CJPEG
 import Foundation
 

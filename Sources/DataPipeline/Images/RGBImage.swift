@@ -1,4 +1,5 @@
 import TensorCore
+
 /// An 8-bit RGB image stored channels-last: `pixels` is [H, W, 3], row-major, values 0...255.
 public struct RGBImage: Sendable, Equatable {
     public var height: Int

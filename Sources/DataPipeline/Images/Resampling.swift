@@ -1,4 +1,5 @@
 import TensorCore
+
 /// The interpolation filter of a resize.
 ///
 /// Both follow PIL's `Image.resize` (what OpenCLIP's torchvision transforms call on PIL images):

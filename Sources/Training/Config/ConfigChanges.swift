@@ -1,5 +1,16 @@
 import Foundation
 import Yams
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// What differs between the config a checkpoint was trained with and the one a resume uses.
 ///

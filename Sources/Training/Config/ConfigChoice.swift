@@ -1,5 +1,15 @@
 import Foundation
 import NeuralNet
+import TensorCore
+import Autograd
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// A config value spelled as one of a fixed set of strings (the YAML/JSON spellings are the user
 /// contract, DESIGN.md). Decoding another string is a one-line error naming the key and the

@@ -1,5 +1,16 @@
 import Foundation
 import Yams
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// Any string key, for listing every key present in a keyed container.
 struct AnyKey: CodingKey {
@@ -34,13 +45,7 @@ extension KeyedDecodingContainer {
     }
 }
 
-/// A configuration problem, reported on one line naming the file and the key.
-public struct ConfigError: Error, CustomStringConvertible, LocalizedError {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-    public var errorDescription: String? { message }
-
+extension ConfigError {
     /// Turns a decoding error into `FILE: key.path: reason`; `root` (the parsed document) lets the
     /// message quote the offending value.
     static func from(_ error: Error, file: String, root: Node? = nil) -> ConfigError {

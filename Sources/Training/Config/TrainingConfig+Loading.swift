@@ -1,5 +1,16 @@
 import Foundation
 import Yams
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 extension TrainingConfig {
     /// Reads a YAML (or JSON) config, applies `--set a.b=value` overrides, decodes strictly and

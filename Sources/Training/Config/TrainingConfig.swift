@@ -1,5 +1,16 @@
 import Foundation
 import Yams
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// The training configuration (YAML or JSON), as documented in DESIGN.md and the README.
 /// Every section rejects unknown keys; `validate` checks values and files.

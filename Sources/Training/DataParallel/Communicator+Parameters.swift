@@ -1,5 +1,15 @@
 import Distributed
 import Autograd
+import Foundation
+import TensorCore
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import ModelStore
+import Evaluation
 
 /// Collectives over model parameters: the gradient sum of data-parallel training and the
 /// broadcast that starts every rank from rank 0's weights.

@@ -1,8 +1,15 @@
 import Foundation
-@_exported import Distributed
-@_exported import NeuralNet
-@_exported import Objectives
-@_exported import Optimization
+import Distributed
+import NeuralNet
+import Objectives
+import Optimization
+import TensorCore
+import Autograd
+import DataPipeline
+import Tokenization
+import Checkpointing
+import ModelStore
+import Evaluation
 
 /// One data-parallel gradient step over ranks × workers (DESIGN.md):
 ///

@@ -1,6 +1,15 @@
 import Foundation
 import Distributed
 import Autograd
+import TensorCore
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import ModelStore
+import Evaluation
 
 /// The gradient all-reduce of one backward round, overlapped with the backward pass (as PyTorch's
 /// DDP does): parameters are grouped into buckets in the order the backward pass finishes them

@@ -1,4 +1,15 @@
 import NeuralNet
+import Foundation
+import TensorCore
+import Autograd
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// The inputs of one global batch for both towers.
 public struct TowerInputs: @unchecked Sendable {

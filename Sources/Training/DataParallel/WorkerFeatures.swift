@@ -1,5 +1,15 @@
 import NeuralNet
 import Objectives
+import Foundation
+import TensorCore
+import Autograd
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// The outputs of one worker's forward pass (with their graphs when recording).
 struct WorkerFeatures {

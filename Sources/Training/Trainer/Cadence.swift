@@ -1,3 +1,16 @@
+import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
+
 /// Which steps log a metrics line, save a checkpoint and run the periodic zero-shot evaluation
 /// (`run.log_every`, `checkpoint.every_steps`, `eval.zeroshot.every_steps`). The last step always
 /// logs and checkpoints; its evaluation is the final one, after the loop.

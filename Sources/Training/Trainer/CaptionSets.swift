@@ -1,4 +1,15 @@
 import Tokenization
+import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 extension CaptionBatch {
     /// A batch's raw texts, split into sentences by `Tokenization.sentences(of:)`.

@@ -1,4 +1,15 @@
 import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// The memory a training run needs, estimated from the configs before anything is allocated
 /// (so a model that cannot fit is refused with numbers instead of an allocation abort).

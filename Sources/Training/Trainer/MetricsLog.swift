@@ -1,4 +1,15 @@
 import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// One logged training step (a line of `metrics.jsonl`). A step skipped as non-finite is always
 /// logged, with `nonfinite` naming the cause (`loss`, `gradient` or `parameter`) and `loss` null

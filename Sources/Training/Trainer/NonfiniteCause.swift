@@ -1,3 +1,16 @@
+import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
+
 /// Why a training step was skipped as non-finite, with the advice that fits the cause.
 enum NonfiniteCause: Equatable, CustomStringConvertible {
     /// The loss of the forward pass.

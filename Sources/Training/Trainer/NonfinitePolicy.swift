@@ -1,4 +1,15 @@
 import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// What the trainer does with a step whose loss, gradient or update is not finite: the update is
 /// never applied (parameters and optimizer moments stay as they were), the step is counted in

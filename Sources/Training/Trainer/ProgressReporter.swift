@@ -1,4 +1,15 @@
 import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// Progress output: a live line on a terminal, plain periodic lines otherwise.
 final class ProgressReporter {

@@ -1,4 +1,15 @@
 import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// A self-contained `report.html` (inline SVG, no network) plotting loss, learning rate, the
 /// objective's logit multiplier (exp(t) for CLIP, 1/σ for ALIGN), throughput and zero-shot accuracy against steps.

@@ -4,6 +4,17 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// `runs/NAME/train.lock`, held with `flock` by the one training process that uses the run folder,
 /// from `Trainer.init` until the trainer is released. The kernel drops the lock when the process
@@ -70,18 +81,5 @@ public final class RunLock {
                 throw fileSystemError(errno, path: folder.deletingLastPathComponent().path)
             }
         }
-    }
-}
-
-/// A failed system call on `path` as one line a user can act on: `permission denied: PATH`,
-/// `no such folder: PATH`, `no space left on device: PATH`, …; other causes as `PATH: strerror`.
-public func fileSystemError(_ code: Int32, path: String) -> ConfigError {
-    switch code {
-    case EACCES, EPERM: ConfigError("permission denied: \(path)")
-    case ENOENT: ConfigError("no such folder: \(path)")
-    case ENOTDIR: ConfigError("not a folder: \(path)")
-    case ENOSPC, EDQUOT: ConfigError("no space left on device: \(path)")
-    case EROFS: ConfigError("read-only file system: \(path)")
-    default: ConfigError("\(path): \(String(cString: strerror(code)))")
     }
 }

@@ -1,4 +1,15 @@
 import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// Ctrl-C / SIGTERM / SIGUSR1 handling: the first signal asks the trainer to finish the current step,
 /// checkpoint and exit 0; a second one exits immediately (the last complete checkpoint stays usable).

@@ -1,4 +1,15 @@
 import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// The trainer's clock: images per second and the share of time spent waiting for data over the
 /// window since the last log line, counting training time only (checkpoints and evaluations are

@@ -1,5 +1,15 @@
 import Foundation
 import DataPipeline
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// Zero-shot evaluation during training (rank 0 only): periodic and final, a failure never ends the run.
 extension Trainer {
@@ -20,7 +30,7 @@ extension Trainer {
         guard let z = config.eval.zeroshot, let dataset = zeroShotDataset else { throw ConfigError("eval.zeroshot: not configured") }
         guard let classnames = dataset.classnames else { throw ConfigError("eval.zeroshot.dataset: \(z.dataset) has no classnames attribute") }
         let templates = try z.templates.map { try ZeroShotClassifier.loadTemplates($0) } ?? ZeroShotClassifier.defaultTemplates
-        let encoder = ModelEncoder(model: model, workers: config.train.workers, scoring: Scoring(objective: config.objective),
+        let encoder = ModelEncoder(model: model, workers: config.train.workers, scoring: objective.similarity,
                                    precision: step.precision)
         let classifier = ZeroShotClassifier(encoder: encoder, tokenizer: tokenizer, classnames: classnames, templates: templates)
         let result = try classifier.evaluate(encoder: encoder, dataset: dataset, limit: limit)

@@ -1,4 +1,15 @@
 import DataPipeline
+import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// What the towers see of a batch: images, token rows (the objective's caption sets), kept patches.
 extension Trainer {

@@ -1,5 +1,15 @@
 import DataPipeline
 import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import Tokenization
+import Checkpointing
+import Distributed
+import ModelStore
+import Evaluation
 
 /// What the trainer does differently as one rank of a data-parallel job: which rows it reads,
 /// where its loader resumes, and the loader positions a checkpoint records.

@@ -2,6 +2,14 @@ import Foundation
 import DataPipeline
 import Checkpointing
 import Tokenization
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import Distributed
+import ModelStore
+import Evaluation
 
 /// Run setup, one step each, in the order `Trainer.init` takes them: model config and objective,
 /// tokenizer, memory check, model, weights, freezing, optimizer, resume, loader, step, run files.
@@ -126,7 +134,7 @@ extension Trainer {
     /// The training loader over `data.train`: this rank's share of each batch, from the saved position when resuming.
     static func makeLoader(_ config: TrainingConfig, imageSize: Int, tokenizer: CLIPTokenizer, contextLength: Int,
                            communicator: any Communicator, state: TrainingState, resumedFrom: URL?) throws -> DataLoader {
-        let dataset = try ShardDataset(paths: config.data.train)
+        let dataset = try DatasetSourceRegistry.open(config.data.train)
         let augmentation = Augmentation(
             randomResizedCrop: config.data.augment.randomResizedCrop.map { RandomResizedCrop(scale: $0[0]...$0[1]) },
             horizontalFlip: config.data.augment.horizontalFlip)

@@ -2,6 +2,14 @@ import Foundation
 import DataPipeline
 import Checkpointing
 import Tokenization
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import Distributed
+import ModelStore
+import Evaluation
 
 /// The training loop behind `swift run train --config X.yaml`: data-parallel steps, schedule,
 /// clipping, non-finite step skipping, periodic checkpoints and zero-shot evaluation, exact resume.
@@ -28,7 +36,7 @@ public final class Trainer {
     public let metrics: MetricsLog
     public private(set) var state: TrainingState
     let log: (String) -> Void
-    let zeroShotDataset: ShardDataset?
+    let zeroShotDataset: (any DatasetSource)?
     let contextLength: Int
 
     /// Prepares a run: builds or restores model, optimizer and loader (the steps are in `Trainer+Setup.swift`).
@@ -78,7 +86,7 @@ public final class Trainer {
         loader = try Self.makeLoader(config, imageSize: model.visual.imageSize, tokenizer: tokenizer, contextLength: contextLength,
                                      communicator: communicator, state: state, resumedFrom: resumedFrom)
         step = Self.makeStep(model, objective, config, communicator: communicator)
-        zeroShotDataset = try config.eval.zeroshot.map { try ShardDataset(path: $0.dataset) }
+        zeroShotDataset = try config.eval.zeroshot.map { try DatasetSourceRegistry.open($0.dataset) }
         metrics = try Self.openRunFiles(config, runDirectory: runDirectory, communicator: communicator,
                                         resumedAt: resumedFrom == nil ? nil : state.step)
     }
@@ -203,7 +211,7 @@ public final class Trainer {
         guard communicator.rank == 0 else { return checkpoints.runDirectory.appendingPathComponent("checkpoints/" + CheckpointStore.folderName(step: state.step)) }
         let url = try checkpoints.save(step: state.step, model: model, optimizer: optimizer, state: state,
                                        keepLast: config.checkpoint.keepLast,
-                                       modelMetadata: Scoring.metadata(for: config.objective))
+                                       modelMetadata: try Similarity.checkpointMetadata(for: config.objective))
         writeReport()
         return url
     }

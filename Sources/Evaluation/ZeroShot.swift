@@ -2,6 +2,11 @@ import Foundation
 import DataPipeline
 import Tokenization
 import Objectives
+import TensorCore
+import Autograd
+import NeuralNet
+import Checkpointing
+import ModelStore
 
 /// Zero-shot classification (Radford et al., 2021). With embedding scoring each class is the
 /// renormalized mean of its L2-normalized prompt embeddings (prompt ensembling) and
@@ -16,7 +21,7 @@ public struct ZeroShotClassifier {
         /// [C, E], rows L2-normalized.
         case embedding(Tensor)
         /// The prompts' token features, class-major (C × T texts).
-        case filip(TextTokens)
+        case tokenwise(TextTokens)
     }
 
     public static let defaultTemplates = ["a photo of a {}.", "a photo of the {}.", "an image of a {}.", "a picture of a {}."]
@@ -32,8 +37,8 @@ public struct ZeroShotClassifier {
             let e = embeddings.shape[1]
             let mean = embeddings.reshaped([classnames.count, templates.count, e]).mean(axis: 1)
             classes = .embedding(mean.l2Normalized().y)
-        case .filip(let special):
-            classes = .filip(encoder.textTokens(prompts, tokenizer: tokenizer, includeSpecialTokens: special))
+        case .tokenwise(let special):
+            classes = .tokenwise(encoder.textTokens(prompts, tokenizer: tokenizer, includeSpecialTokens: special))
         }
     }
 
@@ -46,7 +51,7 @@ public struct ZeroShotClassifier {
     func features(encoder: ModelEncoder, images: Tensor) -> Tensor {
         switch classes {
         case .embedding: encoder.images(images)
-        case .filip: encoder.imageTokens(images)
+        case .tokenwise: encoder.imageTokens(images)
         }
     }
 
@@ -55,7 +60,7 @@ public struct ZeroShotClassifier {
         switch classes {
         case .embedding(let weights):
             return features.matmul(weights, transposeOther: true) * 100
-        case .filip(let prompts):
+        case .tokenwise(let prompts):
             let s = FILIPKernel.scores(imageTokens: features, textTokens: prompts.features,
                                        validTokens: prompts.valid).imageToText          // [B, C·T]
             return s.reshaped([features.shape[0], classnames.count, templates.count]).mean(axis: 2) * 100
@@ -66,7 +71,7 @@ public struct ZeroShotClassifier {
     func requireFiniteClasses() throws {
         switch classes {
         case .embedding(let weights): try weights.requireFinite { "class '\(classnames[$0])'" }
-        case .filip(let prompts): try prompts.features.requireFinite { "class '\(classnames[$0 / templates.count])'" }
+        case .tokenwise(let prompts): try prompts.features.requireFinite { "class '\(classnames[$0 / templates.count])'" }
         }
     }
 
@@ -139,7 +144,7 @@ extension ZeroShotClassifier {
     /// Classifies every image of a labelled dataset (evaluation transform, one pass).
     /// Throws, with one line, on a label outside the class names (naming the shard), on a
     /// non-finite embedding, and when no item could be evaluated (never a "top-1 0%").
-    public func evaluate(encoder: ModelEncoder, dataset: ShardDataset, batchSize: Int = 256, limit: Int? = nil,
+    public func evaluate(encoder: ModelEncoder, dataset: any DatasetSource, batchSize: Int = 256, limit: Int? = nil,
                          loaderThreads: Int = 2, progress: ((Int, Int) -> Void)? = nil) throws -> ZeroShotResult {
         guard dataset.hasLabels else { throw ConfigError("zero-shot dataset has no /labels") }
         if let limit, limit < 1 { throw ConfigError("the evaluation limit must be at least 1, got \(limit)") }

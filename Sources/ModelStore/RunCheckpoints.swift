@@ -1,6 +1,10 @@
 import Foundation
 import Checkpointing
 import DataPipeline
+import TensorCore
+import NeuralNet
+import Objectives
+import Optimization
 
 /// The run folder's checkpoints (DESIGN.md): `checkpoints/step-00000500/{model.safetensors,
 /// optimizer.safetensors, state.json, manifest.json}` and `checkpoints/latest`, and the one path

@@ -1,4 +1,15 @@
 import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Distributed
+import ModelStore
+import Evaluation
+import Training
 
 /// Forward + backward time of each objective on random features (B = 256, D = 256), and FILIP
 /// at B = 512, n1 = 50, n2 = 77, d = 256 with its peak extra memory.

@@ -1,5 +1,12 @@
 import Foundation
 import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import DataPipeline
+import Tokenization
+import Checkpointing
+import ModelStore
 
 /// Which scored items a filter keeps: the top fraction of the pool, or those at or above a score.
 public enum FilterRule: Equatable, Sendable {

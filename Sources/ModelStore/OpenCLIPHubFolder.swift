@@ -1,6 +1,10 @@
 import Foundation
 import Checkpointing
 import DataPipeline
+import TensorCore
+import NeuralNet
+import Objectives
+import Optimization
 
 /// An OpenCLIP hub folder's `open_clip_config.json` — what `open_clip.push_to_hf_hub` uploads and
 /// `create_model_and_transforms("hf-hub:…" | "local-dir:…")` reads:

@@ -1,4 +1,15 @@
 import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Distributed
+import ModelStore
+import Evaluation
+import Training
 
 /// Which GEMM kernels run on this machine: OpenBLAS's kernel set (fp32) and how bf16 runs,
 /// with a warning when OpenBLAS runs kernels below what the CPU supports (e.g. when

@@ -1,4 +1,15 @@
 import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Distributed
+import ModelStore
+import Evaluation
+import Training
 
 /// Engine and training-step measurements behind the `bench` command.
 public enum Benchmarks {

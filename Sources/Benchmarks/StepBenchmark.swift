@@ -1,4 +1,15 @@
 import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Distributed
+import ModelStore
+import Evaluation
+import Training
 
 /// Full training steps (forward, loss, backward, optimizer) on random inputs.
 public struct StepBenchmark {

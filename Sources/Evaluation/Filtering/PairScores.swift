@@ -2,6 +2,11 @@ import Foundation
 import DataPipeline
 import Objectives
 import Tokenization
+import TensorCore
+import Autograd
+import NeuralNet
+import Checkpointing
+import ModelStore
 
 /// The score of every image–caption pair of a shard set under a model: DataComp's CLIP score (the
 /// cosine of the L2-normalized pooled embeddings; Gadre et al., 2023, "DataComp") or, for FILIP
@@ -28,7 +33,7 @@ public struct PairScores {
     /// side by side on the encoder's worker threads; the loader reads `batchSize` pairs at a time.
     /// Throws, naming the item, when an embedding is not finite, and when no item can be scored.
     /// - Parameter keepImageEmbeddings: also return the pooled image embeddings [N, E].
-    public static func compute(encoder: ModelEncoder, tokenizer: CLIPTokenizer, dataset: ShardDataset,
+    public static func compute(encoder: ModelEncoder, tokenizer: CLIPTokenizer, dataset: any DatasetSource,
                                batchSize: Int = 256, loaderThreads: Int = 2, keepImageEmbeddings: Bool = false,
                                progress: ((Int, Int) -> Void)? = nil) throws -> PairScores {
         let ctx = encoder.model.config.textCfg.contextLength
@@ -159,7 +164,7 @@ struct GroupScorer {
         case .embedding:
             let x = single.images(images), y = single.texts(tokens, batch: count)
             return Result(scores: PairScores.rowDots(x, y), image: x, text: y, pooled: pooled ? x : nil)
-        case .filip(let special):
+        case .tokenwise(let special):
             let x = single.imageTokens(images)
             let y = single.textTokens(tokens, batch: count, includeSpecialTokens: special)
             let scores = (0..<count).map { k in

@@ -1,6 +1,15 @@
 import Foundation
 import DataPipeline
 import Tokenization
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import Distributed
+import ModelStore
+import Evaluation
+import Training
 
 /// Loader throughput: images per second delivered by `DataLoader` in training mode.
 public enum LoaderBenchmark {
@@ -23,7 +32,7 @@ public enum LoaderBenchmark {
     }
 
     /// Images per second over `batches` training batches (after one warm-up batch).
-    public static func measure(dataset: ShardDataset, imageSize: Int, batchSize: Int, threads: Int, batches: Int) throws -> Double {
+    public static func measure(dataset: any DatasetSource, imageSize: Int, batchSize: Int, threads: Int, batches: Int) throws -> Double {
         let tokenizer = try CLIPTokenizer.bundled()
         let loader = try DataLoader(
             dataset: dataset,

@@ -1,6 +1,10 @@
 import Foundation
 import Checkpointing
 import DataPipeline
+import TensorCore
+import NeuralNet
+import Objectives
+import Optimization
 
 /// Loads a trained model for `evaluate` and `embed` from any checkpoint path (a run folder, its
 /// `checkpoints` folder or `latest`, a checkpoint folder, a `model.safetensors`, an OpenCLIP hub
@@ -14,7 +18,7 @@ public enum ModelLoading {
     /// - Parameter log: where skipped damaged checkpoints are reported (standard error by default).
     public static func load(checkpoint: String, modelConfig: String? = nil,
                             log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-        throws -> (model: CLIPModel, scoring: Scoring, preprocess: Augmentation) {
+        throws -> (model: CLIPModel, scoring: Similarity, preprocess: Augmentation) {
         let (tensors, file, hubConfigURL) = try RunCheckpoints.readWeights(checkpoint, log: log)
         let hub = try hubConfigURL.map { try OpenCLIPHubConfig(contentsOf: $0) }
         let config: ModelConfig
@@ -37,6 +41,6 @@ public enum ModelLoading {
                 throw ConfigError("\(url.path): \(error)")
             }
         }
-        return (model, try Scoring(metadata: file.metadata, source: file.path), preprocess)
+        return (model, try Similarity(checkpointMetadata: file.metadata, source: file.path), preprocess)
     }
 }

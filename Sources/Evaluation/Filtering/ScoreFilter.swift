@@ -1,6 +1,12 @@
 import Foundation
 import DataPipeline
 import Tokenization
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Checkpointing
+import ModelStore
 
 /// The `filter` command's work: score every image–caption pair of a shard set with a model, write
 /// the scores, and write the kept items as a new shard set (CLIP-score filtering as in DataComp).

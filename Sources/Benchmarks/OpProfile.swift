@@ -1,4 +1,15 @@
 import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Tokenization
+import Distributed
+import ModelStore
+import Evaluation
+import Training
 
 /// A per-op table of one training step: time, share of the step, GFLOP/s.
 public enum OpProfile {

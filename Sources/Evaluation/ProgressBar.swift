@@ -1,4 +1,12 @@
 import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import DataPipeline
+import Tokenization
+import Checkpointing
+import ModelStore
 
 /// A one-line progress bar with an ETA on a terminal (silent otherwise), plus the result tables of `evaluate`.
 public final class ProgressBar: @unchecked Sendable {

@@ -1,4 +1,10 @@
 import Foundation
+import TensorCore
+import NeuralNet
+import Objectives
+import Optimization
+import DataPipeline
+import Checkpointing
 
 /// Checks made before a long computation whose result goes to a file, so that a missing folder
 /// or a permission problem is reported at once, not after the work (the file is written later,

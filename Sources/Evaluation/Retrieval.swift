@@ -2,6 +2,11 @@ import Foundation
 import DataPipeline
 import Tokenization
 import Objectives
+import TensorCore
+import Autograd
+import NeuralNet
+import Checkpointing
+import ModelStore
 
 /// Image↔text retrieval on pairs aligned by index: R@1/5/10, mean and median rank for both
 /// directions, computed in row blocks so memory stays O(block · N).
@@ -28,7 +33,7 @@ public struct RetrievalResult: Codable, Equatable, Sendable {
     /// - Parameters: images: [N, n1, E] unit token features; texts: the U distinct captions' tokens;
     ///   textOf as in `init(images:texts:textOf:block:)`. Scores are computed for `block` images
     ///   against all texts, then for `block` texts against all images (memory O(block · N)).
-    public init(filipImages images: Tensor, texts: TextTokens, textOf: [Int]? = nil, block: Int = 256) {
+    public init(tokenwiseImages images: Tensor, texts: TextTokens, textOf: [Int]? = nil, block: Int = 256) {
         self.init(count: images.shape[0], distinct: texts.count, textOf: textOf, block: block,
                   textScores: {
                       FILIPKernel.scores(imageTokens: images.slice(axis: 0, $0), textTokens: texts.features,
@@ -80,7 +85,7 @@ public struct RetrievalResult: Codable, Equatable, Sendable {
     /// Encodes a captioned shard set (captions, or `/long_captions` with `longCaptions`) and scores
     /// it with the encoder's scoring: the first `limit` usable items (all by default), each distinct
     /// caption encoded once. Throws on a non-finite embedding and when no item is usable.
-    public static func evaluate(encoder: ModelEncoder, tokenizer: CLIPTokenizer, dataset: ShardDataset,
+    public static func evaluate(encoder: ModelEncoder, tokenizer: CLIPTokenizer, dataset: any DatasetSource,
                                 longCaptions: Bool, batchSize: Int = 256, limit: Int? = nil, loaderThreads: Int = 2,
                                 progress: ((Int, Int) -> Void)? = nil) throws -> RetrievalResult {
         let ctx = encoder.model.config.textCfg.contextLength
@@ -137,10 +142,10 @@ public struct RetrievalResult: Codable, Equatable, Sendable {
             let texts = Tensor.concat(chunks.map { encoder.texts($0.0, batch: $0.1) }, axis: 0)
             try texts.requireFinite(captionOf)
             return RetrievalResult(images: images, texts: texts, textOf: textOf)
-        case .filip(let special):
+        case .tokenwise(let special):
             let texts = TextTokens.concat(chunks.map { encoder.textTokens($0.0, batch: $0.1, includeSpecialTokens: special) })
             try texts.features.requireFinite(captionOf)
-            return RetrievalResult(filipImages: images, texts: texts, textOf: textOf)
+            return RetrievalResult(tokenwiseImages: images, texts: texts, textOf: textOf)
         }
     }
 }

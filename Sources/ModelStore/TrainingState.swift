@@ -1,4 +1,10 @@
 import DataPipeline
+import Foundation
+import TensorCore
+import NeuralNet
+import Objectives
+import Optimization
+import Checkpointing
 
 /// `state.json` of a checkpoint: everything besides weights and optimizer moments needed to
 /// continue exactly. All randomness derives from `seed` and the positions saved here (the
@@ -25,6 +31,15 @@ public struct TrainingState: Codable, Equatable, Sendable {
     /// skipped items can move ranks apart). Nil for a single process.
     public var rankLoaders: [LoaderState]? = nil
 
+    public init(step: Int, loader: LoaderState, seed: UInt64, modelHash: String, configHash: String, config: String?,
+                consecutiveNonfinite: Int, skippedNonfinite: Int, optimizer: String, imagesSeen: Int,
+                rankLoaders: [LoaderState]? = nil) {
+        (self.step, self.loader, self.seed, self.modelHash, self.configHash, self.config) =
+            (step, loader, seed, modelHash, configHash, config)
+        (self.consecutiveNonfinite, self.skippedNonfinite, self.optimizer, self.imagesSeen, self.rankLoaders) =
+            (consecutiveNonfinite, skippedNonfinite, optimizer, imagesSeen, rankLoaders)
+    }
+
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", step, loader, seed, modelHash = "model_hash", configHash = "config_hash", config
         case consecutiveNonfinite = "consecutive_nonfinite", skippedNonfinite = "skipped_nonfinite", optimizer
@@ -33,7 +48,7 @@ public struct TrainingState: Codable, Equatable, Sendable {
 }
 
 /// A stable 64-bit FNV-1a hash, hex-encoded (for config fingerprints).
-func fingerprint(_ text: String) -> String {
+public func fingerprint(_ text: String) -> String {
     var h: UInt64 = 0xcbf2_9ce4_8422_2325
     for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
     return String(h, radix: 16)

@@ -2,20 +2,25 @@ import Foundation
 import DataPipeline
 import Tokenization
 import Objectives
+import TensorCore
+import Autograd
+import NeuralNet
+import Checkpointing
+import ModelStore
 
 /// Embedding images and texts with a trained model, without a tape, split over worker threads.
 public struct ModelEncoder {
     public let model: CLIPModel
     public let workers: Int
     /// How images and texts are compared (the model's training objective decides).
-    public let scoring: Scoring
+    public let scoring: Similarity
     /// GEMM precision of the towers (scoring stays fp32).
     public let precision: MatmulPrecision
     /// The evaluation image transform the model expects (`ModelLoading`: a hub folder's
     /// `preprocess_cfg`, else SwiftCLIP's training normalization with shortest-side center crop).
     public let preprocess: Augmentation
 
-    public init(model: CLIPModel, workers: Int = Parallel.threads, scoring: Scoring = .embedding,
+    public init(model: CLIPModel, workers: Int = Parallel.threads, scoring: Similarity = .embedding,
                 precision: MatmulPrecision = .fp32, preprocess: Augmentation = .none) {
         (self.model, self.workers, self.scoring) = (model, max(1, workers), scoring)
         (self.precision, self.preprocess) = (precision, preprocess)

@@ -1,5 +1,12 @@
 import DataPipeline
 import TensorCore
+import Foundation
+import Autograd
+import NeuralNet
+import Objectives
+import Tokenization
+import Checkpointing
+import ModelStore
 
 extension Tensor {
     /// The first row (along axis 0) holding a NaN or an infinity, or nil when every value is finite.
@@ -20,20 +27,19 @@ extension Tensor {
     }
 }
 
-extension ShardDataset {
-    /// "SHARD item i" for global item `index`.
+extension DatasetSource {
+    /// "SOURCE item i" for global item `index` (`origin(of:)`: the shard, tar or file holding it).
     func itemName(_ index: Int) -> String {
-        let (s, i) = locate(index)
-        return "\(shards[s].path) item \(i)"
+        let origin = origin(of: index)
+        return "\(origin.path) item \(origin.index)"
     }
 
-    /// Throws a one-line data error naming the shard and item when a label is not one of the
+    /// Throws a one-line data error naming the source and item when a label is not one of the
     /// `classCount` classes (negative, or beyond the class names given).
     func requireLabels(within classCount: Int) throws {
-        for shard in shards {
-            guard let labels = shard.labels,
-                  let i = labels.firstIndex(where: { $0 < 0 || $0 >= classCount }) else { continue }
-            throw ConfigError("\(shard.path): item \(i) has label \(labels[i]), outside the \(classCount) class names (0..<\(classCount))")
+        for i in 0..<count {
+            guard let label = label(at: i), label < 0 || label >= classCount else { continue }
+            throw ConfigError("\(itemName(i)) has label \(label), outside the \(classCount) class names (0..<\(classCount))")
         }
     }
 }

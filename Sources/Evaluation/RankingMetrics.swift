@@ -1,3 +1,13 @@
+import Foundation
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import DataPipeline
+import Tokenization
+import Checkpointing
+import ModelStore
+
 /// Ranking metrics shared by zero-shot classification and retrieval.
 ///
 /// The rank of the correct candidate is the number of OTHER candidates scoring higher or equal

@@ -1,5 +1,12 @@
 import Foundation
 import Tokenization
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import DataPipeline
+import Checkpointing
+import ModelStore
 
 /// What the inference commands (`evaluate`, `embed`, `filter`) share. (Their error convention, one line
 /// and exit 1, is `mainWithOneLineErrors` in the CommandLineTool target, shared by every command.)
@@ -9,7 +16,7 @@ public enum CommandSupport {
     /// encoder scores as the checkpoint's objective did unless `scoring` says otherwise, and runs
     /// the towers' GEMMs in `precision` (saying in one line how bf16 runs here).
     public static func loadForInference(checkpoint: String, modelConfig: String?, vocab: String?, threads: Int?,
-                                        scoring: Scoring? = nil, precision: MatmulPrecision = .fp32)
+                                        scoring: Similarity? = nil, precision: MatmulPrecision = .fp32)
         throws -> (model: CLIPModel, tokenizer: CLIPTokenizer, encoder: ModelEncoder)
     {
         let t = threads ?? ProcessInfo.processInfo.activeProcessorCount

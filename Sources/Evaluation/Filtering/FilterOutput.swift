@@ -1,6 +1,12 @@
 import Foundation
 import Checkpointing
 import DataPipeline
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import Tokenization
+import ModelStore
 
 /// What `filter` writes: the scores (CSV or safetensors) and the kept items as new shards.
 public enum FilterOutput {
@@ -18,7 +24,7 @@ public enum FilterOutput {
     /// Writes the scores atomically: a CSV `shard,index,key,score` (one row per item; score empty
     /// for unscored items; key empty where the shard has no `/keys`) or a safetensors file with
     /// `scores` [N] F32 (NaN for unscored items).
-    public static func writeScores(_ scores: [Float?], dataset: ShardDataset, scoring: Scoring, to path: String) throws {
+    public static func writeScores(_ scores: [Float?], dataset: ShardDataset, scoring: Similarity, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         switch try scoresFormat(path) {
         case .csv:

@@ -2,14 +2,18 @@ import Foundation
 import Checkpointing
 import DataPipeline
 import Tokenization
+import TensorCore
+import Autograd
+import NeuralNet
+import Objectives
+import ModelStore
 
 /// The `embed` command's work: one embedding row per image item of a shard and per line of a
 /// text file, written as safetensors — or a refusal, never a silently shifted row.
 public enum EmbeddingExport {
-    /// L2-normalized embeddings [N, E] of the shard's N images, in order (evaluation transform).
-    /// Throws, naming the shard and item, when an image cannot be decoded or its embedding is not finite.
-    public static func embedImages(encoder: ModelEncoder, shard: String, batchSize: Int = 256) throws -> Tensor {
-        let dataset = try ShardDataset(path: shard)
+    /// L2-normalized embeddings [N, E] of the dataset's N images, in order (evaluation transform).
+    /// Throws, naming the source and item, when an image cannot be decoded or its embedding is not finite.
+    public static func embedImages(encoder: ModelEncoder, dataset: any DatasetSource, batchSize: Int = 256) throws -> Tensor {
         let ctx = encoder.model.config.textCfg.contextLength
         let loader = try DataLoader(
             dataset: dataset,
