@@ -87,6 +87,9 @@ extension ObjectiveOptions {
     /// The options as a config.
     public var config: ObjectiveConfig { ObjectiveConfig(self) }
 
+    /// The objective's defaults: `objective: {type: NAME}` and nothing else.
+    public static func defaults() throws -> Self { try JSONDecoder().decode(Self.self, from: Data("{}".utf8)) }
+
     /// Whether `other` is the same objective with the same options.
     public func isEqual(to other: any ObjectiveOptions) -> Bool { (other as? Self) == self }
 

@@ -35,7 +35,7 @@ public enum ObjectiveRegistry {
     }
 
     /// The objectives SwiftCLIP ships, in the order errors list them.
-    private static let builtIn: [any ObjectiveOptions.Type] = [
+    public static let builtIn: [any ObjectiveOptions.Type] = [
         CLIPObjective.Options.self, ALIGNObjective.Options.self, FILIPObjective.Options.self, LongCLIPObjective.Options.self,
         SigLIPObjective.Options.self, ConVIRTObjective.Options.self, MultiPositiveObjective.Options.self,
     ]

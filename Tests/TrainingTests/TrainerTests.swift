@@ -82,7 +82,8 @@ final class ObjectiveTrainingTests: XCTestCase {
     func testEveryObjectiveTrains() throws {
         let run = try SyntheticRun()
         defer { run.cleanup() }
-        for objective in ["clip", "align", "convirt", "siglip", "filip", "longclip", "multipos"] {
+        for kind in ObjectiveRegistry.kinds {
+            let objective = kind.type, expected = try kind.defaults().makeObjective()
             let trainer = try Trainer(config: try run.config(run.yaml(steps: 6, workers: 2, every: 100, objective: objective)),
                                       overwrite: true, log: { _ in })
             let summary = try trainer.run()
@@ -91,10 +92,10 @@ final class ObjectiveTrainingTests: XCTestCase {
             XCTAssertEqual(losses.count, trainer.metrics.steps.count, "\(objective): \(trainer.metrics.steps)")
             XCTAssertTrue(losses.allSatisfy(\.isFinite), "\(objective): \(losses)")
             XCTAssertLessThan(losses.last!, losses.first! + 1e-3, "\(objective) did not learn: \(losses)")
-            if objective == "siglip" { XCTAssertNotNil(trainer.model.logitBias) }
+            XCTAssertEqual(trainer.model.logitBias != nil, expected.initialScalars.logitBias != nil, objective)
             // The checkpoint records the objective, so evaluation scores as it was trained.
             let scoring = try ModelLoading.load(checkpoint: trainer.runDirectory.path).scoring
-            XCTAssertEqual(scoring, objective == "filip" ? .tokenwise(includeSpecialTokens: true) : .embedding, objective)
+            XCTAssertEqual(scoring, expected.similarity, objective)
         }
     }
 }

@@ -190,15 +190,15 @@ struct Loader: ParsableCommand {
 
 struct Objectives: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "objectives",
-        abstract: "Forward+backward time of each objective (B=256, D=256) and FILIP at B=512, n1=50, n2=77, d=256 with peak memory.")
+        abstract: "Forward+backward time of each registered objective (B=256, D=256; token-level ones at B=512, n1=50, n2=77, d=256 with peak memory).")
     @OptionGroup var common: Common
-    @Flag(help: "Skip the (slow) FILIP measurement.") var skipFilip = false
+    @Flag(help: "Skip the (slow) token-level objectives.") var skipTokenLevel = false
 
-    func run() {
+    func run() throws {
         common.apply()
         Parallel.configureBLAS(forWorkers: 1)
-        var rows = ObjectiveBenchmark.pooled()
-        if !skipFilip { rows.append(ObjectiveBenchmark.filip()) }
+        var rows = try ObjectiveBenchmark.pooled()
+        if !skipTokenLevel { rows += try ObjectiveBenchmark.tokenLevel() }
         for r in rows {
             let memory = r.peakExtraBytes.map { String(format: ", peak extra memory %.0f MiB", Double($0) / 1048576) } ?? ""
             print("  " + r.objective.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: "%9.1f ms", r.milliseconds) + memory)

@@ -30,6 +30,7 @@ struct Train: ParsableCommand {
         Parallel.configure(threads: threads ?? max(1, cores / communicator.localSize))
         let setup = Result {
             let cfg = try TrainingConfig.load(path: config, overrides: overrides)
+            Trainer.configureThreads(for: cfg, threads: Parallel.threads)   // the command sets process-wide state; the library never does
             StopSignal.install()
             return try Trainer(config: cfg, resume: resume, overwrite: overwrite,
                                allowConfigChange: allowConfigChange, communicator: communicator,

@@ -35,7 +35,9 @@ extension Trainer {
         let classifier = ZeroShotClassifier(encoder: encoder, tokenizer: tokenizer, classnames: classnames, templates: templates)
         let result = try classifier.evaluate(encoder: encoder, dataset: dataset, limit: limit)
         guard result.count > 0 else { throw ConfigError("eval.zeroshot.dataset: \(z.dataset): no image could be evaluated") }
-        try metrics.append(EvalRecord(step: state.step, zeroshotTop1: result.top1, zeroshotTop5: result.top5, images: result.count))
+        let record = EvalRecord(step: state.step, zeroshotTop1: result.top1, zeroshotTop5: result.top5, images: result.count)
+        try metrics.append(record)
+        onEvaluation?(record)
         log(String(format: "step %d: zero-shot top-1 %.2f%%, top-5 %.2f%% on %d images", state.step, 100 * result.top1, 100 * result.top5, result.count))
         return result.top1
     }

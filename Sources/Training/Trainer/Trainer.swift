@@ -39,6 +39,28 @@ public final class Trainer {
     let zeroShotDataset: (any DatasetSource)?
     let contextLength: Int
 
+    /// Called with each logged step's record (every `run.log_every` steps, and skipped steps), on every rank.
+    public var onStep: ((StepRecord) -> Void)?
+    /// Called with each zero-shot evaluation's record (rank 0, which alone evaluates).
+    public var onEvaluation: ((EvalRecord) -> Void)?
+    private let cancelled = Locked(false)
+
+    /// Asks the run to stop after the current step, as a stop signal does: it checkpoints and `run`
+    /// returns with `stoppedEarly`. Safe from any thread; cancelling the Swift task that runs `run()` does the same.
+    public func cancel() { cancelled.withLock { $0 = true } }
+
+    /// Whether `cancel()` was called or the task running the trainer was cancelled.
+    public var isCancelled: Bool { cancelled.withLock { $0 } || Task.isCancelled }
+
+    /// What the `train` command sets before a run, and a program may: kernel threads for this
+    /// process's share of the cores, and OpenBLAS threads for `train.workers` workers side by side
+    /// (single-threaded BLAS once the workers fill the cores). Process-wide, so the trainer never
+    /// sets it by itself.
+    public static func configureThreads(for config: TrainingConfig, threads: Int) {
+        Parallel.configure(threads: threads)
+        Parallel.configureBLAS(forWorkers: config.train.workers)
+    }
+
     /// Prepares a run: builds or restores model, optimizer and loader (the steps are in `Trainer+Setup.swift`).
     /// - Parameters:
     ///   - resume: nil for a new run, `"latest"` or a checkpoint path (`RunCheckpoints.resume`) to continue.
@@ -114,7 +136,6 @@ public final class Trainer {
 
     /// The loop: every rank takes the same steps and agrees on stopping; rank 0 alone writes and evaluates.
     private func runSteps() throws -> Summary {
-        Parallel.configureBLAS(forWorkers: config.train.workers)
         let cadence = Cadence(config)
         let nonfinitePolicy = NonfinitePolicy(maxConsecutive: config.train.maxNonfiniteSteps)
         let progress = ProgressReporter(total: cadence.total, every: config.run.logEvery, output: log)
@@ -134,7 +155,7 @@ public final class Trainer {
         }
         communicator.broadcast(parameters: model.parameters)   // every rank starts from rank 0's weights
         while state.step < cadence.total {
-            if communicator.any(StopSignal.isRequested) { stoppedEarly = true; break }   // every rank stops at the same step
+            if communicator.any(StopSignal.isRequested || isCancelled) { stoppedEarly = true; break }   // every rank stops at the same step
             guard let batch = try loader.next() else { throw ConfigError("the training loader ended unexpectedly") }
             let lr = config.learningRateSchedule.lr(at: state.step)
             let (loss, nonfinite) = try trainStep(batch, lr: lr)
@@ -148,6 +169,7 @@ public final class Trainer {
                 let record = stepRecord(loss: loss, lr: lr, nonfinite: nonfinite, time: clock.read())
                 try metrics.append(record)
                 if communicator.rank == 0 { progress.report(record) }
+                onStep?(record)
             }
             if let message = nonfinitePolicy.stopMessage(after: nonfinite, state: state) {
                 progress.finish()
@@ -166,7 +188,8 @@ public final class Trainer {
         progress.finish()
         if stoppedEarly {
             lastCheckpoint = try saveCheckpoint()
-            try metrics.append(EventRecord(kind: "stop", step: state.step, reason: "signal", message: "stop requested (signal)"))
+            let (reason, message) = StopSignal.isRequested ? ("signal", "stop requested (signal)") : ("cancelled", "stop requested (cancelled)")
+            try metrics.append(EventRecord(kind: "stop", step: state.step, reason: reason, message: message))
             log("stopped at step \(state.step); checkpoint \(lastCheckpoint!.path). Continue with --resume latest")
         } else {
             if config.eval.zeroshot != nil && communicator.rank == 0 {   // the final evaluation
