@@ -1,6 +1,6 @@
 import Foundation
 
-/// The `checkpoints/` folder of a run (DESIGN.md):
+/// The `checkpoints/` folder of a run (docs/DESIGN.md):
 ///
 /// ```
 /// runs/NAME/checkpoints/

@@ -42,7 +42,10 @@ public struct OpenCLIPHubConfig: Codable {
     /// config classes reject unknown ones). A conv-tower model has no OpenCLIP equivalent: refused.
     public func jsonData() throws -> Data {
         guard modelCfg.visionCfg.type == .vit else {
-            throw ConfigError("vision_cfg.type \(modelCfg.visionCfg.type.rawValue): SwiftCLIP's conv tower has no OpenCLIP equivalent, so it cannot be exported")
+            throw ConfigError("vision_cfg.type \(modelCfg.visionCfg.type.rawValue): only the ViT image tower has an OpenCLIP equivalent, so this model cannot be exported")
+        }
+        guard modelCfg.textCfg.type == .transformer else {
+            throw ConfigError("text_cfg.type \(modelCfg.textCfg.type.rawValue): only the transformer text tower has an OpenCLIP equivalent, so this model cannot be exported")
         }
         func object(_ data: Data) -> [String: Any] { try! JSONSerialization.jsonObject(with: data) as! [String: Any] }
         var model = object(modelCfg.jsonData())

@@ -6,7 +6,7 @@ import NeuralNet
 import Objectives
 import Optimization
 
-/// The run folder's checkpoints (DESIGN.md): `checkpoints/step-00000500/{model.safetensors,
+/// The run folder's checkpoints (docs/DESIGN.md): `checkpoints/step-00000500/{model.safetensors,
 /// optimizer.safetensors, state.json, manifest.json}` and `checkpoints/latest`, and the one path
 /// by which checkpoints are read — resume, evaluate, embed and `model.init` alike. The only file
 /// of the trainer that talks to the Checkpointing layer.

@@ -152,3 +152,28 @@ public final class ConvTower: ImageTower {
         proj.visitParameters(prefix + "proj.", visit)
     }
 }
+
+extension VisionTransformer {
+    /// The configs a ViT can be built from; errors name the key.
+    @Sendable public static func validate(_ c: VisionConfig) throws {
+        guard c.imageSize > 0, c.patchSize > 0, c.imageSize % c.patchSize == 0 else {
+            throw ModelError("vision_cfg.image_size \(c.imageSize) must be a positive multiple of patch_size \(c.patchSize)")
+        }
+        guard c.layers >= 1 else { throw ModelError("vision_cfg.layers: must be at least 1, got \(c.layers)") }
+        guard c.mlpRatio > 0, c.mlpRatio.isFinite, Int(Double(c.width) * c.mlpRatio) >= 1 else {
+            throw ModelError("vision_cfg.mlp_ratio: must be positive, got \(c.mlpRatio)")
+        }
+        guard c.width > 0, c.headWidth > 0, c.width % c.headWidth == 0 else {
+            throw ModelError("vision_cfg.width \(c.width) must be a positive multiple of head_width \(c.headWidth)")
+        }
+    }
+}
+
+extension ConvTower {
+    /// The configs the conv tower can be built from; errors name the key.
+    @Sendable public static func validate(_ c: VisionConfig) throws {
+        guard !c.convnetWidths.isEmpty, c.convnetWidths.allSatisfy({ $0 > 0 }), c.imageSize >> c.convnetWidths.count > 0 else {
+            throw ModelError("vision_cfg.convnet_widths must list positive stage widths that fit image_size \(c.imageSize)")
+        }
+    }
+}

@@ -84,8 +84,16 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 }
 
 public struct VisionConfig: Codable, Equatable, Sendable {
-    /// `vit` (OpenCLIP's VisionTransformer) or `convnet` (SwiftCLIP's small conv tower).
-    public enum Kind: String, ModelConfigChoice { case vit, convnet }
+    /// The image tower (`TowerFactory`): `vit` (OpenCLIP's VisionTransformer), `convnet`
+    /// (SwiftCLIP's small conv tower), or a tower a program registered.
+    public struct Kind: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public init(stringLiteral value: String) { rawValue = value }
+        public init(from decoder: Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+        public func encode(to encoder: Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
+        public static let vit = Kind(rawValue: "vit"), convnet = Kind(rawValue: "convnet")
+    }
     /// `tok` (class token) or `avg` (mean of patch tokens), as OpenCLIP's `pool_type`.
     public enum Pool: String, ModelConfigChoice { case tok, avg }
 
@@ -116,7 +124,7 @@ public struct VisionConfig: Codable, Equatable, Sendable {
         try OpenCLIPKeys.check(decoder, implemented: Set(CodingKeys.allCases.map(\.rawValue)), policy: OpenCLIPKeys.vision)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = VisionConfig(imageSize: 0)
-        type = try c.decodeChoice(Kind.self, forKey: .type, name: "vision_cfg.type") ?? d.type
+        type = try c.decodeIfPresent(Kind.self, forKey: .type) ?? d.type
         if let size = try? c.decode(Int.self, forKey: .imageSize) { imageSize = size } else {
             let pair = try c.decode([Int].self, forKey: .imageSize)
             guard pair.count == 2, pair[0] == pair[1] else { throw ModelError("vision_cfg.image_size must be square, got \(pair)") }
@@ -133,25 +141,7 @@ public struct VisionConfig: Codable, Equatable, Sendable {
         convnetWidths = try c.decodeIfPresent([Int].self, forKey: .convnetWidths) ?? d.convnetWidths
     }
 
-    func validate() throws {
-        switch type {
-        case .vit:
-            guard imageSize > 0, patchSize > 0, imageSize % patchSize == 0 else {
-                throw ModelError("vision_cfg.image_size \(imageSize) must be a positive multiple of patch_size \(patchSize)")
-            }
-            guard layers >= 1 else { throw ModelError("vision_cfg.layers: must be at least 1, got \(layers)") }
-            guard mlpRatio > 0, mlpRatio.isFinite, Int(Double(width) * mlpRatio) >= 1 else {
-                throw ModelError("vision_cfg.mlp_ratio: must be positive, got \(mlpRatio)")
-            }
-            guard width > 0, headWidth > 0, width % headWidth == 0 else {
-                throw ModelError("vision_cfg.width \(width) must be a positive multiple of head_width \(headWidth)")
-            }
-        case .convnet:
-            guard !convnetWidths.isEmpty, convnetWidths.allSatisfy({ $0 > 0 }), imageSize >> convnetWidths.count > 0 else {
-                throw ModelError("vision_cfg.convnet_widths must list positive stage widths that fit image_size \(imageSize)")
-            }
-        }
-    }
+    func validate() throws { try TowerFactory.validate(self) }
 }
 
 public struct TextConfig: Codable, Equatable, Sendable {
@@ -163,27 +153,55 @@ public struct TextConfig: Codable, Equatable, Sendable {
     public var mlpRatio: Double
     /// `argmax` (EOT position, OpenCLIP's default) or `first` ([CLS]-style, for bidirectional encoders).
     public enum Pool: String, ModelConfigChoice { case argmax, first }
+    /// The text tower (`TowerFactory`): `transformer` (OpenCLIP's TextTransformer, the default), or
+    /// a tower a program registered. Written to JSON only when it is not the default.
+    public struct Kind: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public init(stringLiteral value: String) { rawValue = value }
+        public init(from decoder: Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+        public func encode(to encoder: Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
+        public static let transformer = Kind(rawValue: "transformer")
+    }
+
+    public var type: Kind
 
     public var poolType: Pool
     /// True for a bidirectional encoder (OpenCLIP's `no_causal_mask`).
     public var noCausalMask: Bool
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case contextLength = "context_length", vocabSize = "vocab_size", width, heads, layers
+        case type, contextLength = "context_length", vocabSize = "vocab_size", width, heads, layers
         case mlpRatio = "mlp_ratio", poolType = "pool_type", noCausalMask = "no_causal_mask"
     }
 
     /// The defaults are OpenCLIP's (what an omitted key means).
-    public init(contextLength: Int = 77, vocabSize: Int = 49408, width: Int = 512, heads: Int = 8, layers: Int = 12,
-                mlpRatio: Double = 4, poolType: Pool = .argmax, noCausalMask: Bool = false) {
-        (self.contextLength, self.vocabSize, self.width, self.heads, self.layers) = (contextLength, vocabSize, width, heads, layers)
+    public init(type: Kind = .transformer, contextLength: Int = 77, vocabSize: Int = 49408, width: Int = 512, heads: Int = 8,
+                layers: Int = 12, mlpRatio: Double = 4, poolType: Pool = .argmax, noCausalMask: Bool = false) {
+        (self.type, self.contextLength, self.vocabSize, self.width, self.heads, self.layers) = (type, contextLength, vocabSize, width, heads, layers)
         (self.mlpRatio, self.poolType, self.noCausalMask) = (mlpRatio, poolType, noCausalMask)
+    }
+
+    /// Every key but `type`, which is written only for a tower other than the default (configs,
+    /// checkpoints and hub folders of the transformer stay as OpenCLIP writes them).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        if type != .transformer { try c.encode(type, forKey: .type) }
+        try c.encode(contextLength, forKey: .contextLength)
+        try c.encode(vocabSize, forKey: .vocabSize)
+        try c.encode(width, forKey: .width)
+        try c.encode(heads, forKey: .heads)
+        try c.encode(layers, forKey: .layers)
+        try c.encode(mlpRatio, forKey: .mlpRatio)
+        try c.encode(poolType, forKey: .poolType)
+        try c.encode(noCausalMask, forKey: .noCausalMask)
     }
 
     public init(from decoder: Decoder) throws {
         try OpenCLIPKeys.check(decoder, implemented: Set(CodingKeys.allCases.map(\.rawValue)), policy: OpenCLIPKeys.text)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = TextConfig()
+        type = try c.decodeIfPresent(Kind.self, forKey: .type) ?? d.type
         contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength) ?? d.contextLength
         vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? d.vocabSize
         width = try c.decodeIfPresent(Int.self, forKey: .width) ?? d.width
@@ -194,18 +212,7 @@ public struct TextConfig: Codable, Equatable, Sendable {
         noCausalMask = try c.decodeIfPresent(Bool.self, forKey: .noCausalMask) ?? d.noCausalMask
     }
 
-    func validate() throws {
-        guard contextLength >= 2 else { throw ModelError("text_cfg.context_length: must be at least 2 (start and end of text), got \(contextLength)") }
-        guard vocabSize > 0 else { throw ModelError("text_cfg.vocab_size: must be positive, got \(vocabSize)") }
-        guard heads > 0 else { throw ModelError("text_cfg.heads: must be positive, got \(heads)") }
-        guard width > 0, width % heads == 0 else {
-            throw ModelError("text_cfg.width: must be a positive multiple of text_cfg.heads \(heads), got \(width)")
-        }
-        guard layers >= 1 else { throw ModelError("text_cfg.layers: must be at least 1, got \(layers)") }
-        guard mlpRatio > 0, mlpRatio.isFinite, Int(Double(width) * mlpRatio) >= 1 else {
-            throw ModelError("text_cfg.mlp_ratio: must be positive, got \(mlpRatio)")
-        }
-    }
+    func validate() throws { try TowerFactory.validate(self) }
 }
 
 /// A config value spelled as one of a fixed set of strings (OpenCLIP's spellings, or ours); it

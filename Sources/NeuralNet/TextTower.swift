@@ -2,7 +2,7 @@
 /// pooled features [B, E] and, for token-level objectives (FILIP), per-token features [B, ctx, E].
 ///
 /// Its parameters live at the root of the CLIP state dict (no prefix), as OpenCLIP's text towers do.
-/// A new text tower is a type conforming to this and a case in `TowerFactory.textTower`.
+/// A new text tower is a type conforming to this, registered with `TowerFactory.registerTextTower`.
 public protocol TextTower: Layer {
     /// Learned absolute positions [ctx, W]; Long-CLIP stretches them and keeps their first rows frozen.
     var positionalEmbedding: Variable { get }

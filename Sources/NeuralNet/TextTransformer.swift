@@ -75,3 +75,19 @@ public final class TextTransformer: TextTower {
         visit(prefix + "text_projection", textProjection)
     }
 }
+
+extension TextTransformer {
+    /// The configs OpenCLIP's text transformer can be built from; errors name the key.
+    @Sendable public static func validate(_ c: TextConfig) throws {
+        guard c.contextLength >= 2 else { throw ModelError("text_cfg.context_length: must be at least 2 (start and end of text), got \(c.contextLength)") }
+        guard c.vocabSize > 0 else { throw ModelError("text_cfg.vocab_size: must be positive, got \(c.vocabSize)") }
+        guard c.heads > 0 else { throw ModelError("text_cfg.heads: must be positive, got \(c.heads)") }
+        guard c.width > 0, c.width % c.heads == 0 else {
+            throw ModelError("text_cfg.width: must be a positive multiple of text_cfg.heads \(c.heads), got \(c.width)")
+        }
+        guard c.layers >= 1 else { throw ModelError("text_cfg.layers: must be at least 1, got \(c.layers)") }
+        guard c.mlpRatio > 0, c.mlpRatio.isFinite, Int(Double(c.width) * c.mlpRatio) >= 1 else {
+            throw ModelError("text_cfg.mlp_ratio: must be positive, got \(c.mlpRatio)")
+        }
+    }
+}

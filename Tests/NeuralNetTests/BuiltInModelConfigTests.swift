@@ -103,7 +103,7 @@ final class BuiltInModelConfigTests: XCTestCase {
     /// allowed values, and the JSON a checkpoint embeds spells them as before.
     func testKindsKeepTheirSpellings() throws {
         let wrong: [(String, String)] = [
-            (config(vision: #", "type": "resnet""#), "src: vision_cfg.type must be vit or convnet, got resnet"),
+            (config(vision: #", "type": "resnet""#), "src: vision_cfg.type must be one of vit, convnet, got resnet"),
             (config(vision: #", "pool_type": "none""#), "src: vision_cfg.pool_type must be tok or avg, got none"),
             (config(text: #", "pool_type": "last""#), "src: text_cfg.pool_type must be argmax or first, got last"),
         ]

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-/// The error convention every SwiftCLIP command follows (DESIGN.md: "exits non-zero with a one-line reason"):
+/// The error convention every SwiftCLIP command follows (docs/DESIGN.md: "exits non-zero with a one-line reason"):
 /// - a runtime error — bad data, a missing or unreadable file, a full disk, a non-finite stop — is one line
 ///   on standard error, `TOOL: error: REASON` (line breaks in the reason become spaces), and exit status 1,
 ///   without the usage text;

@@ -1,4 +1,4 @@
-/// Shard format version 1 (DESIGN.md), writable by `ShardWriter` and by h5py alike:
+/// Shard format version 1 (docs/DESIGN.md), writable by `ShardWriter` and by h5py alike:
 ///
 ///     /images          uint8  [N, H, W, 3]   raw RGB, one size per shard     (or)
 ///     /jpeg            vlen uint8 [N]        encoded JPEG bytes, or PNG bytes kept as they were

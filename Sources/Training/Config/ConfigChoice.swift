@@ -12,7 +12,7 @@ import ModelStore
 import Evaluation
 
 /// A config value spelled as one of a fixed set of strings (the YAML/JSON spellings are the user
-/// contract, DESIGN.md). Decoding another string is a one-line error naming the key and the
+/// contract, docs/DESIGN.md). Decoding another string is a one-line error naming the key and the
 /// allowed values (`decodeChoice`); encoding writes the spelling.
 protocol ConfigChoice: ModelConfigChoice {}
 

@@ -12,7 +12,7 @@ import Distributed
 import ModelStore
 import Evaluation
 
-/// The training configuration (YAML or JSON), as documented in DESIGN.md and the README.
+/// The training configuration (YAML or JSON), as documented in docs/DESIGN.md and the README.
 /// Every section rejects unknown keys; `validate` checks values and files.
 public struct TrainingConfig: Codable, Equatable {
     public var run: RunSection

@@ -11,7 +11,7 @@ import Checkpointing
 import ModelStore
 import Evaluation
 
-/// One data-parallel gradient step over ranks × workers (DESIGN.md):
+/// One data-parallel gradient step over ranks × workers (docs/DESIGN.md):
 ///
 /// 1. this rank's rows of the global batch are split into `workers` contiguous slices; each worker
 ///    thread runs both towers on its slice with single-threaded kernels;

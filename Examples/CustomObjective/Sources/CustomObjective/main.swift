@@ -29,7 +29,7 @@ do {
         "objective={type: dcl}", "run.name=fashion-dcl", "run.output_dir=\(option("--output", "runs"))",
         "model.config=\(shipped("Configs/models/vit-fashion.json"))", "data.train=\(option("--train"))",
         "train.steps=\(steps)", "schedule.warmup_steps=\(min(100, (Int(steps) ?? 300) / 5))",
-        "checkpoint.every_steps=\(steps)", "eval=null",
+        "checkpoint.every_steps=\(steps)", "eval.zeroshot=null",   // evaluated below, through the API
     ])
     Trainer.configureThreads(for: config, threads: ProcessInfo.processInfo.activeProcessorCount)
     let trainer = try Trainer(config: config, overwrite: true, log: { print($0) })
