@@ -25,7 +25,7 @@ public enum EmbeddingExport {
         var parts: [Tensor] = []
         func refuseSkips() throws {
             if let item = loader.skippedItems.first {
-                throw ConfigError("\(item) (embed writes one row per image, so it refuses unusable items)")
+                throw RunError("\(item) (embed writes one row per image, so it refuses unusable items)")
             }
         }
         while let batch = try loader.next() {
@@ -42,8 +42,8 @@ public enum EmbeddingExport {
     /// The lines of a UTF-8 text file, one caption each (`TextLines`: "\n" or "\r\n" ends a line;
     /// an empty line is an empty caption, so row i of the embeddings is line i + 1).
     public static func captions(file path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError("\(path): cannot read") }
-        guard let text = String(validating: data, as: UTF8.self) else { throw ConfigError("\(path): not valid UTF-8") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw RunError("\(path): cannot read") }
+        guard let text = String(validating: data, as: UTF8.self) else { throw RunError("\(path): not valid UTF-8") }
         return TextLines.split(text)
     }
 

@@ -22,7 +22,7 @@ extension Tensor {
     /// - Parameter what: names row `i`, e.g. `{ "image \($0)" }`.
     func requireFinite(_ what: (Int) -> String) throws {
         if let row = firstNonFiniteRow() {
-            throw ConfigError("\(what(row)): the model's embedding is not finite (NaN or infinity; are its weights finite?)")
+            throw RunError("\(what(row)): the model's embedding is not finite (NaN or infinity; are its weights finite?)")
         }
     }
 }

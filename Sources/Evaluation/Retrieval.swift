@@ -130,7 +130,7 @@ public struct RetrievalResult: Codable, Equatable, Sendable {
         try encodeImages(all: true)
         guard !items.isEmpty else {
             let first = loader.skippedItems.first.map { " (first: \($0))" } ?? ""
-            throw ConfigError("retrieval has no usable items: all \(dataset.count) were skipped\(first)")
+            throw RunError("retrieval has no usable items: all \(dataset.count) were skipped\(first)")
         }
         let images = Tensor.concat(imageParts, axis: 0)
         let chunks = stride(from: 0, to: distinct.count, by: encodeBatch).map { start in

@@ -78,7 +78,7 @@ public struct ZeroShotClassifier {
     /// Reads templates, one per line containing `{}`; blank lines and `#` comments are skipped.
     public static func loadTemplates(_ path: String) throws -> [String] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigError("\(path): cannot read templates")
+            throw RunError("\(path): cannot read templates")
         }
         let lines = TextLines.split(text).map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
@@ -90,7 +90,7 @@ public struct ZeroShotClassifier {
     /// Reads class names, one per line.
     public static func loadClassnames(_ path: String) throws -> [String] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigError("\(path): cannot read class names")
+            throw RunError("\(path): cannot read class names")
         }
         let names = TextLines.split(text).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw ConfigError("\(path): no class names") }
@@ -170,7 +170,7 @@ extension ZeroShotClassifier {
         }
         guard result.count > 0 else {
             let first = loader.skippedItems.first.map { " (first: \($0))" } ?? ""
-            throw ConfigError("zero-shot evaluation has no usable items: all \(dataset.count) were skipped\(first)")
+            throw RunError("zero-shot evaluation has no usable items: all \(dataset.count) were skipped\(first)")
         }
         return result
     }

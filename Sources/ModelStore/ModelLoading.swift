@@ -28,7 +28,7 @@ public enum ModelLoading {
             config = hub.modelCfg
         } else if let json = file.metadata["model_config"] {
             do { config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8)) } catch {
-                throw ConfigError("\(file.path): unreadable model_config metadata (\(error))")
+                throw RunError("\(file.path): unreadable model_config metadata (\(error))")
             }
         } else {
             throw ConfigError("\(file.path): no model_config in the file's metadata; pass --model-config JSON")
@@ -38,7 +38,7 @@ public enum ModelLoading {
         var preprocess = Augmentation.none
         if let hub, let url = hubConfigURL {
             do { preprocess = try hub.preprocessCfg.evaluationTransform() } catch {
-                throw ConfigError("\(url.path): \(error)")
+                throw RunError("\(url.path): \(error)")
             }
         }
         return (model, try Similarity(checkpointMetadata: file.metadata, source: file.path), preprocess)

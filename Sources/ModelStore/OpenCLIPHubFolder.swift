@@ -29,7 +29,7 @@ public struct OpenCLIPHubConfig: Codable {
     public init(contentsOf url: URL) throws {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw ConfigError("\(url.path): cannot read (\(error.localizedDescription))")
+            throw RunError("\(url.path): cannot read (\(error.localizedDescription))")
         }
         do {
             self = try ModelConfig.decode(OpenCLIPHubConfig.self, from: data, source: url.path) { try $0.modelCfg.validate() }

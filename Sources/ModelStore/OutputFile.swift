@@ -17,12 +17,12 @@ public enum OutputFile {
         let folder = url.deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else {
-            throw ConfigError("no such folder: \(folder)")
+            throw RunError("no such folder: \(folder)")
         }
-        guard isDirectory.boolValue else { throw ConfigError("not a folder: \(folder)") }
+        guard isDirectory.boolValue else { throw RunError("not a folder: \(folder)") }
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw ConfigError("\(url.path) is a folder, expected a file name")
         }
-        guard access(folder, W_OK | X_OK) == 0 else { throw ConfigError("permission denied: \(folder)") }
+        guard access(folder, W_OK | X_OK) == 0 else { throw RunError("permission denied: \(folder)") }
     }
 }

@@ -59,7 +59,7 @@ public struct RunCheckpoints {
     public static func requireSpace(needed: Int, available: Int, path: String) throws {
         guard available < needed else { return }
         func mb(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
-        throw ConfigError("no space left on device: \(path) (\(mb(available)) free, one checkpoint needs about \(mb(needed)))")
+        throw RunError("no space left on device: \(path) (\(mb(available)) free, one checkpoint needs about \(mb(needed)))")
     }
 
     static let modelFile = CheckpointSource.weightsFileName
@@ -93,7 +93,7 @@ public struct RunCheckpoints {
         try Self.requireFinite(weights, path: weightsPath)
         try model.load(weights, source: weightsPath)
         do { try optimizer.loadState(moments, step: state.step) } catch let e as OptimizerError {
-            throw ConfigError("\(checkpoint.url.appendingPathComponent(Self.optimizerFile).path): \(e.description)")
+            throw RunError("\(checkpoint.url.appendingPathComponent(Self.optimizerFile).path): \(e.description)")
         }
         return (state, checkpoint.url)
     }
@@ -103,10 +103,10 @@ public struct RunCheckpoints {
         let path = checkpoint.url.appendingPathComponent(stateFile).path
         let state: TrainingState
         do { state = try JSONDecoder().decode(TrainingState.self, from: checkpoint.data(stateFile)) } catch let error as DecodingError {
-            throw ConfigError("\(path): unreadable training state (\(error.localizedDescription))")
+            throw RunError("\(path): unreadable training state (\(error.localizedDescription))")
         }
         guard state.step == checkpoint.step else {
-            throw ConfigError("\(path): says step \(state.step), but the checkpoint is step \(checkpoint.step)")
+            throw RunError("\(path): says step \(state.step), but the checkpoint is step \(checkpoint.step)")
         }
         return state
     }
@@ -151,7 +151,7 @@ public struct RunCheckpoints {
         for name in tensors.keys.sorted() {
             let bad = tensors[name]!.withUnsafeBufferPointer { values in values.first { !$0.isFinite } }
             if let bad {
-                throw ConfigError("\(path): tensor '\(name)' holds \(bad.isNaN ? "NaN" : "infinite") values; "
+                throw RunError("\(path): tensor '\(name)' holds \(bad.isNaN ? "NaN" : "infinite") values; "
                     + "these weights are unusable (did the training diverge?)")
             }
         }

@@ -153,7 +153,7 @@ final class TrainerSafetyTests: XCTestCase {
         let trainer = try Trainer(config: try run.config(run.yaml(steps: 2, objective: "align")), log: { _ in })
         _ = try trainer.run()
         let sigma = trainer.model.logitScale.value.scalar
-        XCTAssertEqual(try XCTUnwrap(trainer.metrics.steps.last).logitScale, Double(1 / sigma), accuracy: 1e-5)
+        XCTAssertEqual(try XCTUnwrap(trainer.metrics.steps.last).logitMultiplier, Double(1 / sigma), accuracy: 1e-5)
         let scalars = ObjectiveScalars(logitScale: Variable(Tensor(-0.5)))
         ALIGNObjective().constrain(scalars)
         XCTAssertEqual(scalars.logitScale.value.scalar, 0.01)

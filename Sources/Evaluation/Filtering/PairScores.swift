@@ -75,7 +75,7 @@ public struct PairScores {
         progress?(n, n)
         let skipped = loader.skippedItems
         guard skipped.count < n else {
-            throw ConfigError("no item could be scored: all \(n) were skipped (first: \(skipped[0]))")
+            throw RunError("no item could be scored: all \(n) were skipped (first: \(skipped[0]))")
         }
         return PairScores(scores: scores, imageEmbeddings: keepImageEmbeddings ? Tensor(shape: [n, e], scalars: embeddings) : nil,
                           skipped: skipped)

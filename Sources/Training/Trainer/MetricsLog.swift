@@ -19,7 +19,7 @@ public struct StepRecord: Codable, Equatable, Sendable {
     public var loss: Double?
     public var lr: Double
     /// The objective's logit multiplier (exp(t) for CLIP, 1/σ for ALIGN), not the raw parameter.
-    public var logitScale: Double
+    public var logitMultiplier: Double
     public var imagesPerSecond: Double
     public var dataWaitShare: Double
     public var elapsedSeconds: Double
@@ -28,7 +28,7 @@ public struct StepRecord: Codable, Equatable, Sendable {
     /// Why this step was skipped: `loss`, `gradient` or `parameter`; nil for a normal step.
     public var nonfinite: String?
     enum CodingKeys: String, CodingKey {
-        case step, loss, lr, logitScale = "logit_scale", imagesPerSecond = "images_per_second"
+        case step, loss, lr, logitMultiplier = "logit_scale", imagesPerSecond = "images_per_second"
         case dataWaitShare = "data_wait_share", elapsedSeconds = "elapsed_seconds", trainingSeconds = "training_seconds"
         case nonfinite
     }
@@ -107,14 +107,14 @@ public final class MetricsLog {
         let data = try encoder.encode(value)
         let handle: FileHandle
         do { handle = try FileHandle(forWritingTo: url) } catch {
-            throw ConfigError("\(url.path): cannot append to the metrics log (\(error.localizedDescription))")
+            throw RunError("\(url.path): cannot append to the metrics log (\(error.localizedDescription))")
         }
         defer { try? handle.close() }
         do {
             try handle.seekToEnd()
             try handle.write(contentsOf: data + Data("\n".utf8))
         } catch {
-            throw ConfigError("\(url.path): cannot append to the metrics log (\(error.localizedDescription))")
+            throw RunError("\(url.path): cannot append to the metrics log (\(error.localizedDescription))")
         }
     }
 }

@@ -26,7 +26,7 @@ final class ProgressReporter {
         let remaining = Double(total - r.step) * (r.trainingSeconds ?? r.elapsedSeconds) / Double(max(r.step, 1))
         let loss = r.loss.map { String(format: "%.4f", $0) } ?? "nan"
         let line = String(format: "step %d/%d  loss %@  lr %.2e  scale %.2f  %.1f img/s  data wait %.0f%%  ETA %@",
-                          r.step, total, loss as NSString, r.lr, r.logitScale, r.imagesPerSecond, 100 * r.dataWaitShare,
+                          r.step, total, loss as NSString, r.lr, r.logitMultiplier, r.imagesPerSecond, 100 * r.dataWaitShare,
                           Self.duration(remaining) as NSString)
         if live {
             FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))

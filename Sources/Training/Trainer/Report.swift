@@ -18,7 +18,7 @@ public enum TrainingReport {
         let charts: [(String, [(Double, Double)])] = [
             ("Loss", steps.compactMap { r in r.loss.map { (Double(r.step), $0) } }),
             ("Learning rate", steps.map { (Double($0.step), $0.lr) }),
-            ("Logit multiplier", steps.map { (Double($0.step), $0.logitScale) }),
+            ("Logit multiplier", steps.map { (Double($0.step), $0.logitMultiplier) }),
             ("Images per second", steps.map { (Double($0.step), $0.imagesPerSecond) }),
             ("Zero-shot top-1", evals.map { (Double($0.step), $0.zeroshotTop1) }),
         ]

@@ -40,7 +40,7 @@ public final class RunLock {
             let holder = Self.holder(fd)
             close(fd)
             guard code == EWOULDBLOCK else { throw fileSystemError(code, path: url.path) }
-            throw ConfigError("\(runDirectory.path): in use by another training process (\(holder ?? "holder unknown"), "
+            throw RunError("\(runDirectory.path): in use by another training process (\(holder ?? "holder unknown"), "
                 + "see \(Self.fileName)); wait for it to end or choose another run.name")
         }
         descriptor = fd
@@ -74,7 +74,7 @@ public final class RunLock {
         for folder in [runDirectory.deletingLastPathComponent(), runDirectory] {
             var info = stat()
             if stat(folder.path, &info) == 0 {
-                guard (info.st_mode & S_IFMT) == S_IFDIR else { throw ConfigError("not a folder: \(folder.path)") }
+                guard (info.st_mode & S_IFMT) == S_IFDIR else { throw RunError("not a folder: \(folder.path)") }
                 continue
             }
             guard mkdir(folder.path, 0o755) == 0 || errno == EEXIST else {

@@ -34,7 +34,7 @@ extension Trainer {
                                    precision: step.precision)
         let classifier = ZeroShotClassifier(encoder: encoder, tokenizer: tokenizer, classnames: classnames, templates: templates)
         let result = try classifier.evaluate(encoder: encoder, dataset: dataset, limit: limit)
-        guard result.count > 0 else { throw ConfigError("eval.zeroshot.dataset: \(z.dataset): no image could be evaluated") }
+        guard result.count > 0 else { throw RunError("eval.zeroshot.dataset: \(z.dataset): no image could be evaluated") }
         let record = EvalRecord(step: state.step, zeroshotTop1: result.top1, zeroshotTop5: result.top5, images: result.count)
         try metrics.append(record)
         onEvaluation?(record)

@@ -156,7 +156,7 @@ public final class Trainer {
         communicator.broadcast(parameters: model.parameters)   // every rank starts from rank 0's weights
         while state.step < cadence.total {
             if communicator.any(StopSignal.isRequested || isCancelled) { stoppedEarly = true; break }   // every rank stops at the same step
-            guard let batch = try loader.next() else { throw ConfigError("the training loader ended unexpectedly") }
+            guard let batch = try loader.next() else { throw RunError("the training loader ended unexpectedly") }
             let lr = config.learningRateSchedule.lr(at: state.step)
             let (loss, nonfinite) = try trainStep(batch, lr: lr)
             if let line = nonfinitePolicy.record(nonfinite, step: state.step + 1, in: &state) { log(line) } else { lastLoss = loss }
@@ -206,7 +206,7 @@ public final class Trainer {
     /// The `metrics.jsonl` line of the step just taken (`loss` nil when not finite).
     func stepRecord(loss: Float, lr: Float, nonfinite: NonfiniteCause?, time: ThroughputWindow.Reading) -> StepRecord {
         StepRecord(step: state.step, loss: loss.isFinite ? Double(loss) : nil, lr: Double(lr),
-                   logitScale: Double(objective.logitMultiplier(model.logitScale.value.scalar)),
+                   logitMultiplier: Double(objective.logitMultiplier(model.logitScale.value.scalar)),
                    imagesPerSecond: time.imagesPerSecond, dataWaitShare: time.dataWaitShare,
                    elapsedSeconds: time.elapsedSeconds, trainingSeconds: time.trainingSeconds, nonfinite: nonfinite?.kind)
     }
