@@ -45,6 +45,21 @@ final class ConfigStrictnessTests: XCTestCase {
         }
     }
 
+    /// A required path set to null says the key needs a value, not "file not found: null" (issue 25.5).
+    func testNullForARequiredPathSaysTheKeyNeedsAValue() {
+        let data = run.root.appendingPathComponent("data").path
+        let cases: [(String, [String], String)] = [
+            (run.yaml(), ["model.config=null"], "test.yaml: model.config: needs a value"),
+            (run.yaml(), ["model.config=~"], "test.yaml: model.config: needs a value"),
+            (run.yaml(), ["data.train=null"], "test.yaml: data.train: needs a value"),
+            (run.yaml(extra: "eval: {zeroshot: {dataset: \(data)}}"), ["eval.zeroshot.dataset=null"], "test.yaml: eval.zeroshot.dataset: needs a value"),
+        ]
+        for (yaml, overrides, expected) in cases {
+            assertError(yaml, overrides, contains: [expected, "got null"])
+            XCTAssertFalse(message(yaml, overrides: overrides).contains("not found"), message(yaml, overrides: overrides))
+        }
+    }
+
     func testDuplicateKeysAreErrors() {
         assertError(run.yaml() + "\ntrain: {steps: 3}\n", [], contains: ["duplicate key", "train"])
         assertError(run.yaml().replacingOccurrences(of: "batch_size: 16", with: "batch_size: 16\n  batch_size: 32"), [],
