@@ -82,6 +82,22 @@ public struct ZeroShotClassifier {
         return lines
     }
 
+    /// Throws, naming both, when two class names read the same to the tokenizer (the same token ids
+    /// after its cleaning: case, spacing, HTML entities, spaces around punctuation): their prompts would
+    /// be identical, so the two classes would tie on every image and both score 0%. `source` names
+    /// where the names came from (a file, a dataset's classnames attribute).
+    public static func requireDistinct(_ classnames: [String], tokenizer: CLIPTokenizer, source: String) throws {
+        var first: [[Int32]: Int] = [:]
+        for (i, name) in classnames.enumerated() {
+            let tokens = tokenizer.encode(name)
+            if let j = first[tokens] {
+                throw ConfigError("\(source): class names \(j + 1) and \(i + 1) (\(classnames[j].debugDescription) and "
+                    + "\(name.debugDescription)) read the same after the tokenizer's normalization; each class needs a distinct name")
+            }
+            first[tokens] = i
+        }
+    }
+
     /// Reads class names, one per line.
     public static func loadClassnames(_ path: String) throws -> [String] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
