@@ -39,6 +39,27 @@ final class ShardTests: XCTestCase {
         XCTAssertEqual(try ShardReader(path: path).captions(), captions)
     }
 
+    /// A full disk is reported whole, with its cause (issue 25.5: HDF5's message was cut at 255 bytes,
+    /// "…total wri)"). `/dev/full` fails every write with ENOSPC; a long link name to it makes HDF5's
+    /// message longer than the old limit.
+    func testAFullDiskIsReportedWithItsCause() throws {
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: "/dev/full"), "no /dev/full")
+        let link = try temporaryDirectory(self) + "/" + String(repeating: "a-long-name-", count: 16) + ".h5"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/dev/full")
+        var message = ""
+        do {
+            let file = try HDF5File(path: link, mode: .create)
+            try file.write("images", shape: [64, 64], values: [UInt8](repeating: 7, count: 64 * 64))
+            try file.close()
+            XCTFail("writing to /dev/full succeeded")
+        } catch {
+            message = "\(error)"
+        }
+        XCTAssertTrue(message.hasPrefix(link + ": "), message)
+        XCTAssertTrue(message.contains(String(cString: strerror(ENOSPC))), message)   // "No space left on device"
+        XCTAssertFalse(message.contains("\n"), message)
+    }
+
     func testWriterRejectsMixedItems() throws {
         let path = try temporaryDirectory(self) + "/m.h5"
         let writer = ShardWriter(path: path)
