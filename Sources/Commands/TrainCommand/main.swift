@@ -30,7 +30,7 @@ struct Train: ParsableCommand {
         Parallel.configure(threads: threads ?? max(1, cores / communicator.localSize))
         let setup = Result {
             let cfg = try TrainingConfig.load(path: config, overrides: overrides)
-            StopSignal.install()
+            StopSignal.install(announce: communicator.rank == 0)   // every rank gets mpirun's signal; one says so
             return try Trainer(config: cfg, resume: resume, overwrite: overwrite,
                                allowConfigChange: allowConfigChange, communicator: communicator,
                                log: communicator.rank == 0 ? { writeLine($0) } : { _ in })   // others log only errors
