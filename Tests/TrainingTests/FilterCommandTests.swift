@@ -49,6 +49,20 @@ final class FilterCommandTests: XCTestCase {
             XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, "\(arguments): not one line: \(r.stderr)")
             XCTAssertFalse(FileManager.default.fileExists(atPath: path("out")), "\(arguments)")
         }
+        // Progress lines come before the error in a terminal or `2>&1` (issue 25.5: "scoring: embedding"
+        // came after it); an output refused before any work prints nothing else.
+        try FileManager.default.createDirectory(atPath: path("full"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: data + "/shard-00000.h5", toPath: path("full/shard-00000.h5"))
+        let refused = try runCommandMerged("filter", ["--checkpoint", checkpoint, "--data", data, "--output", path("full"), "--keep", "0.5"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.output.hasPrefix("filter: error: ") && refused.output.contains("already contains 1 .h5 file(s)"), refused.output)
+        XCTAssertEqual(refused.output.filter { $0 == "\n" }.count, 1, refused.output)
+        let late = try runCommandMerged("filter", ["--checkpoint", checkpoint, "--data", data, "--output", path("out"), "--threshold", "2"])
+        XCTAssertEqual(late.status, 1)
+        let lines = late.output.split(separator: "\n")
+        XCTAssertEqual(lines.first, "scoring: embedding", late.output)
+        XCTAssertTrue(lines.last?.hasPrefix("filter: error: nothing kept: no score reaches the threshold") ?? false, late.output)
+
         let usage: [([String], String)] = [
             (["--keep", "0.5", "--threshold", "0.2"], "give exactly one of --keep FRACTION and --threshold T"),
             (["--keep", "1.5"], "--keep must be in (0, 1], got 1.5"),

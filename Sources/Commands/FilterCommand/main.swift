@@ -56,6 +56,7 @@ struct Filter: ParsableCommand {
                                  rule: keep.map { .keepFraction($0) } ?? .threshold(threshold!),
                                  dedup: dedup, scoresFile: scores)
         (filter.batchSize, filter.shardSize, filter.overwrite) = (batchSize, shardSize, overwrite)
+        try filter.checkOutputs()   // before the model loads and any progress line
         let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
             checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads,
             scoring: Scoring(argument: scoring), precision: precision)
