@@ -63,11 +63,20 @@ final class FilterCommandTests: XCTestCase {
         XCTAssertEqual(lines.first, "scoring: embedding", late.output)
         XCTAssertTrue(lines.last?.hasPrefix("filter: error: nothing kept: no score reaches the threshold") ?? false, late.output)
 
+        // A negative threshold is a number, not an option (issue 25.5), in both spellings: cosines are ≥ -1.
+        for threshold in [["--threshold", "-1"], ["--threshold=-1"], ["--threshold", "-1e0"]] {
+            let r = try runCommand("filter", ["--checkpoint", checkpoint, "--data", data, "--output", path("all"), "--overwrite"] + threshold)
+            XCTAssertEqual(r.status, 0, "\(threshold): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("scored 24 of 24 pairs; kept 24"), "\(threshold): \(r.stdout)")
+        }
+
         let usage: [([String], String)] = [
             (["--keep", "0.5", "--threshold", "0.2"], "give exactly one of --keep FRACTION and --threshold T"),
             (["--keep", "1.5"], "--keep must be in (0, 1], got 1.5"),
             (["--keep", "0.5", "--dedup", "0"], "--dedup must be in (0, 1], got 0.0"),
             (["--keep", "0.5", "--precision", "fp16"], "--precision"),
+            (["--threshold", "-x"], "--threshold"),
+            (["--threshold"], "--threshold"),
         ]
         for (arguments, expected) in usage {
             let r = try runCommand("filter", ["--checkpoint", checkpoint, "--data", data, "--output", path("out")] + arguments)
