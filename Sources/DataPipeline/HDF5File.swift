@@ -411,8 +411,12 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
-    /// Writes a 1-d variable-length UTF-8 string dataset (what h5py writes for `str` data).
+    /// Writes a 1-d variable-length UTF-8 string dataset (what h5py writes for `str` data). A string
+    /// holding a NUL byte is refused: HDF5 would store it cut at the NUL.
     public func writeStrings(_ name: String, values: [String]) throws {
+        if let i = values.firstIndex(where: { $0.utf8.contains(0) }) {
+            throw HDF5Error(file: path, object: name, message: "value \(i) holds a NUL byte (HDF5 strings end at NUL)")
+        }
         try withHDF5 {
             let type = variableStringType()
             defer { H5Tclose(type) }

@@ -126,6 +126,26 @@ final class WebDatasetTests: XCTestCase {
         }
     }
 
+    /// A caption that holds a NUL byte or is not valid UTF-8 skips its sample, counted by reason
+    /// (issue 25.4: "line2\0nul" was stored as "line2", invalid bytes as U+FFFD).
+    func testCaptionsWithANULByteOrInvalidUTF8AreSkipped() throws {
+        struct Captions: Decodable { var items: [Item]?; var skipped: [Skip]? }
+        struct Item: Decodable { var key: String; var caption: String }
+        let listing = try JSONDecoder().decode([String: Captions].self,
+                                               from: Data(contentsOf: URL(fileURLWithPath: fixturePath("webdataset-more/expected.json"))))
+        let expected = (items: try XCTUnwrap(listing["captions.tar"]?.items), skipped: try XCTUnwrap(listing["captions.tar"]?.skipped))
+        let tar = fixturePath("webdataset-more/captions.tar")
+        let output = try temporaryDirectory(self) + "/out"
+        let summary = try buildShards(from: WebDatasetSource(tars: [tar]), output: output)
+        let reader = try ShardReader(path: output + "/captions.h5")
+        XCTAssertEqual(try reader.keys(), expected.items.map(\.key))
+        XCTAssertEqual(try reader.captions(), expected.items.map(\.caption))
+        XCTAssertEqual(summary.build.skipped.items.map(\.source), expected.skipped.map { "\(tar):\($0.key)" })
+        XCTAssertEqual(summary.build.skipped.items.map(\.reason), expected.skipped.map(\.reason))
+        XCTAssertTrue(summary.description.contains("2 × caption not valid UTF-8"), summary.description)
+        XCTAssertTrue(summary.description.contains("1 × caption holds a NUL byte"), summary.description)
+    }
+
     func testRerunResumesAndOverwriteConvertsAgain() throws {
         let folder = try tarFolder()
         let output = try temporaryDirectory(self) + "/out"

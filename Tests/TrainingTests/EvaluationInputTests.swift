@@ -155,6 +155,23 @@ final class EvaluationInputTests: XCTestCase {
         assertThrows(try EmbeddingExport.captions(file: file.path), containing: ["captions.txt", "UTF-8"])
     }
 
+    /// One rule for text files (issue 25.4): a line that is not valid UTF-8 or holds a NUL byte is refused,
+    /// naming the file and the line: captions to embed, class names, templates.
+    func testTextFilesWithANULByteOrInvalidUTF8NameTheLine() throws {
+        let file = run.root.appendingPathComponent("text.txt")
+        let loaders: [(String) throws -> Any] = [
+            { try EmbeddingExport.captions(file: $0) },       // embed --texts
+            { try ZeroShotClassifier.loadClassnames($0) },    // evaluate --classnames
+            { try ZeroShotClassifier.loadTemplates($0) },     // evaluate --templates, eval.zeroshot.templates
+        ]
+        for load in loaders {
+            for (bad, problem) in [([0x00] as [UInt8], "holds a NUL byte"), ([0xE9], "not valid UTF-8")] {
+                try Data(Array("a {}\r\nb {}".utf8) + bad + Array(" c\n".utf8)).write(to: file)
+                assertThrows(try load(file.path), containing: ["\(file.path) line 2: \(problem)"])
+            }
+        }
+    }
+
     func testTemplatesAndClassnamesFilesWithCRLF() throws {
         let file = run.root.appendingPathComponent("names.txt")
         try Data("cat\r\n\r\ndog\r\n".utf8).write(to: file)

@@ -1,4 +1,5 @@
 import Foundation
+import Tokenization
 
 /// WebDataset tars as img2dataset writes them: per sample `{key}.jpg|.jpeg|.png` + `{key}.txt` + optional
 /// `{key}.json` (ignored), grouped consecutively in `.tar` files.
@@ -222,7 +223,10 @@ func convertTar(_ tar: String, to path: String, format: StoredImageFormat, progr
                 skip(origin, "no .jpg, .jpeg or .png image"); continue
             }
             guard let text = sample.files["txt"] else { skip(origin, "no .txt caption"); continue }
-            let caption = String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let caption: String
+            do { caption = try TextProblem.decode(text).trimmingCharacters(in: .whitespacesAndNewlines) } catch {
+                skip(origin, SkipReason("caption \(error)")); continue   // not valid UTF-8, or a NUL byte
+            }
             guard !caption.isEmpty else { skip(origin, "empty caption"); continue }
             let image: ShardImage
             do {

@@ -70,12 +70,10 @@ public struct ZeroShotClassifier {
         }
     }
 
-    /// Reads templates, one per line containing `{}`; blank lines and `#` comments are skipped.
+    /// Reads templates, one per line containing `{}`; blank lines and `#` comments are skipped. A line
+    /// that is not valid UTF-8 or holds a NUL byte is refused, named (`TextProblem`).
     public static func loadTemplates(_ path: String) throws -> [String] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigError("\(path): cannot read templates")
-        }
-        let lines = TextLines.split(text).map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = try textLines(path, what: "templates").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
         guard !lines.isEmpty else { throw ConfigError("\(path): no templates") }
         for l in lines where !l.contains("{}") { throw ConfigError("\(path): template without {}: \(l)") }
@@ -98,14 +96,17 @@ public struct ZeroShotClassifier {
         }
     }
 
-    /// Reads class names, one per line.
+    /// Reads class names, one per line (checked as templates are).
     public static func loadClassnames(_ path: String) throws -> [String] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigError("\(path): cannot read class names")
-        }
-        let names = TextLines.split(text).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let names = try textLines(path, what: "class names").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw ConfigError("\(path): no class names") }
         return names
+    }
+
+    /// The lines of the text file at `path`; "PATH: cannot read WHAT", or the line that breaks the text rule.
+    static func textLines(_ path: String, what: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError("\(path): cannot read \(what)") }
+        do { return try TextProblem.lines(of: data, source: path) } catch { throw ConfigError("\(error)") }
     }
 }
 
