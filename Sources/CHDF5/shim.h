@@ -18,6 +18,8 @@ static inline hsize_t swiftclip_H5S_UNLIMITED(void) { return H5S_UNLIMITED; }
 
 // MARK: - Data pipeline additions (HDF5File.swift)
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 static inline unsigned swiftclip_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
 static inline size_t swiftclip_H5T_VARIABLE(void) { return H5T_VARIABLE; }
 static inline hid_t swiftclip_H5E_DEFAULT(void) { return H5E_DEFAULT; }
@@ -39,19 +41,21 @@ static inline void swiftclip_hdf5_silence_errors_on_this_thread(void) {
 }
 
 static herr_t swiftclip_hdf5_error_walker(unsigned n, const H5E_error2_t *err, void *data) {
-    // Walking downward, the last entry visited is the most specific one: keep overwriting.
-    char *buffer = (char *)data;
+    // Walking downward, the last entry visited is the most specific one: keep replacing.
+    char **message = (char **)data;
     if (err->desc && err->desc[0]) {
-        snprintf(buffer, 256, "%s", err->desc);
+        free(*message);
+        *message = strdup(err->desc);   // whole: a file driver's message runs past any fixed buffer
     }
     (void)n;
     return 0;
 }
 
-/// Copies the most specific message of the current error stack into `buffer` (256 bytes)
-/// and clears the stack. Leaves `buffer` empty when there is no error recorded.
-static inline void swiftclip_hdf5_last_error(char *buffer) {
-    buffer[0] = 0;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, swiftclip_hdf5_error_walker, buffer);
+/// A copy (for the caller to free) of the most specific message of the current error stack, which it
+/// clears; NULL when there is no error recorded.
+static inline char *swiftclip_hdf5_last_error(void) {
+    char *message = NULL;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, swiftclip_hdf5_error_walker, &message);
     H5Eclear2(H5E_DEFAULT);
+    return message;
 }

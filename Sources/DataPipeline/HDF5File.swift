@@ -38,11 +38,22 @@ private func withHDF5<T>(_ body: () throws -> T) rethrows -> T {
     return try body()
 }
 
-/// The most specific message on HDF5's error stack (then clears it), or "" when there is none.
+/// The most specific message on HDF5's error stack (then clears it), whole, or "" when there is none.
 private func hdf5StackMessage() -> String {
-    var buffer = [CChar](repeating: 0, count: 256)
-    buffer.withUnsafeMutableBufferPointer { swiftclip_hdf5_last_error($0.baseAddress!) }
-    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    guard let message = swiftclip_hdf5_last_error() else { return "" }
+    defer { free(message) }
+    return condensedHDF5Message(String(cString: message))
+}
+
+/// A file driver's message — "file write failed: time = Wed Dec  2 01:46:56 2026\n, filename = '…',
+/// file descriptor = 5, errno = 28, error message = 'No space left on device', buf = 0x…, total write
+/// size = …, …" — as "file write failed: No space left on device" (the error names the file already);
+/// other messages as they are, on one line.
+func condensedHDF5Message(_ message: String) -> String {
+    let oneLine = message.replacingOccurrences(of: "\n", with: " ")
+    guard let time = oneLine.range(of: ": time = "), let start = oneLine.range(of: "error message = '"),
+          let end = oneLine[start.upperBound...].firstIndex(of: "'") else { return oneLine }
+    return String(oneLine[..<time.lowerBound]) + ": " + String(oneLine[start.upperBound..<end])
 }
 
 /// An open HDF5 file: the only place in SwiftCLIP that talks to the HDF5 C library.
@@ -401,8 +412,12 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
-    /// Writes a 1-d variable-length UTF-8 string dataset (what h5py writes for `str` data).
+    /// Writes a 1-d variable-length UTF-8 string dataset (what h5py writes for `str` data). A string
+    /// holding a NUL byte is refused: HDF5 would store it cut at the NUL.
     public func writeStrings(_ name: String, values: [String]) throws {
+        if let i = values.firstIndex(where: { $0.utf8.contains(0) }) {
+            throw HDF5Error(file: path, object: name, message: "value \(i) holds a NUL byte (HDF5 strings end at NUL)")
+        }
         try withHDF5 {
             let type = variableStringType()
             defer { H5Tclose(type) }

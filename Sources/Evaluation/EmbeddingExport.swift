@@ -40,11 +40,11 @@ public enum EmbeddingExport {
     }
 
     /// The lines of a UTF-8 text file, one caption each (`TextLines`: "\n" or "\r\n" ends a line;
-    /// an empty line is an empty caption, so row i of the embeddings is line i + 1).
+    /// an empty line is an empty caption, so row i of the embeddings is line i + 1). A line that is not
+    /// valid UTF-8 or holds a NUL byte is refused, named (`TextProblem`).
     public static func captions(file path: String) throws -> [String] {
         guard let data = FileManager.default.contents(atPath: path) else { throw RunError("\(path): cannot read") }
-        guard let text = String(validating: data, as: UTF8.self) else { throw RunError("\(path): not valid UTF-8") }
-        return TextLines.split(text)
+        do { return try TextProblem.lines(of: data, source: path) } catch { throw ConfigError("\(error)") }
     }
 
     /// L2-normalized embeddings [M, E] of `captions`; throws, naming the line of `source`, on a

@@ -75,26 +75,43 @@ public struct ZeroShotClassifier {
         }
     }
 
-    /// Reads templates, one per line containing `{}`; blank lines and `#` comments are skipped.
+    /// Reads templates, one per line containing `{}`; blank lines and `#` comments are skipped. A line
+    /// that is not valid UTF-8 or holds a NUL byte is refused, named (`TextProblem`).
     public static func loadTemplates(_ path: String) throws -> [String] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw RunError("\(path): cannot read templates")
-        }
-        let lines = TextLines.split(text).map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = try textLines(path, what: "templates").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
         guard !lines.isEmpty else { throw ConfigError("\(path): no templates") }
         for l in lines where !l.contains("{}") { throw ConfigError("\(path): template without {}: \(l)") }
         return lines
     }
 
-    /// Reads class names, one per line.
-    public static func loadClassnames(_ path: String) throws -> [String] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw RunError("\(path): cannot read class names")
+    /// Throws, naming both, when two class names read the same to the tokenizer (the same token ids
+    /// after its cleaning: case, spacing, HTML entities, spaces around punctuation): their prompts would
+    /// be identical, so the two classes would tie on every image and both score 0%. `source` names
+    /// where the names came from (a file, a dataset's classnames attribute).
+    public static func requireDistinct(_ classnames: [String], tokenizer: CLIPTokenizer, source: String) throws {
+        var first: [[Int32]: Int] = [:]
+        for (i, name) in classnames.enumerated() {
+            let tokens = tokenizer.encode(name)
+            if let j = first[tokens] {
+                throw ConfigError("\(source): class names \(j + 1) and \(i + 1) (\(classnames[j].debugDescription) and "
+                    + "\(name.debugDescription)) read the same after the tokenizer's normalization; each class needs a distinct name")
+            }
+            first[tokens] = i
         }
-        let names = TextLines.split(text).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// Reads class names, one per line (checked as templates are).
+    public static func loadClassnames(_ path: String) throws -> [String] {
+        let names = try textLines(path, what: "class names").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw ConfigError("\(path): no class names") }
         return names
+    }
+
+    /// The lines of the text file at `path`; "PATH: cannot read WHAT", or the line that breaks the text rule.
+    static func textLines(_ path: String, what: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw RunError("\(path): cannot read \(what)") }
+        do { return try TextProblem.lines(of: data, source: path) } catch { throw ConfigError("\(error)") }
     }
 }
 

@@ -131,19 +131,24 @@ public struct RunCheckpoints {
         return (tensors, file, hubConfig)
     }
 
-    /// The weights `model.init` names (as `readWeights`). Training normalizes images with OpenAI's
-    /// mean and std; a hub folder whose `preprocess_cfg` says otherwise is reported through `log`.
+    /// The weights `model.init` names (as `readWeights`), and for a hub folder its
+    /// `open_clip_config.json` and `model_cfg` (which `Trainer` compares with `model.config`). Training
+    /// normalizes images with OpenAI's mean and std; a hub folder whose `preprocess_cfg` says otherwise
+    /// is reported through `log`.
     public static func readInitWeights(_ path: String, log: (String) -> Void)
-        throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        throws -> (tensors: [String: Tensor], metadata: [String: String], hub: (config: URL, model: ModelConfig)?) {
         let (tensors, file, hubConfig) = try readWeights(path, log: log)
+        var hub: (URL, ModelConfig)? = nil
         if let hubConfig {
-            let preprocess = try OpenCLIPHubConfig(contentsOf: hubConfig).preprocessCfg, trained = PreprocessConfig()
+            let config = try OpenCLIPHubConfig(contentsOf: hubConfig)
+            let preprocess = config.preprocessCfg, trained = PreprocessConfig()
             if preprocess.mean != trained.mean || preprocess.std != trained.std {
                 log("model.init: \(hubConfig.path) normalizes with mean \(preprocess.mean), std \(preprocess.std); "
                     + "training uses OpenAI's \(trained.mean), \(trained.std)")
             }
+            hub = (hubConfig, config.modelCfg)
         }
-        return (tensors, file.metadata)
+        return (tensors, file.metadata, hub)
     }
 
     /// Refuses weights with NaN or ±Inf, naming the first such tensor and the file at `path`.

@@ -76,6 +76,29 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     public var activation: Activation { quickGelu ? .quickGelu : .gelu }
 
+    /// The keys whose values differ from `other`'s — dotted as in the JSON (`vision_cfg.head_width`),
+    /// sorted, with this config's value and `other`'s as JSON text — leaving out `init_logit_scale` and
+    /// `init_logit_bias`, which only start parameters that loaded weights replace. Every other key
+    /// changes what the network computes.
+    public func differences(from other: ModelConfig) -> [(key: String, value: String, otherValue: String)] {
+        func leaves(_ config: ModelConfig) -> [String: String] {
+            var found: [String: String] = [:]
+            func walk(_ value: Any, _ path: String) {
+                if let object = value as? [String: Any] {
+                    for (key, child) in object { walk(child, path.isEmpty ? key : path + "." + key) }
+                } else {
+                    let json = try! JSONSerialization.data(withJSONObject: [value])   // "[value]"
+                    found[path] = String(decoding: json.dropFirst().dropLast(), as: UTF8.self)
+                }
+            }
+            walk(try! JSONSerialization.jsonObject(with: config.jsonData()), "")
+            return found
+        }
+        let (mine, theirs) = (leaves(self), leaves(other))
+        return Set(mine.keys).union(theirs.keys).subtracting(["init_logit_scale", "init_logit_bias"]).sorted()
+            .compactMap { key in mine[key] == theirs[key] ? nil : (key, mine[key] ?? "absent", theirs[key] ?? "absent") }
+    }
+
     public func jsonData() -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

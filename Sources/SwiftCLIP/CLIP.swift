@@ -95,6 +95,7 @@ public final class CLIP {
             throw ConfigError("zero-shot templates must each contain {} where the class name goes")
         }
         try requireValid(classNames)
+        try ZeroShotClassifier.requireDistinct(classNames, tokenizer: tokenizer, source: "class names")
         return ZeroShotClassifier(encoder: encoder, tokenizer: tokenizer, classnames: classNames, templates: templates)
     }
 
@@ -160,8 +161,11 @@ public final class CLIP {
         }
     }
 
-    /// Texts with a NUL byte are refused (the tokenizer and the shard format would cut them).
+    /// Texts are held to the rule of every text input (`TextProblem`: no NUL byte, which the
+    /// tokenizer and the shard format would cut at).
     func requireValid(_ texts: [String]) throws {
-        if let i = texts.firstIndex(where: { $0.utf8.contains(0) }) { throw ConfigError("text \(i) contains a NUL byte") }
+        for (i, text) in texts.enumerated() {
+            do { try TextProblem.check(text) } catch { throw ConfigError("text \(i): \(error)") }
+        }
     }
 }

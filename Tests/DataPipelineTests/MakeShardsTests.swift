@@ -68,6 +68,47 @@ final class MakeShardsTests: XCTestCase {
         assertClose(batches.flatMap(\.images), pixels, accuracy: 1e-6)
     }
 
+    /// One rule for text (issue 25.4): a caption, long caption or image path that holds a NUL byte or
+    /// is not valid UTF-8 skips its row, counted by reason; the other rows keep their text exactly.
+    func testCSVFieldsWithANULByteOrInvalidUTF8SkipTheirRow() throws {
+        let dir = try temporaryDirectory(self)
+        let bytes = try writeJPEG(dir + "/a.jpg", height: 8, width: 8, seed: 1)
+        let rows: [[UInt8]] = [
+            Array("filepath,title,long".utf8),
+            Array("a.jpg,line1,long one".utf8),
+            Array("a.jpg,line2".utf8) + [0] + Array("nul,long two".utf8),
+            Array("a.jpg,caf".utf8) + [0xE9] + Array(",long three".utf8),          // Latin-1 é
+            Array("a.jpg,line4,long".utf8) + [0] + Array("four".utf8),
+            Array("a.jpg,line5,long".utf8) + [0xFF],
+            Array("a.jpg".utf8) + [0] + Array("x.jpg,line6,long six".utf8),
+            Array("a.jpg,\"café, ünï\",long seven".utf8),
+        ]
+        try Data(rows.joined(separator: [0x0A])).write(to: URL(fileURLWithPath: dir + "/data.csv"))
+        var source = CSVSource(path: dir + "/data.csv")
+        source.longCaptionKey = "long"
+        let summary = try buildShards(from: source, output: dir + "/out", shardSize: 10)
+        XCTAssertEqual(summary.skipped.items.map(\.reason), ["caption holds a NUL byte", "caption not valid UTF-8",
+                                                            "long caption holds a NUL byte", "long caption not valid UTF-8",
+                                                            "image path holds a NUL byte"])
+        XCTAssertEqual(summary.skipped.items.map { $0.source.components(separatedBy: " (")[0] },
+                       (3...7).map { "\(dir)/data.csv row \($0)" })
+        let reader = try ShardReader(path: dir + "/out/shard-00000.h5")
+        XCTAssertEqual(try reader.captions(), ["line1", "café, ünï"])
+        XCTAssertEqual(try (0..<2).map { try reader.longCaption(at: $0) }, ["long one", "long seven"])
+        XCTAssertEqual(try reader.image(at: 1), .jpeg(bytes))
+    }
+
+    /// Template files follow the text rule too: a line with a NUL byte or invalid UTF-8 is refused, named.
+    func testTemplateFileLinesWithANULByteOrInvalidUTF8AreRefused() throws {
+        let path = try temporaryDirectory(self) + "/t.txt"
+        for (bad, problem) in [([0x00] as [UInt8], "holds a NUL byte"), ([0xFF], "not valid UTF-8")] {
+            try Data(Array("# header\na photo of a {}.\na {} ".utf8) + bad + Array("\n".utf8)).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try CaptionTemplates(contentsOf: path)) { error in
+                XCTAssertEqual("\(error)", "\(path) line 3: \(problem)")
+            }
+        }
+    }
+
     func testCSVRawStorageAndCustomKeys() throws {
         let dir = try temporaryDirectory(self)
         var lines = ["caption\tpath\tlong"]

@@ -39,6 +39,50 @@ final class ShardTests: XCTestCase {
         XCTAssertEqual(try ShardReader(path: path).captions(), captions)
     }
 
+    /// HDF5 strings end at NUL: a caption, long caption or key holding one is refused, naming the item,
+    /// never stored cut ("line2\0nul" as "line2"; issue 25.4). So is the same string written directly.
+    func testStringsWithANULByteAreRefusedNotCut() throws {
+        let dir = try temporaryDirectory(self)
+        let items = [ShardItem(image: .jpeg([1]), caption: "line2\0nul"),
+                     ShardItem(image: .jpeg([1]), caption: "ok", longCaption: "long\0"),
+                     ShardItem(image: .jpeg([1]), caption: "ok", key: "\0key")]
+        for (n, (item, field)) in zip(items, ["caption", "long caption", "key"]).enumerated() {
+            let writer = ShardWriter(path: dir + "/n\(n).h5")
+            try writer.append(ShardItem(image: .jpeg([1]), caption: "first", longCaption: item.longCaption.map { _ in "" },
+                                        key: item.key.map { _ in "k" }))
+            XCTAssertThrowsError(try writer.append(item)) { error in
+                XCTAssertTrue("\(error)".hasSuffix("n\(n).h5: item 1: the \(field) holds a NUL byte (HDF5 strings end at NUL)"), "\(error)")
+            }
+            XCTAssertEqual(writer.count, 1)
+        }
+        let file = try HDF5File(path: dir + "/direct.h5", mode: .create)
+        XCTAssertThrowsError(try file.writeStrings("captions", values: ["fine", "line2\0nul"])) { error in
+            XCTAssertTrue("\(error)".contains("captions: value 1 holds a NUL byte"), "\(error)")
+        }
+        try file.close()
+    }
+
+    /// A full disk is reported whole, with its cause (issue 25.5: HDF5's message was cut at 255 bytes,
+    /// "…total wri)"). `/dev/full` fails every write with ENOSPC; a long link name to it makes HDF5's
+    /// message longer than the old limit.
+    func testAFullDiskIsReportedWithItsCause() throws {
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: "/dev/full"), "no /dev/full")
+        let link = try temporaryDirectory(self) + "/" + String(repeating: "a-long-name-", count: 16) + ".h5"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/dev/full")
+        var message = ""
+        do {
+            let file = try HDF5File(path: link, mode: .create)
+            try file.write("images", shape: [64, 64], values: [UInt8](repeating: 7, count: 64 * 64))
+            try file.close()
+            XCTFail("writing to /dev/full succeeded")
+        } catch {
+            message = "\(error)"
+        }
+        XCTAssertTrue(message.hasPrefix(link + ": "), message)
+        XCTAssertTrue(message.contains(String(cString: strerror(ENOSPC))), message)   // "No space left on device"
+        XCTAssertFalse(message.contains("\n"), message)
+    }
+
     func testWriterRejectsMixedItems() throws {
         let path = try temporaryDirectory(self) + "/m.h5"
         let writer = ShardWriter(path: path)

@@ -34,6 +34,52 @@ final class TarReaderTests: XCTestCase {
         XCTAssertTrue(names.contains { $0.hasPrefix(String(repeating: "p", count: 80) + "/") })
     }
 
+    /// Gzip-compressed tars (`.tar.gz`, `.tgz`) are read through zlib as they stream: the same members
+    /// as tarfile lists (`Scripts/make-webdataset-gzip-fixtures.py`: one written by tarfile's "w:gz", one
+    /// of two concatenated gzip members cut inside a tar member), the same bytes as the plain tars.
+    func testGzipCompressedTarsReadAsTarfileReadsThem() throws {
+        struct Listing: Decodable { var members: [Member] }
+        let expected = try JSONDecoder().decode([String: Listing].self,
+                                                from: Data(contentsOf: URL(fileURLWithPath: fixturePath("webdataset-more/expected.json"))))
+        for (packed, plain) in [("a-gnu.tar.gz", "a-gnu.tar"), ("b-pax.tgz", "b-pax.tar")] {
+            let got = try members(fixturePath("webdataset-more/" + packed))
+            let want = try XCTUnwrap(expected[packed]).members
+            XCTAssertEqual(got.map(\.name), want.map(\.name), packed)
+            XCTAssertEqual(got.map(\.data.count), want.map(\.size), packed)
+            XCTAssertEqual(got, try members(fixturePath("webdataset/" + plain)), packed)
+        }
+    }
+
+    /// A damaged gzip stream ends the tar like other damage: a `TarError` naming what zlib said and the
+    /// offset in the uncompressed tar; the members before it are read.
+    func testDamagedGzipIsAnErrorNamingTheOffset() throws {
+        let dir = try temporaryDirectory(self)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: fixturePath("webdataset-more/a-gnu.tar.gz")))
+        func reading(_ data: Data) throws -> (count: Int, error: TarError?) {
+            let path = dir + "/t.tar.gz"
+            try data.write(to: URL(fileURLWithPath: path))
+            let reader = try TarReader(path: path)
+            var count = 0
+            do {
+                while try reader.next() != nil { count += 1 }
+            } catch let error as TarError {
+                XCTAssertNil(try reader.next(), "a damaged tar reads no further")
+                return (count, error)
+            }
+            return (count, nil)
+        }
+        let cut = try reading(bytes.prefix(bytes.count / 2))
+        XCTAssertGreaterThan(cut.count, 0)
+        XCTAssertTrue(cut.error?.message.hasPrefix("truncated gzip data") ?? false, "\(String(describing: cut.error))")
+        var method = bytes
+        method[2] = 7   // compression method: only 8 (deflate) exists
+        let corrupt = try reading(method)
+        XCTAssertEqual(corrupt.count, 0)
+        XCTAssertEqual(corrupt.error?.offset, 0)
+        XCTAssertEqual(corrupt.error?.message, "corrupt gzip data (unknown compression method)")
+        XCTAssertEqual(try reading(bytes).error, nil)
+    }
+
     func testDamageIsAnErrorNamingTheOffset() throws {
         let dir = try temporaryDirectory(self)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: fixturePath("webdataset/c-ustar.tar")))

@@ -93,6 +93,59 @@ final class WebDatasetTests: XCTestCase {
                        "damaged tar, rest of it unread: truncated tar: member 000000003.jpg needs 60 bytes, the file ends at byte 8734")
     }
 
+    /// `.tar.gz` and `.tgz` tars (in a folder or named) convert to the shards their plain tars give
+    /// (issue 25.5: they were "not a tar file").
+    func testGzipCompressedTarsConvertLikeTheirPlainTars() throws {
+        let packed = try temporaryDirectory(self) + "/packed"
+        try FileManager.default.createDirectory(atPath: packed, withIntermediateDirectories: true)
+        for name in ["a-gnu.tar.gz", "b-pax.tgz"] {
+            try FileManager.default.copyItem(atPath: fixturePath("webdataset-more/" + name), toPath: packed + "/" + name)
+        }
+        XCTAssertEqual(WebDatasetSource.shardName(for: "x/00042.tar.gz"), "00042.h5")
+        XCTAssertEqual(WebDatasetSource.shardName(for: "00042.tgz"), "00042.h5")
+        let source = try WebDatasetSource(paths: [packed])
+        XCTAssertEqual(source.tars, [packed + "/a-gnu.tar.gz", packed + "/b-pax.tgz"])
+        let output = try temporaryDirectory(self) + "/out"
+        let summary = try buildShards(from: source, output: output)
+        XCTAssertEqual(summary.build.shards, ["a-gnu.h5", "b-pax.h5"])
+        let plainOutput = try temporaryDirectory(self) + "/plain"
+        let folder = try tarFolder()
+        let plain = try buildShards(from: try WebDatasetSource(paths: [folder + "/a-gnu.tar", folder + "/b-pax.tar"]), output: plainOutput)
+        XCTAssertEqual(summary.build.items, plain.build.items)
+        XCTAssertEqual(summary.build.skipped.items.map(\.reason), plain.build.skipped.items.map(\.reason))
+        for shard in summary.build.shards {
+            let (a, b) = (try ShardReader(path: output + "/" + shard), try ShardReader(path: plainOutput + "/" + shard))
+            XCTAssertEqual(try a.keys(), try b.keys(), shard)
+            XCTAssertEqual(try a.captions(), try b.captions(), shard)
+            for i in 0..<a.count { XCTAssertEqual(try a.image(at: i), try b.image(at: i), "\(shard) \(i)") }
+        }
+        // Both spellings of one tar would write one shard: refused as for two plain tars.
+        try FileManager.default.copyItem(atPath: folder + "/b-pax.tar", toPath: packed + "/b-pax.tar")
+        XCTAssertThrowsError(try WebDatasetSource(paths: [packed])) { error in
+            XCTAssertTrue("\(error)".contains("both would write b-pax.h5"), "\(error)")
+        }
+    }
+
+    /// A caption that holds a NUL byte or is not valid UTF-8 skips its sample, counted by reason
+    /// (issue 25.4: "line2\0nul" was stored as "line2", invalid bytes as U+FFFD).
+    func testCaptionsWithANULByteOrInvalidUTF8AreSkipped() throws {
+        struct Captions: Decodable { var items: [Item]?; var skipped: [Skip]? }
+        struct Item: Decodable { var key: String; var caption: String }
+        let listing = try JSONDecoder().decode([String: Captions].self,
+                                               from: Data(contentsOf: URL(fileURLWithPath: fixturePath("webdataset-more/expected.json"))))
+        let expected = (items: try XCTUnwrap(listing["captions.tar"]?.items), skipped: try XCTUnwrap(listing["captions.tar"]?.skipped))
+        let tar = fixturePath("webdataset-more/captions.tar")
+        let output = try temporaryDirectory(self) + "/out"
+        let summary = try buildShards(from: WebDatasetSource(tars: [tar]), output: output)
+        let reader = try ShardReader(path: output + "/captions.h5")
+        XCTAssertEqual(try reader.keys(), expected.items.map(\.key))
+        XCTAssertEqual(try reader.captions(), expected.items.map(\.caption))
+        XCTAssertEqual(summary.build.skipped.items.map(\.source), expected.skipped.map { "\(tar):\($0.key)" })
+        XCTAssertEqual(summary.build.skipped.items.map(\.reason), expected.skipped.map(\.reason))
+        XCTAssertTrue(summary.description.contains("2 × caption not valid UTF-8"), summary.description)
+        XCTAssertTrue(summary.description.contains("1 × caption holds a NUL byte"), summary.description)
+    }
+
     func testRerunResumesAndOverwriteConvertsAgain() throws {
         let folder = try tarFolder()
         let output = try temporaryDirectory(self) + "/out"

@@ -82,6 +82,6 @@ final class CLIPAPITests: XCTestCase {
         } }
 
         XCTAssertThrowsError(try clip.classifier(classNames: ["a"], templates: ["no placeholder"]))
-        XCTAssertThrowsError(try clip.embed(texts: ["ok", "cut\u{0}here"])) { XCTAssertTrue("\($0)".contains("text 1 contains a NUL byte")) }
+        XCTAssertThrowsError(try clip.embed(texts: ["ok", "cut\u{0}here"])) { XCTAssertTrue("\($0)".contains("text 1: holds a NUL byte")) }
     }
 }

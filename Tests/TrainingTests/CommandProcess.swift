@@ -21,3 +21,22 @@ func runCommand(_ name: String, _ arguments: [String]) throws -> (status: Int32,
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
 }
+
+/// Runs a built executable as `runCommand` does, with standard output and standard error into one pipe:
+/// the text in the order a terminal (or `2>&1`) shows it.
+func runCommandMerged(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    if dir.lastPathComponent == "MacOS" { dir = dir.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+    let url = dir.appendingPathComponent(name)
+    guard FileManager.default.isExecutableFile(atPath: url.path) else { throw XCTSkip("no \(name) executable at \(url.path) (run swift build first)") }
+    let process = Process()
+    process.executableURL = url
+    process.arguments = arguments
+    let pipe = Pipe()
+    (process.standardOutput, process.standardError) = (pipe, pipe)
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}

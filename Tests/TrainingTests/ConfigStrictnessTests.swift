@@ -33,6 +33,33 @@ final class ConfigStrictnessTests: XCTestCase {
         XCTAssertEqual(message(run.yaml(), overrides: ["train.grad_clip_norm=null"]), "no error")
     }
 
+    /// `run.name` is one folder inside `run.output_dir`: names a filesystem reads otherwise (`..` is the
+    /// parent, `.` the output folder itself, `/` a path, NUL the end of a C string, over 255 bytes too long)
+    /// would put the run files somewhere else (issue 25.1).
+    func testRunNamesThatAreNotOneFolderAreErrors() {
+        for name in ["..", ".", "''", "a/b", "../x", "/abs", #""a\0b""#, String(repeating: "n", count: 256)] {
+            assertError(run.yaml(), ["run.name=\(name)"], contains: ["test.yaml: run.name: ", "got"])
+        }
+        for name in ["my-run.v2", "v1..v2", ".hidden", "-dash", "ünï code", String(repeating: "n", count: 255)] {
+            XCTAssertEqual(message(run.yaml(), overrides: ["run.name=\(name)"]), "no error", name)
+        }
+    }
+
+    /// A required path set to null says the key needs a value, not "file not found: null" (issue 25.5).
+    func testNullForARequiredPathSaysTheKeyNeedsAValue() {
+        let data = run.root.appendingPathComponent("data").path
+        let cases: [(String, [String], String)] = [
+            (run.yaml(), ["model.config=null"], "test.yaml: model.config: needs a value"),
+            (run.yaml(), ["model.config=~"], "test.yaml: model.config: needs a value"),
+            (run.yaml(), ["data.train=null"], "test.yaml: data.train: needs a value"),
+            (run.yaml(extra: "eval: {zeroshot: {dataset: \(data)}}"), ["eval.zeroshot.dataset=null"], "test.yaml: eval.zeroshot.dataset: needs a value"),
+        ]
+        for (yaml, overrides, expected) in cases {
+            assertError(yaml, overrides, contains: [expected, "got null"])
+            XCTAssertFalse(message(yaml, overrides: overrides).contains("not found"), message(yaml, overrides: overrides))
+        }
+    }
+
     func testDuplicateKeysAreErrors() {
         assertError(run.yaml() + "\ntrain: {steps: 3}\n", [], contains: ["duplicate key", "train"])
         assertError(run.yaml().replacingOccurrences(of: "batch_size: 16", with: "batch_size: 16\n  batch_size: 32"), [],

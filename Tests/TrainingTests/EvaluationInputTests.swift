@@ -155,12 +155,72 @@ final class EvaluationInputTests: XCTestCase {
         assertThrows(try EmbeddingExport.captions(file: file.path), containing: ["captions.txt", "UTF-8"])
     }
 
+    /// One rule for text files (issue 25.4): a line that is not valid UTF-8 or holds a NUL byte is refused,
+    /// naming the file and the line: captions to embed, class names, templates.
+    func testTextFilesWithANULByteOrInvalidUTF8NameTheLine() throws {
+        let file = run.root.appendingPathComponent("text.txt")
+        let loaders: [(String) throws -> Any] = [
+            { try EmbeddingExport.captions(file: $0) },       // embed --texts
+            { try ZeroShotClassifier.loadClassnames($0) },    // evaluate --classnames
+            { try ZeroShotClassifier.loadTemplates($0) },     // evaluate --templates, eval.zeroshot.templates
+        ]
+        for load in loaders {
+            for (bad, problem) in [([0x00] as [UInt8], "holds a NUL byte"), ([0xE9], "not valid UTF-8")] {
+                try Data(Array("a {}\r\nb {}".utf8) + bad + Array(" c\n".utf8)).write(to: file)
+                assertThrows(try load(file.path), containing: ["\(file.path) line 2: \(problem)"])
+            }
+        }
+    }
+
     func testTemplatesAndClassnamesFilesWithCRLF() throws {
         let file = run.root.appendingPathComponent("names.txt")
         try Data("cat\r\n\r\ndog\r\n".utf8).write(to: file)
         XCTAssertEqual(try ZeroShotClassifier.loadClassnames(file.path), ["cat", "dog"])
         try Data("# comment\r\na photo of a {}.\r\n{}\r\n".utf8).write(to: file)
         XCTAssertEqual(try ZeroShotClassifier.loadTemplates(file.path), ["a photo of a {}.", "{}"])
+    }
+
+    /// Two class names whose prompts the tokenizer reads the same (case, spacing around punctuation,
+    /// HTML entities) would tie on every image and both score 0%: refused, naming both (issue 25.2).
+    func testDuplicateClassNamesAreRefused() throws {
+        let tokenizer = try CLIPTokenizer.bundled()
+        let names = ["sandal", "T-shirt", "bag", "t - shirt", "salt &amp; pepper", "Salt & Pepper"]
+        // The oracle: the prompts of each pair are the same token ids, so the model cannot tell them apart.
+        for (a, b) in [(1, 3), (4, 5)] {
+            XCTAssertEqual(tokenizer.tokenize("a photo of a \(names[a])."), tokenizer.tokenize("a photo of a \(names[b])."))
+        }
+        assertThrows(try ZeroShotClassifier.requireDistinct(names, tokenizer: tokenizer, source: "names.txt"),
+                     containing: ["names.txt: ", "class names 2 and 4", "\"T-shirt\"", "\"t - shirt\""])
+        assertThrows(try ZeroShotClassifier.requireDistinct(Array(names[4...]), tokenizer: tokenizer, source: "x"),
+                     containing: ["class names 1 and 2", "\"salt &amp; pepper\"", "\"Salt & Pepper\""])
+        XCTAssertNoThrow(try ZeroShotClassifier.requireDistinct(["ice cream", "icecream", "T-shirt", "shirt"], tokenizer: tokenizer, source: "x"))
+    }
+
+    /// `evaluate --classnames FILE` and a dataset's classnames attribute, through the command, and
+    /// training's zero-shot dataset, checked when the run starts.
+    func testEvaluateAndTrainingRefuseDuplicateClassNames() throws {
+        let hub = run.root.appendingPathComponent("hub")
+        try OpenCLIPExport.write(model: try model(), preprocess: .none, to: hub)
+        let names = run.root.appendingPathComponent("names.txt").path
+        try "cat\ndog\nCat\n".write(toFile: names, atomically: true, encoding: .utf8)
+        let labelled = try jpegShard("labels.h5", count: 3, corrupt: [], labels: [0, 1, 2], classnames: ["a", "b", "c"])
+        let duplicated = try jpegShard("dup.h5", count: 3, corrupt: [], labels: [0, 1, 2], classnames: ["a", "b", "B"])
+        let common = ["--checkpoint", hub.path, "--task", "zeroshot", "--threads", "1"]
+        let cases: [([String], [String])] = [
+            (["--dataset", labelled, "--classnames", names], [names, "class names 1 and 3", "\"cat\"", "\"Cat\""]),
+            (["--dataset", duplicated], [duplicated, "class names 2 and 3", "\"b\"", "\"B\""]),
+        ]
+        for (arguments, parts) in cases {
+            let r = try runCommand("evaluate", common + arguments)
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
+            for part in parts { XCTAssertTrue(r.stderr.contains(part), "\(part) not in \(r.stderr)") }
+        }
+        let ok = try runCommand("evaluate", common + ["--dataset", labelled])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+
+        let config = try run.config(run.yaml(extra: "eval: {zeroshot: {dataset: \(duplicated)}}"))
+        assertThrows(try Trainer(config: config, log: { _ in }), containing: ["eval.zeroshot.dataset", "class names 2 and 3"])
     }
 
     func testOutputPathsAreCheckedBeforeTheWork() throws {

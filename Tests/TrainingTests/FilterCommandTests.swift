@@ -49,11 +49,34 @@ final class FilterCommandTests: XCTestCase {
             XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, "\(arguments): not one line: \(r.stderr)")
             XCTAssertFalse(FileManager.default.fileExists(atPath: path("out")), "\(arguments)")
         }
+        // Progress lines come before the error in a terminal or `2>&1` (issue 25.5: "scoring: embedding"
+        // came after it); an output refused before any work prints nothing else.
+        try FileManager.default.createDirectory(atPath: path("full"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: data + "/shard-00000.h5", toPath: path("full/shard-00000.h5"))
+        let refused = try runCommandMerged("filter", ["--checkpoint", checkpoint, "--data", data, "--output", path("full"), "--keep", "0.5"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.output.hasPrefix("filter: error: ") && refused.output.contains("already contains 1 .h5 file(s)"), refused.output)
+        XCTAssertEqual(refused.output.filter { $0 == "\n" }.count, 1, refused.output)
+        let late = try runCommandMerged("filter", ["--checkpoint", checkpoint, "--data", data, "--output", path("out"), "--threshold", "2"])
+        XCTAssertEqual(late.status, 1)
+        let lines = late.output.split(separator: "\n")
+        XCTAssertEqual(lines.first, "scoring: embedding", late.output)
+        XCTAssertTrue(lines.last?.hasPrefix("filter: error: nothing kept: no score reaches the threshold") ?? false, late.output)
+
+        // A negative threshold is a number, not an option (issue 25.5), in both spellings: cosines are ≥ -1.
+        for threshold in [["--threshold", "-1"], ["--threshold=-1"], ["--threshold", "-1e0"]] {
+            let r = try runCommand("filter", ["--checkpoint", checkpoint, "--data", data, "--output", path("all"), "--overwrite"] + threshold)
+            XCTAssertEqual(r.status, 0, "\(threshold): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("scored 24 of 24 pairs; kept 24"), "\(threshold): \(r.stdout)")
+        }
+
         let usage: [([String], String)] = [
             (["--keep", "0.5", "--threshold", "0.2"], "give exactly one of --keep FRACTION and --threshold T"),
             (["--keep", "1.5"], "--keep must be in (0, 1], got 1.5"),
             (["--keep", "0.5", "--dedup", "0"], "--dedup must be in (0, 1], got 0.0"),
             (["--keep", "0.5", "--precision", "fp16"], "--precision"),
+            (["--threshold", "-x"], "--threshold"),
+            (["--threshold"], "--threshold"),
         ]
         for (arguments, expected) in usage {
             let r = try runCommand("filter", ["--checkpoint", checkpoint, "--data", data, "--output", path("out")] + arguments)

@@ -92,6 +92,39 @@ final class OpenCLIPHubFolderTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: refused.path))
     }
 
+    /// `model.init` from a hub folder whose `model_cfg` computes otherwise than `model.config` (QuickGELU
+    /// against GELU, another head count: the same weight shapes, another network) is refused, naming each
+    /// key with both values (issue 25.3); values that only start parameters the weights replace may differ.
+    func testModelInitRefusesAHubFolderWhoseModelConfigDiffers() throws {
+        let model = try ModelConfig.load(run.root.appendingPathComponent("model.json"))
+        let hub = run.root.appendingPathComponent("hub")
+        try OpenCLIPExport.write(model: CLIPModel(model, seed: 3), preprocess: .none, to: hub)
+        let hubJSON = hub.appendingPathComponent("open_clip_config.json")
+        let exported = try String(contentsOf: hubJSON, encoding: .utf8)
+        func hubSays(_ edit: (String) -> String) throws {
+            let edited = edit(exported)
+            XCTAssertNotEqual(edited, exported)
+            try edited.write(to: hubJSON, atomically: true, encoding: .utf8)
+        }
+        func trainer() throws -> Trainer {
+            try Trainer(config: try run.config(run.yaml(), overrides: ["model.init=\(hub.path)"]), log: { _ in })
+        }
+        XCTAssertNoThrow(try trainer())
+        XCTAssertTrue(exported.contains(#""quick_gelu" : false"#), exported)
+        try hubSays { $0.replacingOccurrences(of: #""quick_gelu" : false"#, with: #""quick_gelu" : true"#)
+                        .replacingOccurrences(of: #""head_width" : 16"#, with: #""head_width" : 32"#) }
+        XCTAssertThrowsError(try trainer()) { error in
+            let text = "\(error)"
+            for part in ["model.init: \(hubJSON.path): ", "model_cfg.quick_gelu true", "model_cfg.vision_cfg.head_width 32",
+                         "model.config (\(run.root.appendingPathComponent("model.json").path)) has false and 16"] {
+                XCTAssertTrue(text.contains(part), "\(part) not in \(text)")
+            }
+            XCTAssertFalse(text.contains("\n"), text)
+        }
+        try hubSays { $0.replacingOccurrences(of: #""embed_dim""#, with: #""init_logit_scale" : 1.5, "embed_dim""#) }
+        XCTAssertNoThrow(try trainer())
+    }
+
     /// Evaluation (`embed`, zero-shot, retrieval: the loader) applies the hub folder's transform:
     /// the embeddings of a shard are those of its images transformed by hand with that transform,
     /// and differ from those under SwiftCLIP's default normalization.

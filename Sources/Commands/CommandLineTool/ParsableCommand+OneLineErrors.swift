@@ -42,6 +42,7 @@ extension ParsableCommand {
         let tool = configuration.commandName ?? String(describing: Self.self).lowercased()
         let reason = String(describing: error).replacingOccurrences(of: "\r\n", with: " ")
             .replacingOccurrences(of: "\n", with: " ")
+        fflush(nil)   // what was printed before comes before the error, also when standard output is a pipe
         FileHandle.standardError.write(Data("\(tool): error: \(reason)\n".utf8))
         Foundation.exit(1)
     }

@@ -53,6 +53,7 @@ struct Evaluate: ParsableCommand {
             guard let names = try classnames.map({ try ZeroShotClassifier.loadClassnames($0) }) ?? data.classnames else {
                 throw ValidationError("\(dataset) has no classnames attribute; pass --classnames FILE")
             }
+            try ZeroShotClassifier.requireDistinct(names, tokenizer: tokenizer, source: classnames ?? "\(dataset): classnames attribute")
             let temps = try templates.map { try ZeroShotClassifier.loadTemplates($0) } ?? ZeroShotClassifier.defaultTemplates
             let classifier = ZeroShotClassifier(encoder: encoder, tokenizer: tokenizer, classnames: names, templates: temps)
             let r = try classifier.evaluate(encoder: encoder, dataset: data, batchSize: batchSize, limit: limit,

@@ -22,7 +22,7 @@ struct Filter: ParsableCommand {
     @Option(help: "Shard folder, .h5 file, or comma-separated list.") var data: String
     @Option(help: "Folder for the kept shards (created; must not hold .h5 files unless --overwrite).") var output: String
     @Option(help: "Keep this fraction (0 < F ≤ 1) of the scored pairs, the highest-scoring.") var keep: Double?
-    @Option(help: "Keep the pairs scoring at least this.") var threshold: Float?
+    @Option(parsing: .unconditional, help: "Keep the pairs scoring at least this (may be negative: --threshold -0.1).") var threshold: Float?
     @Option(help: "Drop images whose cosine with a kept higher-scoring image is at least this (0 < C ≤ 1).") var dedup: Float?
     @Option(help: "Write every pair's score to this .csv (shard,index,key,score) or .safetensors (scores [N]).") var scores: String?
     @Option(help: "Pairs per batch.") var batchSize = 256
@@ -56,6 +56,7 @@ struct Filter: ParsableCommand {
                                  rule: keep.map { .keepFraction($0) } ?? .threshold(threshold!),
                                  dedup: dedup, scoresFile: scores)
         (filter.batchSize, filter.shardSize, filter.overwrite) = (batchSize, shardSize, overwrite)
+        try filter.checkOutputs()   // before the model loads and any progress line
         let (_, tokenizer, encoder) = try CommandSupport.loadForInference(
             checkpoint: checkpoint, modelConfig: modelConfig, vocab: vocab, threads: threads,
             scoring: Similarity(name: scoring), precision: precision)

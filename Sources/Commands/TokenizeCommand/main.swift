@@ -33,9 +33,8 @@ struct Tokenize: ParsableCommand {
         var output = ""
         try forEachLine(of: FileHandle.standardInput) { bytes in
             lineNumber += 1
-            guard let line = String(validating: bytes, as: UTF8.self) else {
-                throw Failure(description: "stdin line \(lineNumber) is not valid UTF-8")
-            }
+            let line: String   // valid UTF-8 without NUL, as every text input (TextProblem)
+            do { line = try TextProblem.decode(bytes) } catch { throw Failure(description: "stdin line \(lineNumber): \(error)") }
             let ids = tokenizer.tokenize(line, contextLength: contextLength)
             output += ids.lazy.map(String.init).joined(separator: " ")
             output += "\n"

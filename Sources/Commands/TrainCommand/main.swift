@@ -31,7 +31,7 @@ struct Train: ParsableCommand {
         let setup = Result {
             let cfg = try TrainingConfig.load(path: config, overrides: overrides)
             Trainer.configureThreads(for: cfg, threads: Parallel.threads)   // the command sets process-wide state; the library never does
-            StopSignal.install()
+            StopSignal.install(announce: communicator.rank == 0)   // every rank gets mpirun's signal; one says so
             return try Trainer(config: cfg, resume: resume, overwrite: overwrite,
                                allowConfigChange: allowConfigChange, communicator: communicator,
                                log: communicator.rank == 0 ? { writeLine($0) } : { _ in })   // others log only errors

@@ -1,4 +1,5 @@
 import Foundation
+import Tokenization
 
 /// A delimited text table with a header row (OpenCLIP's CSV/TSV datasets): RFC 4180 quoting — fields in
 /// double quotes may hold the separator, newlines and `""` for a quote — CRLF or LF line ends, an optional
@@ -6,8 +7,11 @@ import Foundation
 public struct CSVTable: Sendable {
     public let path: String
     public let header: [String]
-    /// Data rows, each with `header.count` fields (short rows are padded with "").
+    /// Data rows, each with `header.count` fields (short rows are padded with ""). A field that is not
+    /// valid UTF-8 holds U+FFFD for its bad bytes here; `text(row:column:)` refuses it.
     public let rows: [[String]]
+    /// `[row, column]` of each field that is not valid UTF-8.
+    private let invalidUTF8: Set<[Int]>
 
     /// The separator for a file name: tab for `.tsv`, comma otherwise.
     public static func defaultSeparator(for path: String) -> Character {
@@ -23,15 +27,26 @@ public struct CSVTable: Sendable {
         guard let byte = separator.asciiValue else {
             throw ShardBuildError(description: "\(path): the separator must be one ASCII character, got \"\(separator)\"")
         }
-        var records = try Self.parse(Array(data), separator: byte, path: path)
+        var (records, invalid) = try Self.parse(Array(data), separator: byte, path: path)
         while records.last == [""] { records.removeLast() }   // trailing blank lines
         guard let header = records.first, !(header.count == 1 && header[0].isEmpty) else {
             throw ShardBuildError(description: "\(path): CSV file has no header row")
         }
         self.header = header
-        rows = records.dropFirst().filter { $0 != [""] }.map { row in
-            row.count >= header.count ? row : row + [String](repeating: "", count: header.count - row.count)
+        var rows: [[String]] = [], invalidUTF8 = Set<[Int]>()
+        for (r, row) in records.enumerated().dropFirst() where row != [""] {
+            for c in row.indices where invalid.contains([r, c]) { invalidUTF8.insert([rows.count, c]) }
+            rows.append(row.count >= header.count ? row : row + [String](repeating: "", count: header.count - row.count))
         }
+        (self.rows, self.invalidUTF8) = (rows, invalidUTF8)
+    }
+
+    /// Field `column` of data row `row` as text, or the text rule it breaks (`TextProblem`: not valid
+    /// UTF-8, or a NUL byte).
+    public func text(row: Int, column: Int) throws(TextProblem) -> String {
+        if invalidUTF8.contains([row, column]) { throw .invalidUTF8 }
+        try TextProblem.check(rows[row][column])
+        return rows[row][column]
     }
 
     /// The index of column `name`; throws naming the file and the columns it has.
@@ -42,15 +57,20 @@ public struct CSVTable: Sendable {
         return index
     }
 
-    private static func parse(_ bytes: [UInt8], separator: UInt8, path: String) throws -> [[String]] {
+    /// The records, and `[record, field]` of each field that is not valid UTF-8.
+    private static func parse(_ bytes: [UInt8], separator: UInt8, path: String) throws -> ([[String]], Set<[Int]>) {
         let quote = UInt8(ascii: "\""), newline = UInt8(ascii: "\n"), ret = UInt8(ascii: "\r")
         var records: [[String]] = []
         var record: [String] = []
+        var invalid = Set<[Int]>()
         var field: [UInt8] = []
         var i = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         var inQuotes = false
         func endField() {
-            record.append(String(decoding: field, as: UTF8.self))
+            if let text = String(validating: field, as: UTF8.self) { record.append(text) } else {
+                invalid.insert([records.count, record.count])
+                record.append(String(decoding: field, as: UTF8.self))
+            }
             field.removeAll(keepingCapacity: true)
         }
         while i < bytes.count {
@@ -85,6 +105,6 @@ public struct CSVTable: Sendable {
             endField()
             records.append(record)
         }
-        return records
+        return (records, invalid)
     }
 }

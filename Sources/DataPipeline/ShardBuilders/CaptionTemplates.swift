@@ -19,7 +19,9 @@ public struct CaptionTemplates: Sendable, Equatable {
             throw ShardBuildError(description: "\(path): cannot read template file")
         }
         var templates: [String] = []
-        for (n, raw) in TextLines.split(String(decoding: data, as: UTF8.self)).enumerated() {
+        let lines: [String]
+        do { lines = try TextProblem.lines(of: data, source: path) } catch { throw ShardBuildError(description: "\(error)") }
+        for (n, raw) in lines.enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard line.contains("{}") else {

@@ -1,4 +1,5 @@
 import Foundation
+import Tokenization
 
 /// How `make-shards` stores images read from files.
 public enum StoredImageFormat: Sendable, Equatable {
@@ -63,7 +64,8 @@ public struct CSVSource: Sendable {
 
 /// Builds shards from a CSV: one item per row; relative image paths are taken as given (relative to the
 /// working directory, as OpenCLIP does) and, when no such file exists, relative to the CSV's folder.
-/// Rows with a missing, non-JPEG/PNG or corrupt image or an empty caption are skipped and reported.
+/// Rows with a missing, non-JPEG/PNG or corrupt image, an empty caption, or an image path, caption or
+/// long caption that is not valid UTF-8 or holds a NUL byte (`TextProblem`) are skipped and reported.
 @discardableResult
 public func buildShards(from source: CSVSource, output: String, shardSize: Int, overwrite: Bool = false,
                         progressStyle: BuildProgress.Style = .silent) throws -> BuildSummary {
@@ -75,12 +77,23 @@ public func buildShards(from source: CSVSource, output: String, shardSize: Int, 
                                     progress: BuildProgress(total: table.rows.count, style: progressStyle))
     let folder = URL(fileURLWithPath: source.path).deletingLastPathComponent()
     for (n, row) in table.rows.enumerated() {
-        var imagePath = row[imageColumn]
+        let origin = "\(source.path) row \(n + 2) (\((try? table.text(row: n, column: imageColumn)) ?? row[imageColumn].debugDescription))"
+        var imagePath: String, longCaption: String? = nil
+        let caption: String
+        do { imagePath = try table.text(row: n, column: imageColumn) } catch {
+            writer.skip(source: origin, reason: SkipReason("image path \(error)")); continue
+        }
+        do { caption = try table.text(row: n, column: captionColumn).trimmingCharacters(in: .whitespacesAndNewlines) } catch {
+            writer.skip(source: origin, reason: SkipReason("caption \(error)")); continue
+        }
+        if let longColumn {
+            do { longCaption = try table.text(row: n, column: longColumn).trimmingCharacters(in: .whitespacesAndNewlines) } catch {
+                writer.skip(source: origin, reason: SkipReason("long caption \(error)")); continue
+            }
+        }
         if !imagePath.hasPrefix("/") && !FileManager.default.fileExists(atPath: imagePath) {
             imagePath = folder.appendingPathComponent(imagePath).path
         }
-        let origin = "\(source.path) row \(n + 2) (\(row[imageColumn]))"
-        let caption = row[captionColumn].trimmingCharacters(in: .whitespacesAndNewlines)
         guard !caption.isEmpty else { writer.skip(source: origin, reason: "empty caption"); continue }
         let image: ShardImage
         do {
@@ -89,8 +102,7 @@ public func buildShards(from source: CSVSource, output: String, shardSize: Int, 
             writer.skip(source: origin, reason: SkipReason(error))
             continue
         }
-        try writer.append(ShardItem(image: image, caption: caption,
-                                    longCaption: longColumn.map { row[$0].trimmingCharacters(in: .whitespacesAndNewlines) }))
+        try writer.append(ShardItem(image: image, caption: caption, longCaption: longCaption))
     }
     return try writer.finish()
 }

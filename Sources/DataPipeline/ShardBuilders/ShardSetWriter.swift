@@ -61,10 +61,7 @@ public final class ShardSetWriter {
         var isDirectory: ObjCBool = false
         if manager.fileExists(atPath: output, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw ShardBuildError(description: "\(output): exists and is not a folder") }
-            let existing = ((try? manager.contentsOfDirectory(atPath: output)) ?? []).filter { $0.hasSuffix(".h5") && !$0.hasPrefix(".") }
-            if !existing.isEmpty && !overwrite {
-                throw ShardBuildError(description: "\(output): already contains \(existing.count) .h5 file(s); use --overwrite to replace them")
-            }
+            if !overwrite { try Self.requireNoShards(in: output) }
             createdOutput = false
         } else {
             do {
@@ -85,6 +82,14 @@ public final class ShardSetWriter {
     }
 
     deinit { if !done { abandon() } }
+
+    /// Refuses an `output` folder that already holds `.h5` files (what `init` does without `overwrite`).
+    public static func requireNoShards(in output: String) throws {
+        let existing = ((try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []).filter { $0.hasSuffix(".h5") && !$0.hasPrefix(".") }
+        if !existing.isEmpty {
+            throw ShardBuildError(description: "\(output): already contains \(existing.count) .h5 file(s); use --overwrite to replace them")
+        }
+    }
 
     /// "permission denied: OUTPUT" for a folder this user may not write, else what failed and why.
     private static func outputError(_ output: String, _ error: any Error, _ what: String) -> ShardBuildError {

@@ -37,6 +37,9 @@ public final class ShardWriter {
     /// Adds an item. Throws when it does not match the items before it.
     public func append(_ item: ShardItem) throws {
         ensure(!finished, "ShardWriter.append after finish()")
+        for (field, text) in [("caption", item.caption), ("long caption", item.longCaption), ("key", item.key)] {
+            if let text, text.utf8.contains(0) { throw invalid("the \(field) holds a NUL byte (HDF5 strings end at NUL)") }
+        }
         switch (item.image, storage) {
         case let (.raw(image), nil):
             storage = .raw(height: image.height, width: image.width)

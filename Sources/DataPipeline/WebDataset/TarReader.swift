@@ -1,4 +1,5 @@
 import Foundation
+import Tokenization
 
 /// A tar archive that cannot be read on; the description is one line naming the file and the byte offset.
 public struct TarError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -20,7 +21,9 @@ public struct TarMember: Sendable, Equatable {
 }
 
 /// Streams the regular files of a tar archive, one at a time, straight from the file: nothing is extracted
-/// and only the current member is in memory.
+/// and only the current member is in memory. A gzip-compressed tar (`.tar.gz`, `.tgz`: recognized by its
+/// first bytes, whatever its name) is inflated through zlib as it is read; offsets are then offsets in
+/// the uncompressed tar, and damaged gzip data ends the archive like other damage.
 ///
 /// Reads POSIX ustar (with the `prefix` field), GNU tar (`././@LongLink` long names, type `L`) and pax
 /// (type `x` extended headers: `path` and `size`) — what Python's `tarfile`, GNU tar and img2dataset write.
@@ -35,6 +38,10 @@ public final class TarReader {
     public private(set) var offset = 0
 
     private let handle: FileHandle
+    /// The inflated stream of a gzip-compressed tar; nil for a plain one.
+    private let gzip: GzipReader?
+    /// Bytes of the (uncompressed) tar read or skipped so far: where the data ended when a read falls short.
+    private var position = 0
     private var ended = false
     private static let block = 512
 
@@ -46,6 +53,11 @@ public final class TarReader {
         else { throw TarError(path: path, offset: 0, message: "cannot open tar file") }
         self.handle = handle
         self.size = size
+        let magic = try? handle.read(upToCount: 2)
+        try? handle.seek(toOffset: 0)
+        do { gzip = magic == Data([0x1F, 0x8B]) ? try GzipReader(handle: handle) : nil } catch {
+            throw TarError(path: path, offset: 0, message: "\(error)")
+        }
     }
 
     deinit { try? handle.close() }
@@ -55,35 +67,65 @@ public final class TarReader {
         return TarError(path: path, offset: offset, message: message)
     }
 
-    /// Reads `count` bytes at the current position, which must exist in the file.
-    private func read(_ count: Int, what: String, at start: Int) throws -> [UInt8] {
-        guard start + count <= size else {
-            throw fail("truncated tar: \(what) needs \(count) bytes, the file ends at byte \(size)", at: start)
-        }
+    /// "truncated tar: WHAT needs N bytes, the file ends at byte END".
+    private func truncated(_ what: String, needs count: Int, endsAt end: Int, at start: Int) -> TarError {
+        fail("truncated tar: \(what) needs \(count) bytes, the \(gzip == nil ? "file" : "uncompressed tar") ends at byte \(end)", at: start)
+    }
+
+    /// Up to `count` bytes from the current position (fewer only at the end of the data).
+    private func bytes(_ count: Int) throws -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(count)
-        while bytes.count < count {
-            guard let chunk = try handle.read(upToCount: count - bytes.count), !chunk.isEmpty else {
-                throw fail("truncated tar: read failed", at: start + bytes.count)
+        if let gzip {
+            do { bytes = try gzip.read(count) } catch { throw fail("\(error)", at: position) }
+        } else {
+            bytes.reserveCapacity(count)
+            while bytes.count < count, let chunk = try handle.read(upToCount: count - bytes.count), !chunk.isEmpty {
+                bytes.append(contentsOf: chunk)
             }
-            bytes.append(contentsOf: chunk)
+        }
+        position += bytes.count
+        return bytes
+    }
+
+    /// Reads `count` bytes at the current position `start`, which must exist.
+    private func read(_ count: Int, what: String, at start: Int) throws -> [UInt8] {
+        if gzip == nil, start + count > size { throw truncated(what, needs: count, endsAt: size, at: start) }
+        let bytes = try self.bytes(count)
+        guard bytes.count == count else {
+            if bytes.isEmpty, position == start, what == "header" { throw fail("truncated tar: no end-of-archive block", at: start) }
+            throw truncated(what, needs: count, endsAt: position, at: start)
         }
         return bytes
+    }
+
+    /// Skips up to `count` bytes (fewer at the end of the data).
+    private func skip(_ count: Int) throws {
+        if gzip == nil {
+            position = min(size, position + count)
+            try handle.seek(toOffset: UInt64(position))
+        } else {
+            var left = count
+            while left > 0 {
+                let skipped = try bytes(min(left, 1 << 20)).count
+                if skipped == 0 { break }
+                left -= skipped
+            }
+        }
     }
 
     /// Reads or skips a member's data and the padding to the next 512-byte boundary.
     private func data(size count: Int, keep: Bool, what: String) throws -> [UInt8] {
         let start = offset
         let padded = (count + Self.block - 1) / Self.block * Self.block
-        guard start + count <= size else {
-            throw fail("truncated tar: \(what) needs \(count) bytes, the file ends at byte \(size)", at: start)
-        }
+        if gzip == nil, start + count > size { throw truncated(what, needs: count, endsAt: size, at: start) }
         var bytes: [UInt8] = []
         if keep {
             bytes = try read(count, what: what, at: start)
-            if padded > count { try handle.seek(toOffset: UInt64(start + padded)) }
+            try skip(padded - count)
         } else {
-            try handle.seek(toOffset: UInt64(min(size, start + padded)))
+            try skip(count)
+            guard position == start + count else { throw truncated(what, needs: count, endsAt: position, at: start) }
+            try skip(padded - count)
         }
         offset = start + padded
         return bytes
@@ -95,7 +137,7 @@ public final class TarReader {
         var pax: [String: String] = [:]
         while !ended {
             let start = offset
-            if start == size { throw fail("truncated tar: no end-of-archive block", at: start) }
+            if gzip == nil, start == size { throw fail("truncated tar: no end-of-archive block", at: start) }
             let header = try read(Self.block, what: "header", at: start)
             offset = start + Self.block
             if header.allSatisfy({ $0 == 0 }) { ended = true; return nil }

@@ -1,4 +1,5 @@
 import Foundation
+import Tokenization
 
 /// WebDataset tars as img2dataset writes them: per sample `{key}.jpg|.jpeg|.png` + `{key}.txt` + optional
 /// `{key}.json` (ignored), grouped consecutively in `.tar` files.
@@ -11,8 +12,9 @@ public struct WebDatasetSource: Sendable {
 
     public init(tars: [String]) { self.tars = tars }
 
-    /// Expands command-line paths: a folder stands for every `*.tar` in it, sorted by name; a file is taken
-    /// as given. Throws for a missing path, a folder without tars, or two tars that would write one shard.
+    /// Expands command-line paths: a folder stands for every `*.tar`, `*.tar.gz` and `*.tgz` in it, sorted
+    /// by name; a file is taken as given. Throws for a missing path, a folder without tars, or two tars
+    /// that would write one shard.
     public init(paths: [String]) throws {
         var tars: [String] = []
         for path in paths {
@@ -22,8 +24,8 @@ public struct WebDatasetSource: Sendable {
             }
             guard isDirectory.boolValue else { tars.append(path); continue }
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
-                .filter { $0.hasSuffix(".tar") && !$0.hasPrefix(".") }.sorted()
-            guard !names.isEmpty else { throw ShardBuildError(description: "\(path): folder contains no .tar files") }
+                .filter { name in Self.tarExtensions.contains { name.hasSuffix($0) } && !name.hasPrefix(".") }.sorted()
+            guard !names.isEmpty else { throw ShardBuildError(description: "\(path): folder contains no .tar, .tar.gz or .tgz files") }
             tars += names.map { URL(fileURLWithPath: path).appendingPathComponent($0).path }
         }
         var seen: [String: String] = [:]
@@ -37,10 +39,14 @@ public struct WebDatasetSource: Sendable {
         self.init(tars: tars)
     }
 
-    /// The shard a tar is converted into: its file name with `.tar` replaced by `.h5`.
+    /// The endings of tar files in a folder: plain and gzip-compressed (`TarReader` reads both).
+    static let tarExtensions = [".tar", ".tar.gz", ".tgz"]
+
+    /// The shard a tar is converted into: its file name with `.tar` (`.tar.gz`, `.tgz`) replaced by `.h5`.
     public static func shardName(for tar: String) -> String {
         let name = URL(fileURLWithPath: tar).lastPathComponent
-        return (name.hasSuffix(".tar") ? String(name.dropLast(4)) : name) + ".h5"
+        let ending = tarExtensions.first { name.hasSuffix($0) } ?? ""
+        return String(name.dropLast(ending.count)) + ".h5"
     }
 }
 
@@ -217,7 +223,10 @@ func convertTar(_ tar: String, to path: String, format: StoredImageFormat, progr
                 skip(origin, "no .jpg, .jpeg or .png image"); continue
             }
             guard let text = sample.files["txt"] else { skip(origin, "no .txt caption"); continue }
-            let caption = String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let caption: String
+            do { caption = try TextProblem.decode(text).trimmingCharacters(in: .whitespacesAndNewlines) } catch {
+                skip(origin, SkipReason("caption \(error)")); continue   // not valid UTF-8, or a NUL byte
+            }
             guard !caption.isEmpty else { skip(origin, "empty caption"); continue }
             let image: ShardImage
             do {

@@ -46,15 +46,23 @@ public struct ScoreFilter {
         }
     }
 
-    /// Checks the inputs and outputs, scores, writes the scores and the kept shards.
-    /// - Parameter progress: called with (items scored, total) while scoring.
-    public func run(encoder: ModelEncoder, tokenizer: CLIPTokenizer, progress: ((Int, Int) -> Void)? = nil,
-                    shardProgress: BuildProgress = BuildProgress(total: nil, style: .silent)) throws -> Summary {
+    /// Refuses what `run` would refuse before scoring, without writing anything: a scores path of
+    /// another format or in a missing folder, shards that cannot go into one output set, an output
+    /// folder holding the input or (without `overwrite`) shards.
+    public func checkOutputs() throws {
         if let scoresFile {
             _ = try FilterOutput.scoresFormat(scoresFile)
             try OutputFile.requireWritable(scoresFile)
         }
         try FilterOutput.requireWritable(dataset, output: output)
+        if !overwrite { try ShardSetWriter.requireNoShards(in: output) }
+    }
+
+    /// Checks the inputs and outputs, scores, writes the scores and the kept shards.
+    /// - Parameter progress: called with (items scored, total) while scoring.
+    public func run(encoder: ModelEncoder, tokenizer: CLIPTokenizer, progress: ((Int, Int) -> Void)? = nil,
+                    shardProgress: BuildProgress = BuildProgress(total: nil, style: .silent)) throws -> Summary {
+        try checkOutputs()
         // Made first, so that an output folder holding shards is refused before the scoring.
         let writer = try ShardSetWriter(output: output, shardSize: shardSize, classnames: dataset.classnames,
                                         overwrite: overwrite, progress: shardProgress)

@@ -43,6 +43,13 @@ extension KeyedDecodingContainer {
         }
         return try decode(type, forKey: key)
     }
+
+    /// Throws "KEY: needs a value, got null" when `key` holds null: Yams decodes a null as the string
+    /// "null" for a `String`, which a required path would then look for as a file.
+    func rejectNull(forKey key: Key) throws {
+        guard contains(key), try decodeNil(forKey: key) else { return }
+        throw ConfigError("\((codingPath + [key]).map(\.stringValue).joined(separator: ".")): needs a value, got null")
+    }
 }
 
 extension ConfigError {

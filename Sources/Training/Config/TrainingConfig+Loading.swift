@@ -92,7 +92,10 @@ extension TrainingConfig {
     public func validate() throws {
         func fail(_ key: String, _ why: String) -> ConfigError { ConfigError("\(key): \(why)") }
         func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
-        guard !run.name.isEmpty, !run.name.contains("/") else { throw fail("run.name", "must be a non-empty name without /") }
+        // One folder inside run.output_dir: `..` would write into its parent, `.` into it among other runs.
+        guard !["", ".", ".."].contains(run.name), !run.name.contains("/"), !run.name.contains("\0"), run.name.utf8.count <= 255 else {
+            throw fail("run.name", "must name one folder inside run.output_dir (not empty, . or .., no / or NUL, at most 255 bytes), got \(run.name.debugDescription)")
+        }
         guard run.logEvery > 0 else { throw fail("run.log_every", "must be positive") }
         guard exists(model.config) || ModelConfig.builtIn(model.config) != nil else {
             throw fail("model.config", "file not found: \(model.config) (nor a built-in architecture: \(ModelConfig.builtInNames.joined(separator: ", ")))")

@@ -81,6 +81,7 @@ public struct ModelSection: Codable, Equatable {
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        try c.rejectNull(forKey: .config)
         config = try c.decode(String.self, forKey: .config)
         initWeights = try c.decodeIfPresent(String.self, forKey: .initWeights)
         freeze = try c.decodeChoices(FrozenTower.self, forKey: .freeze) ?? freeze
@@ -143,6 +144,7 @@ public struct DataSection: Codable, Equatable {
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        try c.rejectNull(forKey: .train)
         if let one = try? c.decode(String.self, forKey: .train) { train = [one] } else { train = try c.decode([String].self, forKey: .train) }
         tokenizer = try c.decodeUnlessNull(TokenizerSection.self, forKey: .tokenizer) ?? tokenizer
         batchSize = try c.decodeUnlessNull(Int.self, forKey: .batchSize) ?? batchSize
@@ -251,6 +253,7 @@ public struct ZeroShotSection: Codable, Equatable {
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        try c.rejectNull(forKey: .dataset)
         dataset = try c.decode(String.self, forKey: .dataset)
         templates = try c.decodeIfPresent(String.self, forKey: .templates)
         everySteps = try c.decodeUnlessNull(Int.self, forKey: .everySteps) ?? everySteps

@@ -15,13 +15,18 @@ import Evaluation
 /// checkpoint and exit 0; a second one exits immediately (the last complete checkpoint stays usable).
 public enum StopSignal {
     nonisolated(unsafe) private static var requested: sig_atomic_t = 0
+    nonisolated(unsafe) private static var announces: sig_atomic_t = 1
 
     public static var isRequested: Bool { requested != 0 }
 
-    public static func install() {
+    /// - Parameter announce: print "stop requested: …" on the first signal (under `mpirun`, where every
+    ///   rank gets the signal, rank 0 alone does).
+    public static func install(announce: Bool = true) {
+        announces = announce ? 1 : 0
         let handler: @convention(c) (Int32) -> Void = { sig in
             if StopSignal.requested != 0 { _exit(130) }
             StopSignal.requested = 1
+            guard StopSignal.announces != 0 else { return }
             let msg = "\nstop requested: finishing the current step and writing a checkpoint (signal again to quit at once)\n"
             _ = msg.withCString { write(2, $0, strlen($0)) }
         }

@@ -69,6 +69,7 @@ extension Trainer {
             return
         }
         let weights = try RunCheckpoints.readInitWeights(initPath, log: log)
+        if let hub = weights.hub { try requireSameNetwork(hub.model, declaredIn: hub.config, as: modelConfig, config) }
         var tensors = weights.tensors
         if config.model.stretchPositionalEmbedding {
             try LongCLIP.stretchOnLoad(&tensors, contextLength: modelConfig.textCfg.contextLength)
@@ -76,6 +77,23 @@ extension Trainer {
         try takeOverScalars(&tensors, from: initPath, trainedWith: weights.metadata["objective"],
                             objective: objective, config: config.objective, log: log)
         try model.load(tensors, source: initPath)
+    }
+
+    /// Refuses `model.init` from a hub folder whose `model_cfg` differs from `model.config` in a value
+    /// that changes what the network computes (`quick_gelu`, a head width: the weights may even load,
+    /// into another network), naming each key with both values. With Long-CLIP's stretched positional
+    /// embedding the text context lengths differ by design.
+    static func requireSameNetwork(_ hubModel: ModelConfig, declaredIn file: URL, as modelConfig: ModelConfig,
+                                   _ config: TrainingConfig) throws {
+        var differences = hubModel.differences(from: modelConfig)
+        if config.model.stretchPositionalEmbedding { differences.removeAll { $0.key == "text_cfg.context_length" } }
+        guard !differences.isEmpty else { return }
+        func list(_ items: [String]) -> String {
+            items.count < 2 ? items.joined() : items.dropLast().joined(separator: ", ") + " and " + items.last!
+        }
+        throw ConfigError("model.init: \(file.path): " + differences.map { "model_cfg.\($0.key) \($0.value)" }.joined(separator: ", ")
+            + ", but model.config (\(config.model.config)) has \(list(differences.map(\.otherValue))); the weights belong to "
+            + "another network: make model.config the folder's model_cfg")
     }
 
     /// Takes `logit_scale` (and `logit_bias`) from the `model.init` checkpoint only when it was

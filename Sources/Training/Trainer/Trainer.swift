@@ -109,6 +109,9 @@ public final class Trainer {
                                      communicator: communicator, state: state, resumedFrom: resumedFrom)
         step = Self.makeStep(model, objective, config, communicator: communicator)
         zeroShotDataset = try config.eval.zeroshot.map { try DatasetSourceRegistry.open($0.dataset) }
+        if let z = config.eval.zeroshot, let names = zeroShotDataset?.classnames {   // refused now, not at the first evaluation
+            try ZeroShotClassifier.requireDistinct(names, tokenizer: tokenizer, source: "eval.zeroshot.dataset: \(z.dataset): classnames attribute")
+        }
         metrics = try Self.openRunFiles(config, runDirectory: runDirectory, communicator: communicator,
                                         resumedAt: resumedFrom == nil ? nil : state.step)
     }
