@@ -33,7 +33,7 @@ final class WebDatasetTests: XCTestCase {
     func testConvertsEachTarToAShardWithKeysCaptionsAndImageBytes() throws {
         let folder = try tarFolder()
         let output = try temporaryDirectory(self) + "/out"
-        var source = try WebDatasetSource(paths: [folder])
+        var source = try WebDatasetShardBuilder(paths: [folder])
         XCTAssertEqual(source.tars.map { URL(fileURLWithPath: $0).lastPathComponent }, tars)
         source.workers = 2
         let summary = try buildShards(from: source, output: output)
@@ -44,7 +44,7 @@ final class WebDatasetTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: output).sorted(), summary.build.shards)
         for tar in tars {
             let want = expected[tar]!
-            let reader = try ShardReader(path: output + "/" + WebDatasetSource.shardName(for: tar))
+            let reader = try ShardReader(path: output + "/" + WebDatasetShardBuilder.shardName(for: tar))
             XCTAssertEqual(try reader.keys(), want.items.map(\.key), tar)
             XCTAssertEqual(try reader.captions(), want.items.map(\.caption), tar)
             guard reader.count == want.items.count else { continue }
@@ -72,7 +72,7 @@ final class WebDatasetTests: XCTestCase {
 
     func testRawStorageResizesEveryImage() throws {
         let output = try temporaryDirectory(self) + "/out"
-        var source = try WebDatasetSource(paths: [try tarFolder()])
+        var source = try WebDatasetShardBuilder(paths: [try tarFolder()])
         source.format = .raw(size: 4)
         let summary = try buildShards(from: source, output: output)
         XCTAssertEqual(summary.build.items, 7)
@@ -86,7 +86,7 @@ final class WebDatasetTests: XCTestCase {
         let gnu = try Data(contentsOf: URL(fileURLWithPath: folder + "/a-gnu.tar"))
         try gnu.prefix(8704 + 30).write(to: URL(fileURLWithPath: folder + "/a-gnu.tar"))  // inside 000000003.jpg
         let output = try temporaryDirectory(self) + "/out"
-        let summary = try buildShards(from: try WebDatasetSource(paths: [folder + "/a-gnu.tar"]), output: output)
+        let summary = try buildShards(from: try WebDatasetShardBuilder(paths: [folder + "/a-gnu.tar"]), output: output)
         XCTAssertEqual(try ShardReader(path: output + "/a-gnu.h5").keys(), ["000000000", "000000001"])
         XCTAssertEqual(summary.build.skipped.items.map(\.source), [folder + "/a-gnu.tar:000000002", folder + "/a-gnu.tar at byte 8704"])
         XCTAssertEqual(summary.build.skipped.items[1].why.description,
@@ -101,16 +101,16 @@ final class WebDatasetTests: XCTestCase {
         for name in ["a-gnu.tar.gz", "b-pax.tgz"] {
             try FileManager.default.copyItem(atPath: fixturePath("webdataset-more/" + name), toPath: packed + "/" + name)
         }
-        XCTAssertEqual(WebDatasetSource.shardName(for: "x/00042.tar.gz"), "00042.h5")
-        XCTAssertEqual(WebDatasetSource.shardName(for: "00042.tgz"), "00042.h5")
-        let source = try WebDatasetSource(paths: [packed])
+        XCTAssertEqual(WebDatasetShardBuilder.shardName(for: "x/00042.tar.gz"), "00042.h5")
+        XCTAssertEqual(WebDatasetShardBuilder.shardName(for: "00042.tgz"), "00042.h5")
+        let source = try WebDatasetShardBuilder(paths: [packed])
         XCTAssertEqual(source.tars, [packed + "/a-gnu.tar.gz", packed + "/b-pax.tgz"])
         let output = try temporaryDirectory(self) + "/out"
         let summary = try buildShards(from: source, output: output)
         XCTAssertEqual(summary.build.shards, ["a-gnu.h5", "b-pax.h5"])
         let plainOutput = try temporaryDirectory(self) + "/plain"
         let folder = try tarFolder()
-        let plain = try buildShards(from: try WebDatasetSource(paths: [folder + "/a-gnu.tar", folder + "/b-pax.tar"]), output: plainOutput)
+        let plain = try buildShards(from: try WebDatasetShardBuilder(paths: [folder + "/a-gnu.tar", folder + "/b-pax.tar"]), output: plainOutput)
         XCTAssertEqual(summary.build.items, plain.build.items)
         XCTAssertEqual(summary.build.skipped.items.map(\.reason), plain.build.skipped.items.map(\.reason))
         for shard in summary.build.shards {
@@ -121,7 +121,7 @@ final class WebDatasetTests: XCTestCase {
         }
         // Both spellings of one tar would write one shard: refused as for two plain tars.
         try FileManager.default.copyItem(atPath: folder + "/b-pax.tar", toPath: packed + "/b-pax.tar")
-        XCTAssertThrowsError(try WebDatasetSource(paths: [packed])) { error in
+        XCTAssertThrowsError(try WebDatasetShardBuilder(paths: [packed])) { error in
             XCTAssertTrue("\(error)".contains("both would write b-pax.h5"), "\(error)")
         }
     }
@@ -136,7 +136,7 @@ final class WebDatasetTests: XCTestCase {
         let expected = (items: try XCTUnwrap(listing["captions.tar"]?.items), skipped: try XCTUnwrap(listing["captions.tar"]?.skipped))
         let tar = fixturePath("webdataset-more/captions.tar")
         let output = try temporaryDirectory(self) + "/out"
-        let summary = try buildShards(from: WebDatasetSource(tars: [tar]), output: output)
+        let summary = try buildShards(from: WebDatasetShardBuilder(tars: [tar]), output: output)
         let reader = try ShardReader(path: output + "/captions.h5")
         XCTAssertEqual(try reader.keys(), expected.items.map(\.key))
         XCTAssertEqual(try reader.captions(), expected.items.map(\.caption))
@@ -149,7 +149,7 @@ final class WebDatasetTests: XCTestCase {
     func testRerunResumesAndOverwriteConvertsAgain() throws {
         let folder = try tarFolder()
         let output = try temporaryDirectory(self) + "/out"
-        let source = try WebDatasetSource(paths: [folder])
+        let source = try WebDatasetShardBuilder(paths: [folder])
         try buildShards(from: source, output: output)
         // A tar replaced by garbage is not read again on a rerun: its shard is kept.
         try Data(repeating: 0x41, count: 2048).write(to: URL(fileURLWithPath: folder + "/b-pax.tar"))
@@ -172,24 +172,24 @@ final class WebDatasetTests: XCTestCase {
         let output = try temporaryDirectory(self) + "/out"
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         try writeRawShard(output + "/shard-00000.h5", count: 1)
-        XCTAssertThrowsError(try buildShards(from: try WebDatasetSource(paths: [folder]), output: output)) { error in
+        XCTAssertThrowsError(try buildShards(from: try WebDatasetShardBuilder(paths: [folder]), output: output)) { error in
             XCTAssertEqual("\(error)", "\(output): holds 1 .h5 file(s) that none of the given tars writes (shard-00000.h5, …); use another folder or --overwrite to replace them")
         }
-        try buildShards(from: try WebDatasetSource(paths: [folder]), output: output, overwrite: true)
+        try buildShards(from: try WebDatasetShardBuilder(paths: [folder]), output: output, overwrite: true)
         XCTAssertFalse(FileManager.default.fileExists(atPath: output + "/shard-00000.h5"))
 
         let other = try temporaryDirectory(self)
         try FileManager.default.copyItem(atPath: folder + "/c-ustar.tar", toPath: other + "/c-ustar.tar")
-        XCTAssertThrowsError(try WebDatasetSource(paths: [folder, other + "/c-ustar.tar"])) { error in
+        XCTAssertThrowsError(try WebDatasetShardBuilder(paths: [folder, other + "/c-ustar.tar"])) { error in
             XCTAssertEqual("\(error)", "\(other)/c-ustar.tar: has the same name as \(folder)/c-ustar.tar; both would write c-ustar.h5")
         }
-        XCTAssertThrowsError(try WebDatasetSource(paths: [other + "/missing"])) { error in
+        XCTAssertThrowsError(try WebDatasetShardBuilder(paths: [other + "/missing"])) { error in
             XCTAssertEqual("\(error)", "\(other)/missing: no such tar file or folder")
         }
         // Every sample skipped: an error, and no output folder left behind.
         let empty = try temporaryDirectory(self) + "/empty"
         try Data(repeating: 0, count: 1024).write(to: URL(fileURLWithPath: other + "/c-ustar.tar"))
-        XCTAssertThrowsError(try buildShards(from: try WebDatasetSource(paths: [other]), output: empty)) { error in
+        XCTAssertThrowsError(try buildShards(from: try WebDatasetShardBuilder(paths: [other]), output: empty)) { error in
             XCTAssertEqual("\(error)", "\(empty): no items to write (the tars hold no samples)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: empty))

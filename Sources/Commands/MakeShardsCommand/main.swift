@@ -151,7 +151,7 @@ extension MakeShards {
         }
 
         func run() throws {
-            var source = try WebDatasetSource(paths: tars)
+            var source = try WebDatasetShardBuilder(paths: tars)
             source.format = images.format
             source.workers = workers
             print(try buildShards(from: source, output: output, overwrite: overwrite,

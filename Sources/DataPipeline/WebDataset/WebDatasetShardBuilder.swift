@@ -1,9 +1,10 @@
 import Foundation
 import Tokenization
 
-/// WebDataset tars as img2dataset writes them: per sample `{key}.jpg|.jpeg|.png` + `{key}.txt` + optional
-/// `{key}.json` (ignored), grouped consecutively in `.tar` files.
-public struct WebDatasetSource: Sendable {
+/// Converts WebDataset tars into shards (`make-shards webdataset`), one shard per tar. Tars as
+/// img2dataset writes them: per sample `{key}.jpg|.jpeg|.png` + `{key}.txt` + optional
+/// `{key}.json` (ignored), grouped consecutively in `.tar` files (gzipped or not).
+public struct WebDatasetShardBuilder: Sendable {
     /// The tar files, in order.
     public var tars: [String]
     public var format: StoredImageFormat = .jpeg
@@ -81,14 +82,14 @@ public struct WebDatasetBuildSummary: Sendable, CustomStringConvertible {
 /// again (unless `overwrite`), so an interrupted build resumes where it stopped. An output folder holding
 /// other `.h5` files is refused unless `overwrite`, which removes them once the build has succeeded.
 @discardableResult
-public func buildShards(from source: WebDatasetSource, output: String, overwrite: Bool = false,
+public func buildShards(from source: WebDatasetShardBuilder, output: String, overwrite: Bool = false,
                         progressStyle: BuildProgress.Style = .silent) throws -> WebDatasetBuildSummary {
     guard !source.tars.isEmpty else { throw ShardBuildError(description: "no tar files given") }
     guard source.workers > 0 else { throw ShardBuildError(description: "--workers must be positive, got \(source.workers)") }
     let manager = FileManager.default
     let outputURL = URL(fileURLWithPath: output)
     let createdOutput = try createFolderIfMissing(output)
-    let shardNames = source.tars.map(WebDatasetSource.shardName(for:))
+    let shardNames = source.tars.map(WebDatasetShardBuilder.shardName(for:))
     let existing = Set(((try? manager.contentsOfDirectory(atPath: output)) ?? []).filter { $0.hasSuffix(".h5") && !$0.hasPrefix(".") })
     let foreign = existing.subtracting(shardNames).sorted()
     if !foreign.isEmpty && !overwrite {
