@@ -48,6 +48,8 @@ public final class CLIP {
     ///   - modelConfig: a model-config JSON or a built-in architecture name (`ViT-B-32`, …); needed
     ///     for a bare safetensors file without SwiftCLIP's metadata.
     ///   - vocab: a BPE merges file; nil for the built-in CLIP vocabulary.
+    ///   - workers: threads that encode side by side (the process's thread settings are not changed).
+    ///   - precision: GEMM precision of the towers (`.bf16` rounds GEMM inputs, as `evaluate --precision bf16`).
     ///   - similarity: overrides the recorded similarity.
     ///   - log: where skipped damaged checkpoints are reported.
     public init(checkpoint: String, modelConfig: String? = nil, vocab: String? = nil, workers: Int = Parallel.threads,
