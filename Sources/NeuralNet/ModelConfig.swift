@@ -106,17 +106,23 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     }
 }
 
+/// The name of a registered tower (`vision_cfg.type`, `text_cfg.type`; `TowerFactory`), spelled in
+/// JSON as a string.
+public struct TowerType: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { rawValue = value }
+    public init(from decoder: Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
+
+    /// The built-in towers: OpenCLIP's ViT and text transformer, SwiftCLIP's conv tower.
+    public static let vit: TowerType = "vit", convnet: TowerType = "convnet", transformer: TowerType = "transformer"
+}
+
 public struct VisionConfig: Codable, Equatable, Sendable {
     /// The image tower (`TowerFactory`): `vit` (OpenCLIP's VisionTransformer), `convnet`
     /// (SwiftCLIP's small conv tower), or a tower a program registered.
-    public struct Kind: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral {
-        public let rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-        public init(stringLiteral value: String) { rawValue = value }
-        public init(from decoder: Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-        public func encode(to encoder: Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
-        public static let vit = Kind(rawValue: "vit"), convnet = Kind(rawValue: "convnet")
-    }
+    public typealias Kind = TowerType
     /// `tok` (class token) or `avg` (mean of patch tokens), as OpenCLIP's `pool_type`.
     public enum Pool: String, ModelConfigChoice { case tok, avg }
 
@@ -178,14 +184,7 @@ public struct TextConfig: Codable, Equatable, Sendable {
     public enum Pool: String, ModelConfigChoice { case argmax, first }
     /// The text tower (`TowerFactory`): `transformer` (OpenCLIP's TextTransformer, the default), or
     /// a tower a program registered. Written to JSON only when it is not the default.
-    public struct Kind: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral {
-        public let rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-        public init(stringLiteral value: String) { rawValue = value }
-        public init(from decoder: Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-        public func encode(to encoder: Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
-        public static let transformer = Kind(rawValue: "transformer")
-    }
+    public typealias Kind = TowerType
 
     public var type: Kind
 

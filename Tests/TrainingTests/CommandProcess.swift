@@ -1,10 +1,9 @@
 import Foundation
 import XCTest
 
-/// Runs one of the package's executables (built by `swift build`, next to the test bundle) and
-/// returns its exit status, standard output and standard error (standard input is empty); skips the test
-/// when it is missing.
-func runCommand(_ name: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+/// A process for one of the package's executables (built by `swift build`, next to the test bundle),
+/// with empty standard input; skips the test when the executable is missing.
+func commandProcess(_ name: String, _ arguments: [String]) throws -> Process {
     var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     if dir.lastPathComponent == "MacOS" { dir = dir.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
     let url = dir.appendingPathComponent(name)
@@ -12,9 +11,15 @@ func runCommand(_ name: String, _ arguments: [String]) throws -> (status: Int32,
     let process = Process()
     process.executableURL = url
     process.arguments = arguments
+    process.standardInput = FileHandle.nullDevice
+    return process
+}
+
+/// Runs one of the package's executables and returns its exit status, standard output and standard error.
+func runCommand(_ name: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = try commandProcess(name, arguments)
     let (out, err) = (Pipe(), Pipe())
     (process.standardOutput, process.standardError) = (out, err)
-    process.standardInput = FileHandle.nullDevice
     try process.run()
     let errorData = err.fileHandleForReading.readDataToEndOfFile()
     let outputData = out.fileHandleForReading.readDataToEndOfFile()
@@ -25,16 +30,9 @@ func runCommand(_ name: String, _ arguments: [String]) throws -> (status: Int32,
 /// Runs a built executable as `runCommand` does, with standard output and standard error into one pipe:
 /// the text in the order a terminal (or `2>&1`) shows it.
 func runCommandMerged(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    if dir.lastPathComponent == "MacOS" { dir = dir.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
-    let url = dir.appendingPathComponent(name)
-    guard FileManager.default.isExecutableFile(atPath: url.path) else { throw XCTSkip("no \(name) executable at \(url.path) (run swift build first)") }
-    let process = Process()
-    process.executableURL = url
-    process.arguments = arguments
+    let process = try commandProcess(name, arguments)
     let pipe = Pipe()
     (process.standardOutput, process.standardError) = (pipe, pipe)
-    process.standardInput = FileHandle.nullDevice
     try process.run()
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
