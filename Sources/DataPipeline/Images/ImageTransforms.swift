@@ -70,7 +70,8 @@ public struct RandomResizedCrop: Codable, Sendable, Equatable {
 
 /// Image transforms on 8-bit RGB images. Every output is channels-last Float32 `[H, W, 3]`.
 public enum ImageTransforms {
-    /// Resizes the whole image to `height × width`. Returns `[height, width, 3]` values in 0...255.
+    /// Resizes the whole image to `height × width` (Pillow's `Image.resize`, see `resample`). Returns
+    /// `[height, width, 3]`: Pillow's 8-bit values, as Float.
     public static func resize(_ image: RGBImage, height: Int, width: Int, filter: ResizeFilter = .bicubic) -> [Float] {
         resizedCrop(image, box: .full(height: image.height, width: image.width), height: height, width: width,
                     filter: filter, affine: .identity)
