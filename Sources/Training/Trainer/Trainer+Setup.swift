@@ -59,7 +59,8 @@ extension Trainer {
     }
 
     /// A new run's weights: `model.init` (OpenCLIP weights, Long-CLIP's stretched positional
-    /// embedding, the scalars when the objectives agree), else the drawn weights with the objective's initial scalars.
+    /// embedding, the image positional embedding resized when the weights were trained at another
+    /// `image_size`, the scalars when the objectives agree), else the drawn weights with the objective's initial scalars.
     static func initializeWeights(of model: CLIPModel, _ modelConfig: ModelConfig, _ config: TrainingConfig,
                                   objective: any Objective, log: (String) -> Void) throws {
         guard let initPath = config.model.initWeights else {
@@ -74,6 +75,10 @@ extension Trainer {
         if config.model.stretchPositionalEmbedding {
             try LongCLIP.stretchOnLoad(&tensors, contextLength: modelConfig.textCfg.contextLength)
         }
+        if let vit = model.visual as? VisionTransformer,
+           let grids = try vit.resizePositionalEmbedding(in: &tensors, source: initPath) {
+            log("model.init: resized visual.positional_embedding from \(grids.from) to \(grids.to) grid (bicubic, as OpenCLIP's resize_pos_embed)")
+        }
         try takeOverScalars(&tensors, from: initPath, trainedWith: weights.metadata["objective"],
                             objective: objective, config: config.objective, log: log)
         try model.load(tensors, source: initPath)
@@ -82,11 +87,15 @@ extension Trainer {
     /// Refuses `model.init` from a hub folder whose `model_cfg` differs from `model.config` in a value
     /// that changes what the network computes (`quick_gelu`, a head width: the weights may even load,
     /// into another network), naming each key with both values. With Long-CLIP's stretched positional
-    /// embedding the text context lengths differ by design.
+    /// embedding the text context lengths differ by design, and a ViT's `image_size` may differ: its
+    /// positional embedding is resized (`VisionTransformer.resizePositionalEmbedding`).
     static func requireSameNetwork(_ hubModel: ModelConfig, declaredIn file: URL, as modelConfig: ModelConfig,
                                    _ config: TrainingConfig) throws {
         var differences = hubModel.differences(from: modelConfig)
         if config.model.stretchPositionalEmbedding { differences.removeAll { $0.key == "text_cfg.context_length" } }
+        if hubModel.visionCfg.type == .vit && modelConfig.visionCfg.type == .vit {
+            differences.removeAll { $0.key == "vision_cfg.image_size" }
+        }
         guard !differences.isEmpty else { return }
         func list(_ items: [String]) -> String {
             items.count < 2 ? items.joined() : items.dropLast().joined(separator: ", ") + " and " + items.last!
