@@ -104,11 +104,7 @@ public enum AttentionKernel {
                         BLAS.sgemm(transA: false, transB: true, m: t, n: t, k: dh,
                                    a: go, lda: w, b: base + 2 * w, ldb: w3, c: dp, ldc: t)
                     }
-                    for r in 0..<t {
-                        let pr = s + r * t, dr = dp + r * t
-                        let dot = dotVectorized(pr, dr, t)
-                        zipVectorized(pr, dr, dr, t) { p, d in p * (d - dot) }
-                    }
+                    for r in 0..<t { softmaxBackwardRow(s + r * t, dp + r * t, t) }
                     // dQ = scale · dS K ; dK = scale · dSᵀ Q
                     if let scratch {
                         let (da, dld) = scratch.operand(dp, ld: t, rows: t, cols: t, slot: 1)
