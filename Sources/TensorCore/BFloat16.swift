@@ -32,9 +32,12 @@ public enum BFloat16 {
     public static func round(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<UInt16>, count: Int) {
         var i = 0
         let raw = UnsafeRawPointer(src)
+        let out = UnsafeMutableRawPointer(dst)
         while i + 8 <= count {
             let r = rounded(raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<UInt32>.self))
-            for j in 0..<8 { dst[i + j] = UInt16(truncatingIfNeeded: r[j]) }
+            // One vector narrowing and one 16-byte store (lane-by-lane stores made this the
+            // costliest step of bf16 attention).
+            out.storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: r), toByteOffset: 2 * i, as: SIMD8<UInt16>.self)
             i += 8
         }
         while i < count { dst[i] = bits(src[i]); i += 1 }

@@ -8,18 +8,60 @@ import Foundation
 /// memory descriptors carry the strides (transposes and leading dimensions cost nothing), `alpha`
 /// as output scale and `beta` as a sum post-op. Shapes repeat every training step, so a primitive
 /// is created once per (shape, strides, alpha, beta, thread count) on each thread and reused.
+///
+/// A problem may carry leading batch axes (e.g. [items, heads] for attention): one call then runs
+/// every GEMM of the batch. oneDNN's batched kernels (`brg:…`, AVX-512 CPUs) need each operand
+/// dense in memory — its axes any permutation of a packed array, no gaps; for other strides it
+/// falls back to `gemm:jit`, one GEMM at a time.
 enum DNNL {
     enum InputType: Hashable { case bf16, f32 }
 
-    /// One GEMM's shape: `C [m, n] (ldc) = alpha · op(A) [m, k] · op(B) [k, n] + beta · C`.
+    /// Where an operand's elements lie, in elements: element (batch index b…, row i, column j) at
+    /// `Σ b·batchStrides + i·row + j·column`. A row-major matrix with leading dimension ld is
+    /// (row: ld, column: 1), its transpose (row: 1, column: ld).
+    struct Layout: Hashable {
+        var batchStrides: [Int] = []
+        var row: Int, column: Int
+
+        /// op(X) of a row-major X with leading dimension `ld`.
+        static func matrix(ld: Int, transposed: Bool) -> Layout {
+            transposed ? Layout(row: 1, column: ld) : Layout(row: ld, column: 1)
+        }
+    }
+
+    /// One (batched) GEMM: for every batch index, `C [m, n] = alpha · A [m, k] · B [k, n] + beta · C`.
     struct Problem: Hashable {
         var type: InputType
-        var transA: Bool, transB: Bool
+        /// Leading batch axes shared by A, B and C; empty for one GEMM.
+        var batch: [Int] = []
         var m: Int, n: Int, k: Int
-        var lda: Int, ldb: Int, ldc: Int
+        var a: Layout, b: Layout, c: Layout
         var alpha: Float, beta: Float
         /// OpenMP threads the primitive runs on (part of the key: a primitive is planned for them).
         var threads: Int
+
+        init(type: InputType, batch: [Int], m: Int, n: Int, k: Int, a: Layout, b: Layout, c: Layout,
+             alpha: Float, beta: Float, threads: Int) {
+            ensure(a.batchStrides.count == batch.count && b.batchStrides.count == batch.count
+                   && c.batchStrides.count == batch.count, "batched matmul: one stride per batch axis \(batch) for each operand")
+            (self.type, self.batch, self.m, self.n, self.k) = (type, batch, m, n, k)
+            (self.a, self.b, self.c, self.alpha, self.beta, self.threads) = (a, b, c, alpha, beta, threads)
+        }
+
+        /// One row-major GEMM: `C [m, n] (ldc) = alpha · op(A) [m, k] · op(B) [k, n] + beta · C`.
+        init(type: InputType, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int,
+             alpha: Float, beta: Float, threads: Int) {
+            self.init(type: type, batch: [], m: m, n: n, k: k, a: .matrix(ld: lda, transposed: transA),
+                      b: .matrix(ld: ldb, transposed: transB), c: .matrix(ld: ldc, transposed: false),
+                      alpha: alpha, beta: beta, threads: threads)
+        }
+
+        /// e.g. `4×2 × 65×64×65 Aᵀ ldc=256` (batch, m×n×k, transposes, C's row stride), for messages.
+        var description: String {
+            let batchText = batch.isEmpty ? "" : batch.map(String.init).joined(separator: "×") + " × "
+            let transA = a.row == 1 && a.column != 1 ? " Aᵀ" : "", transB = b.row == 1 && b.column != 1 ? " Bᵀ" : ""
+            return "\(batchText)\(m)×\(n)×\(k)\(transA)\(transB) ldc=\(c.row)"
+        }
     }
 
     /// Runs `problem` on `a`, `b` (elements of `problem.type`) into `c`. Returns false, doing
@@ -30,8 +72,15 @@ enum DNNL {
         return true
     }
 
+    /// The name of the kernel oneDNN runs `problem` with on this CPU (e.g. `brg:avx512_core`,
+    /// `gemm:jit`), creating and caching its primitive on this thread; nil when it has none but its
+    /// slow reference one.
+    static func implementation(of problem: Problem) -> String? {
+        ThreadState.current?.primitive(for: problem)?.implementation
+    }
+
     /// bf16 problems oneDNN had no native kernel for (they ran on the portable path), e.g.
-    /// `m×n×k Aᵀ B ldc=…`, for `bench` to report.
+    /// `m×n×k Aᵀ ldc=…`, for `bench` to report.
     static var unsupportedBF16Shapes: [String] { Unsupported.shared.list }
 
     /// oneDNN's bf16 matmul implementation name when this CPU computes bf16 natively (AVX512-BF16
@@ -81,13 +130,13 @@ private final class Matmul {
         omp_set_num_threads(Int32(p.threads))
         let type = p.type == .bf16 ? dnnl_bf16 : dnnl_f32
         var descs = [dnnl_memory_desc_t](repeating: dnnl_memory_desc_t(), count: 3)
-        let layouts: [([Int64], dnnl_data_type_t, [Int64])] = [
-            ([Int64(p.m), Int64(p.k)], type, p.transA ? [1, Int64(p.lda)] : [Int64(p.lda), 1]),
-            ([Int64(p.k), Int64(p.n)], type, p.transB ? [1, Int64(p.ldb)] : [Int64(p.ldb), 1]),
-            ([Int64(p.m), Int64(p.n)], dnnl_f32, [Int64(p.ldc), 1]),
+        let operands: [([Int], DNNL.Layout, dnnl_data_type_t)] = [
+            ([p.m, p.k], p.a, type), ([p.k, p.n], p.b, type), ([p.m, p.n], p.c, dnnl_f32),
         ]
-        for (i, (dims, t, strides)) in layouts.enumerated() {
-            guard dnnl_memory_desc_init_by_strides(&descs[i], 2, dims, t, strides) == dnnl_success else { return nil }
+        for (i, (dims, layout, t)) in operands.enumerated() {
+            let allDims = (p.batch + dims).map(Int64.init)
+            let strides = (layout.batchStrides + [layout.row, layout.column]).map(Int64.init)
+            guard dnnl_memory_desc_init_by_strides(&descs[i], Int32(allDims.count), allDims, t, strides) == dnnl_success else { return nil }
         }
         var op = dnnl_matmul_desc_t()
         guard dnnl_matmul_desc_init(&op, &descs[0], &descs[1], nil, &descs[2]) == dnnl_success else { return nil }
@@ -176,8 +225,7 @@ private final class Unsupported: @unchecked Sendable {
     private var shapes: Set<String> = []
 
     func add(_ p: DNNL.Problem) {
-        let shape = "\(p.m)×\(p.n)×\(p.k)\(p.transA ? " Aᵀ" : "")\(p.transB ? " Bᵀ" : "") ldc=\(p.ldc)"
-        lock.lock(); shapes.insert(shape); lock.unlock()
+        lock.lock(); shapes.insert(p.description); lock.unlock()
     }
 
     var list: [String] { lock.lock(); defer { lock.unlock() }; return shapes.sorted() }

@@ -11,13 +11,66 @@ public enum AttentionKernel {
         case registerBlocked
         /// One BLAS call per product (`BLAS.sgemm`).
         case blas
+        /// One oneDNN batched matmul per product for all heads of a block of batch items
+        /// (`BatchedAttention`); where oneDNN has no kernel for it, the per-head BLAS calls.
+        case batched
 
-        /// The faster for `tokens` tokens of `headWidth`: measured on AVX2 (OpenBLAS Zen kernels), the
-        /// register-blocked loops win for heads up to 32 wide (quickstart: fwd+bwd 1.2× faster at T = 25,
-        /// 1.3× at T = 16), BLAS for 64-wide heads (tiny, ViT-B) and long sequences.
-        public static func choice(tokens: Int, headWidth: Int) -> Products {
+        /// The per-head products where batched ones are not available: measured on AVX2 (OpenBLAS Zen
+        /// kernels), the register-blocked loops win for heads up to 32 wide (quickstart: fwd+bwd 1.2×
+        /// faster at T = 25, 1.3× at T = 16), one BLAS call per head for wider heads (tiny, ViT-B) and
+        /// long sequences.
+        public static func perHeadChoice(tokens: Int, headWidth: Int) -> Products {
             tokens <= 128 && headWidth <= 32 ? .registerBlocked : .blas
         }
+    }
+
+    /// What runs the products of one call: the batched products, or else the per-head ones.
+    ///
+    /// By default (`products` nil) batched wherever oneDNN has batched kernels for the shape
+    /// (`brg:…`, AVX-512 CPUs) — except the fp32 backward of heads wider than 32 — else
+    /// `Products.perHeadChoice`; without batched kernels oneDNN runs a batch one GEMM at a time
+    /// (`gemm:jit`), no faster than per-head calls. Measured on Zen 4 (thread CPU time, alternating,
+    /// B = 64 / 128, OpenBLAS 0.3.21 Cooperlake kernels unless said): 64-wide heads over 65 tokens,
+    /// batched vs one call per head: bf16 1.5× faster forward and backward (the per-head bf16 path
+    /// packs both operands per call); fp32 forward alike (1.1× faster than OpenBLAS's Haswell
+    /// kernels), fp32 backward 1.1× slower (its packing and the interleaving of dQ, dK, dV into
+    /// dqkv are passes over memory that per-head calls overlap with their arithmetic; alike with
+    /// Haswell kernels). 32-wide heads (quickstart), batched vs the register-blocked loops: 1.3–1.6×
+    /// faster forward at 16–50 tokens, 1.15–1.25× backward at 25–50, alike at 16.
+    /// `.batched` asked for runs wherever oneDNN has any kernel for it.
+    static func plan(_ products: Products?, batch: Int, tokens: Int, width: Int, heads: Int,
+                     backward: Bool) -> (batched: BatchedAttention?, perHead: Products) {
+        let precision = MatmulPrecision.current
+        func batched(requireBatchedKernel: Bool) -> BatchedAttention? {
+            BatchedAttention(batch: batch, tokens: tokens, width: width, heads: heads, precision: precision,
+                             requireBatchedKernel: requireBatchedKernel, backward: backward)
+        }
+        switch products {
+        case nil:
+            let perHead = Products.perHeadChoice(tokens: tokens, headWidth: width / heads)
+            if backward && precision == .fp32 && width / heads > 32 { return (nil, perHead) }
+            return (batched(requireBatchedKernel: true), perHead)
+        case .batched?: return (batched(requireBatchedKernel: false), .blas)
+        case let perHead?: return (nil, perHead)
+        }
+    }
+
+    /// What runs the products for qkv [B, T, 3W] with `heads` heads in the current `MatmulPrecision`
+    /// (for `bench` to print), e.g. `forward: oneDNN batched brg:avx512_core, 4 heads × 3 batch items
+    /// per call; backward: one GEMM call per head`.
+    public static func productsSummary(batch: Int, tokens: Int, width: Int, heads: Int) -> String {
+        func summary(backward: Bool) -> String {
+            let (batched, perHead) = plan(nil, batch: batch, tokens: tokens, width: width, heads: heads, backward: backward)
+            if let batched {
+                let name = DNNL.implementation(of: (backward ? batched.backwardProblems(items: batched.itemsPerBlock).all
+                                                             : batched.forwardProblems(items: batched.itemsPerBlock).all)[0]) ?? "?"
+                let items = batched.itemsPerBlock
+                return "oneDNN batched \(name), \(heads) heads × \(items) batch item\(items == 1 ? "" : "s") per call"
+            }
+            return perHead == .registerBlocked ? "register-blocked loops per head" : "one GEMM call per head"
+        }
+        let (forward, backward) = (summary(backward: false), summary(backward: true))
+        return forward == backward ? forward : "forward: \(forward); backward: \(backward)"
     }
 
     /// - Parameters:
@@ -36,7 +89,11 @@ public enum AttentionKernel {
         let probs = Tensor(uninitializedShape: [b, heads, t, t])
         let (q, o, p, mp) = (qkv.pointer, out.pointer, probs.pointer, mask?.pointer)
         let maskStride = mask?.rank == 3 ? t * t : 0
-        let products = products ?? .choice(tokens: t, headWidth: dh)
+        let (batched, products) = plan(products, batch: b, tokens: t, width: w, heads: heads, backward: false)
+        if let batched {
+            batched.forward(qkv: q, mask: mp.map { UnsafePointer($0) }, maskStride: maskStride, out: o, probs: p)
+            return (out, probs)
+        }
         let bf16 = MatmulPrecision.current == .bf16
         Parallel.forEachChunk(b * heads) { range in
             let scratch = products == .registerBlocked ? HeadScratch(tokens: t, headWidth: dh, bf16: bf16) : nil
@@ -78,7 +135,11 @@ public enum AttentionKernel {
         let scale = 1 / Float(dh).squareRoot()
         let dqkv = Tensor(uninitializedShape: qkv.shape)
         let (q, p, dq, dO) = (qkv.pointer, probs.pointer, dqkv.pointer, dout.pointer)
-        let products = products ?? .choice(tokens: t, headWidth: dh)
+        let (batched, products) = plan(products, batch: b, tokens: t, width: w, heads: heads, backward: true)
+        if let batched {
+            batched.backward(qkv: q, probs: p, dout: dO, dqkv: dq)
+            return dqkv
+        }
         let bf16 = MatmulPrecision.current == .bf16
         Parallel.forEachChunk(b * heads) { range in
             let scratch = products == .registerBlocked ? HeadScratch(tokens: t, headWidth: dh, bf16: bf16) : nil
@@ -104,11 +165,7 @@ public enum AttentionKernel {
                         BLAS.sgemm(transA: false, transB: true, m: t, n: t, k: dh,
                                    a: go, lda: w, b: base + 2 * w, ldb: w3, c: dp, ldc: t)
                     }
-                    for r in 0..<t {
-                        let pr = s + r * t, dr = dp + r * t
-                        let dot = dotVectorized(pr, dr, t)
-                        zipVectorized(pr, dr, dr, t) { p, d in p * (d - dot) }
-                    }
+                    for r in 0..<t { softmaxBackwardRow(s + r * t, dp + r * t, t) }
                     // dQ = scale · dS K ; dK = scale · dSᵀ Q
                     if let scratch {
                         let (da, dld) = scratch.operand(dp, ld: t, rows: t, cols: t, slot: 1)

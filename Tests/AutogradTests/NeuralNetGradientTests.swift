@@ -50,6 +50,14 @@ final class NeuralNetGradientTests: XCTestCase {
         GradientCheck.check([r([1, 1, 6], 17)]) { $0[0].attention(heads: 1) }
     }
 
+    /// 64-wide heads, as the model's towers run them by default (forward in batched oneDNN calls
+    /// where oneDNN has batched kernels, backward one BLAS call per head in fp32), unmasked with
+    /// three tokens, causal with five. Narrow heads (above) run batched both ways there.
+    func testAttentionWithWideHeads() {
+        GradientCheck.check([r([2, 3, 192], 20, 0.5)], tolerance: 2e-2) { $0[0].attention(heads: 1) }
+        GradientCheck.check([r([1, 5, 384], 21, 0.5)], tolerance: 2e-2) { $0[0].attention(heads: 2, mask: AttentionKernel.causalMask(5)) }
+    }
+
     func testEmbeddingGatherWithRepeatedIndices() {
         GradientCheck.check([r([6, 4], 18)]) { $0[0].gatherRows([5, 0, 5, 2]) }
     }

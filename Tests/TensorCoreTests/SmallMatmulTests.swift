@@ -70,6 +70,28 @@ final class SmallMatmulTests: XCTestCase {
         XCTAssertLessThan(difference, 0.1)
     }
 
+    /// Softmax rows of every length class (shorter than a vector, whole vectors, a partial last
+    /// vector that overlaps the previous one), with −∞ entries and a fully masked row, against
+    /// Float64: within 1e-6 relative (the exp polynomial's ≈ 2e-7 plus the sum's rounding).
+    func testSoftmaxRowsMatchDoublePrecision() {
+        for n in [1, 7, 15, 16, 17, 31, 32, 33, 64, 65, 77, 197] {
+            let x = random([4, n], UInt64(1000 + n))
+            for j in stride(from: 1, to: n, by: 3) { x.pointer[n + j] = -.infinity }   // row 1: a third masked
+            for j in 0..<n { x.pointer[2 * n + j] = -.infinity }                        // row 2: all masked
+            let y = x.softmax()
+            for r in 0..<4 {
+                let row = (0..<n).map { Double(x.pointer[r * n + $0]) }
+                let top = row.max()!
+                let e = row.map { top == -.infinity ? 1 : Foundation.exp($0 - top) }
+                let sum = e.reduce(0, +)
+                for j in 0..<n {
+                    let exact = e[j] / sum
+                    XCTAssertEqual(Double(y.pointer[r * n + j]), exact, accuracy: 1e-6 * exact + 1e-37, "n \(n) row \(r) column \(j)")
+                }
+            }
+        }
+    }
+
     /// The row maximum softmax starts from: tails of every length, −∞ rows, NaNs skipped as folding
     /// with `Swift.max` does.
     func testMaxVectorized() {

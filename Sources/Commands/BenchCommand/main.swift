@@ -69,8 +69,15 @@ struct Kernels: ParsableCommand {
         print(String(format: "element-wise add                 %6.1f GB/s  (%3.0f%% of copy)", add, 100 * add / copy))
         print(String(format: "layer norm forward [32768, 512]  %6.1f GB/s  (%3.0f%% of copy)", ln, 100 * ln / copy))
         print(String(format: "GELU forward                     %6.1f GB/s  (%3.0f%% of copy)", gelu, 100 * gelu / copy))
-        print(String(format: "attention B=128 T=65 W=256 H=4   fwd %.2f ms, bwd %.2f ms", attn.forward, attn.backward))
-        print(String(format: "attention B=256 T=25 W=128 H=4   fwd %.2f ms, bwd %.2f ms", narrow.forward, narrow.backward))
+        // Attention FLOPs: 4·B·T²·W forward (Q Kᵀ and P V), twice that backward.
+        func attentionLine(_ name: String, _ ms: (forward: Double, backward: Double), b: Int, t: Int, w: Int, heads: Int) {
+            let flops = 4 * Double(b * t * t * w)
+            print(name + String(format: " fwd %.2f ms, bwd %.2f ms  (%.1f / %.1f GFLOP/s; ", ms.forward, ms.backward,
+                                flops / ms.forward / 1e6, 2 * flops / ms.backward / 1e6)
+                  + AttentionKernel.productsSummary(batch: b, tokens: t, width: w, heads: heads) + ")")
+        }
+        attentionLine("attention B=128 T=65 W=256 H=4  ", attn, b: 128, t: 65, w: 256, heads: 4)
+        attentionLine("attention B=256 T=25 W=128 H=4  ", narrow, b: 256, t: 25, w: 128, heads: 4)
         print(String(format: "sgemm n=1024                     %6.1f GFLOP/s", sgemm))
         if common.json {
             emitJSON(["copy_gbps": copy, "add_gbps": add, "layernorm_gbps": ln, "gelu_gbps": gelu,
