@@ -35,8 +35,8 @@ public enum AttentionKernel {
     /// packs both operands per call); fp32 forward alike (1.1× faster than OpenBLAS's Haswell
     /// kernels), fp32 backward 1.1× slower (its packing and the interleaving of dQ, dK, dV into
     /// dqkv are passes over memory that per-head calls overlap with their arithmetic; alike with
-    /// Haswell kernels). 32-wide heads (quickstart), batched vs the register-blocked loops: 1.3–1.6×
-    /// faster forward at 16–50 tokens, 1.15–1.25× backward at 25–50, alike at 16.
+    /// Haswell kernels). 32-wide heads (quickstart), batched vs the register-blocked loops: 1.3–1.7×
+    /// faster forward at 16–50 tokens, 1.15–1.4× backward at 25–50, alike at 16.
     /// `.batched` asked for runs wherever oneDNN has any kernel for it.
     static func plan(_ products: Products?, batch: Int, tokens: Int, width: Int, heads: Int,
                      backward: Bool) -> (batched: BatchedAttention?, perHead: Products) {

@@ -1,18 +1,19 @@
 /// SIMD polynomial approximations of exp, erf, tanh and sigmoid, accurate to about
 /// 1e-7 absolute / 2e-7 relative in Float32 — libm's scalar `expf` is several times
 /// slower and would dominate GELU and softmax.
+///
+/// The functions on `Vec` are always inlined (`@_transparent`, as swift-numerics does):
+/// `@inline(__always)` is only a hint to the optimizer, whose inlining budget left calls to
+/// them in large kernels — softmax and attention kept `vexp` a call, and once `vexp` was inlined
+/// GELU kept `erfGivenGaussian` one — and a call passes the 16 lanes through four 128-bit registers,
+/// so the whole polynomial around it ran on 128-bit vectors (half of softmax's time).
 public typealias Vec = SIMD16<Float>
 
 /// `exp(x)` on 16 lanes, inputs clamped to [−87.3, 88.3].
-///
-/// Always inlined (`@_transparent`, as swift-numerics does): the optimizer's inlining budget left
-/// `@inline(__always)` calls to it in large kernels (attention, softmax), and a call passes the 16
-/// lanes through four 128-bit registers, so the whole polynomial ran on 128-bit vectors — half of
-/// softmax's time. The clamp is written out for the same reason.
 @_transparent
 public func vexp(_ x: Vec) -> Vec {
     // exp(x) = 2^n · exp(r), n = round(x / ln 2), |r| ≤ ln2 / 2 (Cephes polynomial).
-    let x = x.replacing(with: -87.3, where: x .< -87.3).replacing(with: 88.3, where: x .> 88.3)
+    let x = clamp(x, -87.3, 88.3)
     let magic = Vec(repeating: 12_582_912.0)  // 1.5 · 2^23: adding it rounds to an integer
     let t = x * 1.442_695_04 + magic
     let n = t - magic
@@ -30,11 +31,11 @@ public func vexp(_ x: Vec) -> Vec {
 }
 
 /// erf(x) by Abramowitz & Stegun 7.1.26: max abs error 1.5e-7.
-@inline(__always)
+@_transparent
 public func verf(_ x: Vec) -> Vec { erfGivenGaussian(x, vexp(-x * x)) }
 
 /// erf(x) when `e = exp(−x²)` is already known (GELU shares it with the normal density).
-@inline(__always)
+@_transparent @usableFromInline
 func erfGivenGaussian(_ x: Vec, _ e: Vec) -> Vec {
     let a = abs(x)
     let t = 1 / (1 + 0.327_591_1 * a)
@@ -48,16 +49,16 @@ func erfGivenGaussian(_ x: Vec, _ e: Vec) -> Vec {
 }
 
 /// Normal CDF Φ(x) and density φ(x), sharing one exponential.
-@inline(__always)
+@_transparent
 public func vnormalCDFAndPDF(_ x: Vec) -> (cdf: Vec, pdf: Vec) {
     let e = vexp(-0.5 * x * x)
     return (0.5 * (1 + erfGivenGaussian(x * 0.707_106_781, e)), e * 0.398_942_280)
 }
 
-@inline(__always)
+@_transparent
 public func vsigmoid(_ x: Vec) -> Vec { 1 / (1 + vexp(-x)) }
 
-@inline(__always)
+@_transparent
 public func vtanh(_ x: Vec) -> Vec {
     // tanh(x) = sign(x)·(1 − e^{−2|x|}) / (1 + e^{−2|x|}), stable for large |x|.
     let e = vexp(-2 * abs(x))
@@ -65,11 +66,11 @@ public func vtanh(_ x: Vec) -> Vec {
     return y.replacing(with: -y, where: x .< 0)
 }
 
-@inline(__always)
+@_transparent @usableFromInline
 func abs(_ x: Vec) -> Vec { x.replacing(with: -x, where: x .< 0) }
 
 /// Element-wise clamp to [lo, hi]. (The standard library's generic `clamped` is not vectorized.)
-@inline(__always)
+@_transparent
 public func clamp(_ x: Vec, _ lo: Float, _ hi: Float) -> Vec {
     x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
 }
