@@ -5,24 +5,31 @@ import Foundation
 import Tokenization
 import SwiftCLIP
 
-/// `evaluate --checkpoint CKPT --task zeroshot|retrieval --dataset PATH …`
+/// `evaluate --checkpoint CKPT --task zeroshot|retrieval|linear-probe --dataset PATH …`
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "evaluate", abstract: "Zero-shot classification or image-text retrieval with a trained model.")
+        commandName: "evaluate",
+        abstract: "Zero-shot classification, image-text retrieval or a linear probe with a trained model.")
 
-    enum Task: String, ExpressibleByArgument { case zeroshot, retrieval }
+    enum Task: String, ExpressibleByArgument { case zeroshot, retrieval, linearProbe = "linear-probe" }
 
     @Option(help: "A run folder, a checkpoint folder, an OpenCLIP hub folder, or a model.safetensors (then --model-config).") var checkpoint: String
     @Option(help: "OpenCLIP model-config JSON or built-in name such as ViT-B-32 (for bare safetensors files).") var modelConfig: String?
-    @Option(help: "zeroshot or retrieval.") var task: Task
-    @Option(help: "Shard folder, .h5 file, or comma-separated list.") var dataset: String
+    @Option(help: "zeroshot, retrieval or linear-probe.") var task: Task
+    @Option(help: "Shard folder, .h5 file, or comma-separated list (linear-probe: the test set).") var dataset: String
+    @Option(help: "linear-probe: the labelled training set the classifier is fitted on.") var trainDataset: String?
+    @Option(help: "linear-probe: fit on at most this many training images.") var trainLimit: Int?
+    @Option(help: "linear-probe: share of each class of the training set held out to choose the L2 strength.")
+    var validationProportion = 0.2
+    @Option(help: "linear-probe: a fixed L2 strength λ (scikit-learn's 1/C) instead of the search.") var lambda: Double?
+    @Option(help: "linear-probe: seed of the validation split.") var seed: UInt64 = 0
     @Option(help: "Templates file, one per line with {} (zeroshot).") var templates: String?
     @Option(help: "Class names file, one per line (default: the dataset's classnames attribute).") var classnames: String?
     @Flag(help: "Use /long_captions (Long-CLIP retrieval).") var longCaptions = false
     @Option(help: "BPE merges file (default: built-in CLIP vocabulary).") var vocab: String?
     @Option(help: "Images per batch.") var batchSize = 256
     @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Option(help: "Evaluate at most this many images (zero-shot) or image-text pairs (retrieval).") var limit: Int?
+    @Option(help: "Evaluate at most this many images (zero-shot, linear-probe test set) or image-text pairs (retrieval).") var limit: Int?
     @Option(help: "Write the results as JSON to this file.") var json: String?
     @Option(help: "GEMM precision of the towers: fp32, or bf16 (bf16 inputs, fp32 accumulation).") var precision: MatmulPrecision = .fp32
     @Option(help: ArgumentHelp("How to score image-text pairs: auto, embedding, filip or filip-content.",
@@ -30,6 +37,13 @@ struct Evaluate: ParsableCommand {
     var scoring = "auto"
 
     func validate() throws {
+        if task == .linearProbe && trainDataset == nil { throw ValidationError("--task linear-probe needs --train-dataset") }
+        if task != .linearProbe && trainDataset != nil { throw ValidationError("--train-dataset applies to --task linear-probe") }
+        guard validationProportion > 0 && validationProportion < 1 else {
+            throw ValidationError("--validation-proportion must lie strictly between 0 and 1, got \(validationProportion)")
+        }
+        if let lambda, !(lambda > 0 && lambda.isFinite) { throw ValidationError("--lambda must be a positive number, got \(lambda)") }
+        if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1, got \(trainLimit)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
@@ -67,9 +81,23 @@ struct Evaluate: ParsableCommand {
             bar.finish()
             print(ZeroShotReport.table(r))
             output = try encode(r)
+        case .linearProbe:
+            let trainPaths = (trainDataset ?? "").split(separator: ",").map(String.init)
+            let train = try DatasetSourceRegistry.open(trainPaths)
+            var settings = LinearProbe.Settings()
+            (settings.validationProportion, settings.lambda, settings.seed) = (validationProportion, lambda, seed)
+            (settings.trainLimit, settings.limit) = (trainLimit, limit)
+            let r = try LinearProbe.evaluate(encoder: encoder, train: train, test: data, trainName: trainDataset ?? "", testName: dataset,
+                                             settings: settings, batchSize: batchSize, loaderThreads: max(1, t),
+                                             progress: { bar.update($1, $2) }, log: { bar.finish(); printError($0) })
+            bar.finish()
+            print(ZeroShotReport.table(r))
+            output = try encode(r)
         }
         if let json { try output.write(to: URL(fileURLWithPath: json), options: .atomic) }
     }
+
+    func printError(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
     func encode<T: Encodable>(_ value: T) throws -> Data {
         let e = JSONEncoder()
