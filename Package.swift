@@ -53,8 +53,9 @@ let libraries: [Target] = [
     // Where models and runs live on disk: a run's checkpoints, OpenCLIP hub folders, loading a model from any of them.
     .target(name: "ModelStore", dependencies: ["NeuralNet", "Objectives", "Optimization", "DataPipeline", "Checkpointing"],
             swiftSettings: checked),
-    // Using a trained model: encoding, zero-shot, retrieval, scoring, CLIP-score filtering.
-    .target(name: "Evaluation", dependencies: ["ModelStore", "Objectives", "Tokenization"], swiftSettings: checked),
+    // Using a trained model: encoding, zero-shot, retrieval, linear probes, suites (YAML), scoring, CLIP-score filtering.
+    .target(name: "Evaluation", dependencies: ["ModelStore", "Objectives", "Tokenization", .product(name: "Yams", package: "Yams")],
+            swiftSettings: checked),
     // Training a model: the config, the data-parallel step, the trainer (evaluates through Evaluation).
     .target(name: "Training",
             dependencies: ["Evaluation", "Distributed", .product(name: "Yams", package: "Yams")],
