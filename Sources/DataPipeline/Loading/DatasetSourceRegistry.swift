@@ -18,7 +18,8 @@ public enum DatasetSourceRegistry {
     public struct Kind: Sendable {
         public let name: String
         let reads: Claim
-        let open: Opener
+        /// Opens paths this kind reads.
+        public let open: Opener
     }
 
     /// Registers a kind of dataset: `reads` says whether it reads these paths (files or folders),
@@ -30,9 +31,12 @@ public enum DatasetSourceRegistry {
     /// The registered kinds, the built-in ones first.
     public static var registered: [Kind] { kinds.withLock { $0 } }
 
+    /// The last registered kind that reads `paths`.
+    public static func kind(reading paths: [String]) -> Kind? { registered.last { $0.reads(paths) } }
+
     /// Opens `paths` with the last registered kind that reads them.
     public static func open(_ paths: [String]) throws -> any DatasetSource {
-        guard let kind = registered.last(where: { $0.reads(paths) }) else {
+        guard let kind = kind(reading: paths) else {
             throw ShardError(.io, file: paths.joined(separator: ", "), "no registered dataset kind reads these paths (registered: \(registered.map(\.name).joined(separator: ", ")))")
         }
         return try kind.open(paths)
@@ -41,9 +45,13 @@ public enum DatasetSourceRegistry {
     /// Opens one path (a file or a folder).
     public static func open(_ path: String) throws -> any DatasetSource { try open([path]) }
 
-    /// The built-in kind: HDF5 shards (`ShardDataset`), which claims any paths — it names the
-    /// problem (not HDF5, no shards in a folder, …) when they are not shards.
+    /// The built-in kinds: HDF5 shards (`ShardDataset`), which claims any paths — it names the
+    /// problem (not HDF5, no shards in a folder, …) when they are not shards — and WebDataset tars
+    /// (`TarDataset`), which claims paths that all name tars (`TarPaths.namesTars`) and,
+    /// opened here, indexes them in memory (`TrainingSourceResolver` caches the indexes in a run folder).
     private static let kinds = Locked<[Kind]>([
         Kind(name: "hdf5-shards", reads: { _ in true }, open: { try ShardDataset(paths: $0) }),
+        Kind(name: TrainingSourceResolver.tarKind, reads: { !$0.isEmpty && $0.allSatisfy(TarPaths.namesTars) },
+             open: { try TarDataset(tars: try $0.flatMap(TarPaths.tars(in:)), cache: TarIndexCache(folder: nil)) }),
     ])
 }

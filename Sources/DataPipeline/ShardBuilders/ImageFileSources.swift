@@ -31,6 +31,11 @@ func loadImageFile(_ path: String, as format: StoredImageFormat) throws -> Shard
 func prepareImage(_ bytes: [UInt8], as format: StoredImageFormat) throws -> ShardImage {
     let image: RGBImage
     do { image = try EncodedImage.decode(bytes) } catch { throw SkipReason(error) }
+    return storedImage(image, encoded: bytes, as: format)
+}
+
+/// An image decoded from `bytes` as a shard stores it: the bytes themselves, or resized raw pixels.
+func storedImage(_ image: RGBImage, encoded bytes: [UInt8], as format: StoredImageFormat) -> ShardImage {
     switch format {
     case .jpeg:
         return .jpeg(bytes)

@@ -38,7 +38,7 @@ public struct SkippedInput: Sendable, Equatable {
 
 /// The input items a build left out, counted by reason — what `make-shards` reports at the end of every
 /// build, and in its error when nothing could be written.
-public struct SkipTally: Sendable {
+public struct SkipTally: Sendable, Equatable {
     public private(set) var items: [SkippedInput] = []
 
     public init() {}

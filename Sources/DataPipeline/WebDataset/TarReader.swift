@@ -18,6 +18,12 @@ public struct TarMember: Sendable, Equatable {
     /// Offset of the member's (first) header in the archive.
     public var offset: Int
     public var data: [UInt8]
+    /// Offset of the member's data in the (uncompressed) archive.
+    public var dataOffset: Int
+
+    public init(name: String, offset: Int, data: [UInt8], dataOffset: Int) {
+        (self.name, self.offset, self.data, self.dataOffset) = (name, offset, data, dataOffset)
+    }
 }
 
 /// Streams the regular files of a tar archive, one at a time, straight from the file: nothing is extracted
@@ -162,7 +168,7 @@ public final class TarReader {
             case 0, UInt8(ascii: "0"), UInt8(ascii: "7"):  // regular file
                 let name = pax["path"] ?? longName ?? Self.headerName(header)
                 let bytes = try data(size: memberCount, keep: true, what: "member \(name)")
-                return TarMember(name: name, offset: start, data: bytes)
+                return TarMember(name: name, offset: start, data: bytes, dataOffset: start + Self.block)
             default:  // directories, links, devices, global pax headers, GNU long link names, …
                 _ = try data(size: memberCount, keep: false, what: "entry")
                 longName = nil

@@ -6,6 +6,8 @@ public struct WebDatasetSample: Sendable, Equatable {
     public var offset: Int
     /// Lower-cased extension (everything after the first "." of the file name: "jpg", "txt", "seg.png") → bytes.
     public var files: [String: [UInt8]]
+    /// Extension → where its bytes lie in the (uncompressed) tar.
+    public var ranges: [String: Range<Int>] = [:]
 }
 
 /// Groups a tar's members into samples exactly as WebDataset does: a member `dir/000123.jpg` has key
@@ -56,10 +58,17 @@ public struct WebDatasetSamples {
                     return current
                 }
                 current.files[next.extension] = next.member.data
+                current.ranges[next.extension] = next.member.dataRange
                 sample = current
             } else {
-                sample = WebDatasetSample(key: next.key, offset: next.member.offset, files: [next.extension: next.member.data])
+                sample = WebDatasetSample(key: next.key, offset: next.member.offset, files: [next.extension: next.member.data],
+                                          ranges: [next.extension: next.member.dataRange])
             }
         }
     }
+}
+
+extension TarMember {
+    /// Where the member's bytes lie in the (uncompressed) tar.
+    var dataRange: Range<Int> { dataOffset ..< dataOffset + data.count }
 }

@@ -13,21 +13,13 @@ public struct WebDatasetShardBuilder: Sendable {
 
     public init(tars: [String]) { self.tars = tars }
 
-    /// Expands command-line paths: a folder stands for every `*.tar`, `*.tar.gz` and `*.tgz` in it, sorted
-    /// by name; a file is taken as given. Throws for a missing path, a folder without tars, or two tars
-    /// that would write one shard.
+    /// Expands command-line paths as `TarPaths.tars(in:)` does: a brace pattern stands for its tars, a
+    /// folder for every `*.tar`, `*.tar.gz` and `*.tgz` in it, sorted by name; a file is taken as given.
+    /// Throws for a missing path, a folder without tars, or two tars that would write one shard.
     public init(paths: [String]) throws {
         var tars: [String] = []
         for path in paths {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw ShardBuildError(description: "\(path): no such tar file or folder")
-            }
-            guard isDirectory.boolValue else { tars.append(path); continue }
-            let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
-                .filter { name in Self.tarExtensions.contains { name.hasSuffix($0) } && !name.hasPrefix(".") }.sorted()
-            guard !names.isEmpty else { throw ShardBuildError(description: "\(path): folder contains no .tar, .tar.gz or .tgz files") }
-            tars += names.map { URL(fileURLWithPath: path).appendingPathComponent($0).path }
+            do { tars += try TarPaths.tars(in: path) } catch { throw ShardBuildError(description: "\(error)") }
         }
         var seen: [String: String] = [:]
         for tar in tars {
@@ -40,13 +32,10 @@ public struct WebDatasetShardBuilder: Sendable {
         self.init(tars: tars)
     }
 
-    /// The endings of tar files in a folder: plain and gzip-compressed (`TarReader` reads both).
-    static let tarExtensions = [".tar", ".tar.gz", ".tgz"]
-
     /// The shard a tar is converted into: its file name with `.tar` (`.tar.gz`, `.tgz`) replaced by `.h5`.
     public static func shardName(for tar: String) -> String {
         let name = URL(fileURLWithPath: tar).lastPathComponent
-        let ending = tarExtensions.first { name.hasSuffix($0) } ?? ""
+        let ending = TarPaths.tarExtensions.first { name.hasSuffix($0) } ?? ""
         return String(name.dropLast(ending.count)) + ".h5"
     }
 }
@@ -71,10 +60,9 @@ public struct WebDatasetBuildSummary: Sendable, CustomStringConvertible {
 /// Converts WebDataset tars into shards, one shard per tar (`00042.tar` → `00042.h5`), streaming each tar
 /// (nothing is extracted) and converting `workers` tars at a time.
 ///
-/// Each sample becomes an item with its key in `/keys`, its `.txt` as the caption and its image (the first
-/// of `.jpg`, `.jpeg`, `.png`, recognized by its bytes) stored as `source.format` says. Samples without an
-/// image or a caption, with an empty caption or with an image that does not decode are skipped and
-/// reported. A tar that is truncated or corrupt keeps the samples before the damage (the members of the
+/// Each sample becomes an item as `WebDatasetItem` says (the rule training from tars applies too), with
+/// its key in `/keys` and its image stored as `source.format` says; the samples it leaves out are skipped
+/// and reported. A tar that is truncated or corrupt keeps the samples before the damage (the members of the
 /// sample it interrupts that were read completely count as that sample); the rest of it is one skip entry
 /// naming the tar and the byte offset.
 ///
@@ -219,23 +207,10 @@ func convertTar(_ tar: String, to path: String, format: StoredImageFormat, progr
     do {
         var samples = WebDatasetSamples(try TarReader(path: tar))
         while let sample = try samples.next() {
-            let origin = "\(tar):\(sample.key)"
-            guard let imageBytes = sample.files["jpg"] ?? sample.files["jpeg"] ?? sample.files["png"] else {
-                skip(origin, "no .jpg, .jpeg or .png image"); continue
-            }
-            guard let text = sample.files["txt"] else { skip(origin, "no .txt caption"); continue }
-            let caption: String
-            do { caption = try TextProblem.decode(text).trimmingCharacters(in: .whitespacesAndNewlines) } catch {
-                skip(origin, SkipReason("caption \(error)")); continue   // not valid UTF-8, or a NUL byte
-            }
-            guard !caption.isEmpty else { skip(origin, "empty caption"); continue }
-            let image: ShardImage
-            do {
-                image = try prepareImage(imageBytes, as: format)
-            } catch {
-                skip(origin, SkipReason(error)); continue
-            }
-            try writer.append(ShardItem(image: image, caption: caption, key: sample.key))
+            let item: WebDatasetItem
+            do { item = try WebDatasetItem(sample) } catch { skip("\(tar):\(sample.key)", error); continue }
+            let image = storedImage(item.image, encoded: item.imageBytes, as: format)
+            try writer.append(ShardItem(image: image, caption: item.caption, key: item.key))
         }
     } catch let error as TarError {
         skip("\(tar) at byte \(error.offset)", SkipReason("damaged tar, rest of it unread", detail: error.message))

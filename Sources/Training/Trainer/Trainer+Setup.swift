@@ -158,10 +158,16 @@ extension Trainer {
         return (state, folder)
     }
 
-    /// The training loader over `data.train`: this rank's share of each batch, from the saved position when resuming.
+    /// The training loader over `data.train`: this rank's share of each batch, from the saved position when
+    /// resuming. Tars are indexed into the run's `tar-index/` folder on first read (`TrainingSourceResolver`).
     static func makeLoader(_ config: TrainingConfig, imageSize: Int, tokenizer: CLIPTokenizer, contextLength: Int,
-                           communicator: any Communicator, state: TrainingState, resumedFrom: URL?) throws -> DataLoader {
-        let dataset = try DatasetSourceRegistry.open(config.data.train)
+                           communicator: any Communicator, state: TrainingState, resumedFrom: URL?,
+                           runDirectory: URL, log: @escaping (String) -> Void) throws -> DataLoader {
+        let lines = Locked<[String]>([])   // indexing runs on worker threads; the lines are passed on here
+        let resolver = TrainingSourceResolver(tarIndexes: TarIndexCache(folder: runDirectory.appendingPathComponent("tar-index").path),
+                                              log: { line in lines.withLock { $0.append(line) } })
+        let dataset = try resolver.open(config.data.train)
+        if communicator.rank == 0 { for line in lines.withLock({ $0 }) { log(line) } }
         let augmentation = Augmentation(
             randomResizedCrop: config.data.augment.randomResizedCrop.map { RandomResizedCrop(scale: $0[0]...$0[1]) },
             horizontalFlip: config.data.augment.horizontalFlip)
