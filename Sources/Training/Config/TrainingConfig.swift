@@ -127,7 +127,8 @@ public struct AugmentSection: Codable, Equatable, Sendable {
 }
 
 public struct DataSection: Codable, Equatable {
-    /// A folder of shards, one `.h5`, or a list of either.
+    /// A folder of shards, one `.h5`, WebDataset tars (a `.tar`/`.tar.gz`/`.tgz`, a folder of them or a
+    /// brace pattern such as `shards/{00000..00099}.tar`), or a list of one kind (`TrainingSourceResolver`).
     public var train: [String]
     public var tokenizer = TokenizerSection()
     public var batchSize = 128
