@@ -13,11 +13,10 @@ import Training
 
 /// Loader throughput: images per second delivered by `DataLoader` in training mode.
 public enum LoaderBenchmark {
-    /// Writes a shard of `count` synthetic JPEG photos (`width`×`height`, smooth gradients plus noise).
-    public static func makeJPEGShard(at path: String, count: Int, width: Int = 500, height: Int = 375) throws {
+    /// `count` synthetic JPEG photos (`width`×`height`, smooth gradients plus noise) with captions.
+    public static func syntheticJPEGs(count: Int, width: Int = 500, height: Int = 375) throws -> [(jpeg: [UInt8], caption: String)] {
         var rng = RandomGenerator(seed: 9)
-        let writer = ShardWriter(path: path)
-        for i in 0..<count {
+        return try (0..<count).map { i in
             var pixels = [UInt8](repeating: 0, count: width * height * 3)
             for y in 0..<height { for x in 0..<width {
                 let base = (y * width + x) * 3
@@ -25,10 +24,38 @@ public enum LoaderBenchmark {
                 pixels[base + 1] = UInt8((y * 255 / height) % 256)
                 pixels[base + 2] = UInt8(rng.next() % 64 + 96)
             } }
-            let jpeg = try JPEG.encode(RGBImage(height: height, width: width, pixels: pixels), quality: 90)
-            try writer.append(ShardItem(image: .jpeg(jpeg), caption: "a synthetic photo number \(i)."))
+            return (try JPEG.encode(RGBImage(height: height, width: width, pixels: pixels), quality: 90), "a synthetic photo number \(i).")
         }
+    }
+
+    /// Writes a shard of `count` synthetic JPEG photos (`syntheticJPEGs`).
+    public static func makeJPEGShard(at path: String, count: Int, width: Int = 500, height: Int = 375) throws {
+        try writeShard(try syntheticJPEGs(count: count, width: width, height: height), at: path)
+    }
+
+    /// Writes `photos` as one shard.
+    public static func writeShard(_ photos: [(jpeg: [UInt8], caption: String)], at path: String) throws {
+        let writer = ShardWriter(path: path)
+        for photo in photos { try writer.append(ShardItem(image: .jpeg(photo.jpeg), caption: photo.caption)) }
         _ = try writer.finish()
+    }
+
+    /// Writes `photos` as WebDataset tars in img2dataset's layout (`{key}.jpg` + `{key}.txt`), `perTar`
+    /// samples each, named `00000.tar`, … in `folder` (gzip-compressed `.tar.gz` when `gzip`); returns their paths.
+    @discardableResult
+    public static func writeTars(_ photos: [(jpeg: [UInt8], caption: String)], in folder: String, perTar: Int, gzip: Bool = false) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return try stride(from: 0, to: photos.count, by: perTar).map { start in
+            var tar = TarFileWriter()
+            for i in start ..< min(photos.count, start + perTar) {
+                let key = String(format: "%09d", i)
+                tar.add(name: key + ".jpg", data: photos[i].jpeg)
+                tar.add(name: key + ".txt", data: Array(photos[i].caption.utf8))
+            }
+            let path = URL(fileURLWithPath: folder).appendingPathComponent(String(format: "%05d.tar", start / perTar) + (gzip ? ".gz" : "")).path
+            try Data(gzip ? try Gzip.compress(tar.finished()) : tar.finished()).write(to: URL(fileURLWithPath: path))
+            return path
+        }
     }
 
     /// Images per second over `batches` training batches (after one warm-up batch).

@@ -43,6 +43,31 @@ public enum Gzip {
     }
 }
 
+extension Gzip {
+    /// `input` compressed as one gzip member (zlib's default level), as `gzip` writes it.
+    public static func compress(_ input: [UInt8]) throws -> [UInt8] {
+        var stream = z_stream()
+        // 15 window bits + 16: a gzip header and trailer; memory level 8 as zlib's default.
+        guard deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+                            ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw Failure(description: "zlib could not start deflating")
+        }
+        defer { deflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))))
+        let status = input.withUnsafeBufferPointer { inBuffer in
+            output.withUnsafeMutableBufferPointer { out in
+                stream.next_in = UnsafeMutablePointer(mutating: inBuffer.baseAddress)
+                stream.avail_in = uInt(inBuffer.count)
+                stream.next_out = out.baseAddress
+                stream.avail_out = uInt(out.count)
+                return deflate(&stream, Z_FINISH)
+            }
+        }
+        guard status == Z_STREAM_END else { throw Failure(description: "zlib could not deflate (status \(status))") }
+        return Array(output.prefix(Int(stream.total_out)))
+    }
+}
+
 /// A gzip file inflated as it is read, through zlib, a chunk at a time (what `TarReader` reads a
 /// `.tar.gz` through). Concatenated gzip members are read on as one stream, as `gzip -d` does.
 public final class GzipReader {

@@ -168,30 +168,51 @@ struct Step: ParsableCommand {
 
 struct Loader: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "loader",
-        abstract: "Data-loader throughput (decode, augment, tokenize) in images/s; synthetic 500×375 JPEGs by default.")
+        abstract: "Data-loader throughput (decode, augment, tokenize) in images/s; by default the same synthetic 500×375 JPEGs from an HDF5 shard, plain tars and .tar.gz tars, in one run.")
     @OptionGroup var common: Common
-    @Option(help: "A shard folder or file to read (default: a synthetic JPEG shard in a temporary folder).") var dataset: String?
+    @Option(help: "A dataset to read instead: a shard folder or file, tars (file, folder or brace pattern), or a registered kind.") var dataset: String?
     @Option(help: "Output image size.") var imageSize = 224
     @Option(help: "Batch size.") var batch = 128
     @Option(help: "Loader threads (default: the thread count).") var loaderThreads: Int?
     @Option(help: "Timed batches.") var batches = 8
+    @Option(help: "Synthetic images (default: 512).") var images = 512
 
     func run() throws {
         common.apply()
-        var path = dataset
-        var temp: URL? = nil
-        if path == nil {
-            temp = FileManager.default.temporaryDirectory.appendingPathComponent("swiftclip-loader-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: temp!, withIntermediateDirectories: true)
-            path = temp!.appendingPathComponent("jpeg.h5").path
-            try LoaderBenchmark.makeJPEGShard(at: path!, count: 512)
-        }
-        defer { if let temp { try? FileManager.default.removeItem(at: temp) } }
         let threads = loaderThreads ?? Parallel.threads
-        let rate = try LoaderBenchmark.measure(dataset: try DatasetSourceRegistry.open(path!), imageSize: imageSize, batchSize: batch,
-                                               threads: threads, batches: batches)
-        print(String(format: "loader: %.0f images/s (%d×%d, random resized crop, %d threads, batch %d)", rate, imageSize, imageSize, threads, batch))
-        if common.json { emitJSON(["loader_images_per_second": rate]) }
+        func measure(_ source: any DatasetSource) throws -> Double {
+            try LoaderBenchmark.measure(dataset: source, imageSize: imageSize, batchSize: batch, threads: threads, batches: batches)
+        }
+        let setting = String(format: "%d×%d, random resized crop, %d threads, batch %d", imageSize, imageSize, threads, batch)
+        if let dataset {
+            let rate = try measure(try TrainingSourceResolver(tarIndexes: TarIndexCache(folder: nil), workers: threads).open(dataset))
+            print(String(format: "loader: %.0f images/s (%@)", rate, setting))
+            if common.json { emitJSON(["loader_images_per_second": rate]) }
+            return
+        }
+        let temp = FileManager.default.temporaryDirectory.appendingPathComponent("swiftclip-loader-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: temp) }
+        let photos = try LoaderBenchmark.syntheticJPEGs(count: images)
+        let shard = temp.appendingPathComponent("jpeg.h5").path
+        try LoaderBenchmark.writeShard(photos, at: shard)
+        try LoaderBenchmark.writeTars(photos, in: temp.appendingPathComponent("tar").path, perTar: 128)
+        try LoaderBenchmark.writeTars(photos, in: temp.appendingPathComponent("tgz").path, perTar: 128, gzip: true)
+        var rates: [String: Double] = [:]
+        let hdf5 = try measure(try ShardDataset(path: shard))
+        rates["loader_images_per_second"] = hdf5
+        print(String(format: "loader: %.0f images/s from an HDF5 shard (%@)", hdf5, setting))
+        for (name, folder) in [("plain", "tar"), (".tar.gz", "tgz")] {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let source = try TarDataset(tars: try TarPaths.tars(in: temp.appendingPathComponent(folder).path),
+                                        cache: TarIndexCache(folder: temp.appendingPathComponent("index-" + folder).path), workers: threads)
+            let indexing = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            let rate = try measure(source)
+            rates["loader_\(folder)_images_per_second"] = rate
+            print(String(format: "loader: %.0f images/s from %@ tars, %.2f× the shard's (first-read indexing of %d tars: %.2f s)",
+                         rate, name, rate / hdf5, source.tars.count, indexing))
+        }
+        if common.json { emitJSON(rates) }
     }
 }
 
