@@ -82,4 +82,36 @@ final class TarTrainingTests: XCTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("runs/missing/checkpoints")))
     }
+
+    /// `train` killed with SIGKILL — as soon as its run folder has a tar index (during or right after
+    /// indexing), and again once a checkpoint exists — then run again (`--resume latest` when there is a
+    /// checkpoint) ends with the weights of the run never killed.
+    func testKilledAnywhereThenResumedGivesTheWeightsOfTheRunNeverKilled() throws {
+        let config = path("tars.yaml")
+        try """
+        run: {name: straight, output_dir: \(path("runs")), seed: 3, log_every: 2}
+        model: {config: \(path("model.json"))}
+        data: {train: "\(path("gzip"))/{00000..00003}.tar.gz", batch_size: 8, augment: {random_resized_crop: [0.6, 1.0]}}
+        optimizer: {type: adamw, lr: 2.0e-3}
+        schedule: {type: cosine, warmup_steps: 2}
+        train: {steps: 12, workers: 2}
+        checkpoint: {every_steps: 3, keep_last: 5}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let straight = try runCommand("train", ["--config", config])
+        XCTAssertEqual(straight.status, 0, straight.stderr)
+        func killed(when ready: @escaping () -> Bool) throws {
+            let process = try commandProcess("train", ["--config", config, "--set", "run.name=killed"] + (try resumable() ? ["--resume", "latest"] : []))
+            (process.standardOutput, process.standardError) = (FileHandle.nullDevice, FileHandle.nullDevice)
+            try process.run()
+            while process.isRunning && !ready() { usleep(2000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        func resumable() throws -> Bool { FileManager.default.fileExists(atPath: path("runs/killed/checkpoints/latest")) }
+        try killed { FileManager.default.fileExists(atPath: self.path("runs/killed/tar-index")) }
+        try killed { (try? resumable()) ?? false }
+        let last = try runCommand("train", ["--config", config, "--set", "run.name=killed"] + (try resumable() ? ["--resume", "latest"] : []))
+        XCTAssertEqual(last.status, 0, last.stderr)
+        XCTAssertEqual(try weights("killed", step: 12), try weights("straight", step: 12))
+    }
 }
