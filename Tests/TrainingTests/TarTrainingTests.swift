@@ -106,6 +106,7 @@ final class TarTrainingTests: XCTestCase {
             while process.isRunning && !ready() { usleep(2000) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
+            XCTAssertEqual(process.terminationReason, .uncaughtSignal, "train ended before it was killed")
         }
         func resumable() throws -> Bool { FileManager.default.fileExists(atPath: path("runs/killed/checkpoints/latest")) }
         try killed { FileManager.default.fileExists(atPath: self.path("runs/killed/tar-index")) }

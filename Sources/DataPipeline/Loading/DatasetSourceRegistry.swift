@@ -18,8 +18,7 @@ public enum DatasetSourceRegistry {
     public struct Kind: Sendable {
         public let name: String
         let reads: Claim
-        /// Opens paths this kind reads.
-        public let open: Opener
+        let open: Opener
     }
 
     /// Registers a kind of dataset: `reads` says whether it reads these paths (files or folders),
@@ -32,7 +31,7 @@ public enum DatasetSourceRegistry {
     public static var registered: [Kind] { kinds.withLock { $0 } }
 
     /// The last registered kind that reads `paths`.
-    public static func kind(reading paths: [String]) -> Kind? { registered.last { $0.reads(paths) } }
+    static func kind(reading paths: [String]) -> Kind? { registered.last { $0.reads(paths) } }
 
     /// Opens `paths` with the last registered kind that reads them.
     public static func open(_ paths: [String]) throws -> any DatasetSource {
