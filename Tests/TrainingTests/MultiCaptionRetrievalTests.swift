@@ -142,4 +142,61 @@ final class MultiCaptionRetrievalTests: XCTestCase {
         let captionsOf = captions.map { texts -> [Int] in defer { next += texts.count }; return Array(next..<(next + texts.count)) }
         XCTAssertEqual(r, RetrievalResult(images: imageEmbeddings, texts: textEmbeddings, captionsOf: captionsOf))
     }
+
+    /// A Karpathy JSON through `make-shards karpathy` and `evaluate --task retrieval --json` / `--suite`:
+    /// every caption counted, the `--json` keys kept, clip_benchmark's metric names in the suite file.
+    func testKarpathyShardsThroughTheCommands() throws {
+        let run = try SyntheticRun(items: 4)
+        defer { run.cleanup() }
+        let root = run.root.appendingPathComponent("karpathy")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("images/val2014"), withIntermediateDirectories: true)
+        var entries: [String] = [], total = 0
+        for i in 0..<6 {
+            let pixels = (0..<(20 * 24 * 3)).map { UInt8(($0 * 3 + i * 61) % 256) }
+            let name = "COCO_val2014_\(i).jpg"
+            try Data(try JPEG.encode(RGBImage(height: 20, width: 24, pixels: pixels))).write(to: root.appendingPathComponent("images/val2014/" + name))
+            let sentences = (0..<(2 + i % 4)).map { "{\"raw\": \"picture \(i) sentence \($0)\"}" }
+            total += sentences.count
+            entries.append("{\"filepath\": \"val2014\", \"filename\": \"\(name)\", \"split\": \"test\", \"sentences\": [\(sentences.joined(separator: ", "))]}")
+        }
+        let json = root.appendingPathComponent("dataset_coco.json").path
+        try "{\"images\": [\(entries.joined(separator: ",\n"))]}".write(toFile: json, atomically: true, encoding: .utf8)
+        let shards = root.appendingPathComponent("test").path
+        let made = try runCommand("make-shards", ["karpathy", "--json", json, "--images", root.appendingPathComponent("images").path,
+                                                  "--split", "test", "--image-size", "16", "--output", shards, "--quiet"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        XCTAssertTrue(made.stdout.contains("wrote 6 items"), made.stdout)
+
+        let hub = run.root.appendingPathComponent("hub")
+        try OpenCLIPExport.write(model: CLIPModel(try ModelConfig.load(run.root.appendingPathComponent("model.json")), seed: 3),
+                                 preprocess: .none, to: hub)
+        let output = run.root.appendingPathComponent("retrieval.json").path
+        let r = try runCommand("evaluate", ["--checkpoint", hub.path, "--task", "retrieval", "--dataset", shards, "--json", output,
+                                            "--threads", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("retrieval on 6 images with \(total) captions"), r.stdout)
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as! [String: Any]
+        XCTAssertEqual(object["count"] as? Int, 6)
+        XCTAssertEqual(object["captions"] as? Int, total)
+        for key in ["image_to_text", "text_to_image"] {
+            let summary = try XCTUnwrap(object[key] as? [String: Any], key)
+            for metric in ["R@1", "R@5", "R@10"] { XCTAssertNotNil(summary[metric] as? Double, "\(key) \(metric)") }
+        }
+        // R@10 with 6 images: every caption finds its image (text→image), every image a caption.
+        XCTAssertEqual((object["text_to_image"] as! [String: Any])["R@10"] as? Double, 1)
+
+        let suite = run.root.appendingPathComponent("coco.yaml").path
+        try "tasks:\n  - {task: retrieval, name: coco, dataset: \(shards)}\n".write(toFile: suite, atomically: true, encoding: .utf8)
+        let results = run.root.appendingPathComponent("results").path
+        let s = try runCommand("evaluate", ["--checkpoint", hub.path, "--suite", suite, "--output-dir", results, "--threads", "1"])
+        XCTAssertEqual(s.status, 0, s.stderr)
+        let file = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: results).first)
+        let benchmark = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: results).appendingPathComponent(file))) as! [String: Any]
+        let metrics = try XCTUnwrap(benchmark["metrics"] as? [String: Double])
+        let t2i = object["text_to_image"] as! [String: Any], i2t = object["image_to_text"] as! [String: Any]
+        for k in [1, 5, 10] {
+            XCTAssertEqual(metrics["image_retrieval_recall@\(k)"], t2i["R@\(k)"] as? Double)
+            XCTAssertEqual(metrics["text_retrieval_recall@\(k)"], i2t["R@\(k)"] as? Double)
+        }
+    }
 }
