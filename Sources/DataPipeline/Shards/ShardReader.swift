@@ -169,7 +169,8 @@ public final class ShardReader: @unchecked Sendable {
         starts.reserveCapacity(counts.count + 1)
         for (i, c) in counts.enumerated() {
             guard c >= 1, c <= Int64(Int32.max) else {
-                throw ShardError(.invalidDataset, file: path, "\(ShardFormat.captionCounts)[\(i)] is \(c), expected at least 1")
+                throw ShardError(.invalidDataset, file: path,
+                                 "\(ShardFormat.captionCounts)[\(i)] is \(c), expected " + (c < 1 ? "at least 1" : "fewer than 2³¹"))
             }
             starts.append(starts.last! + Int(c))
         }
