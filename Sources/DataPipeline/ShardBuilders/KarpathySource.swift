@@ -42,30 +42,20 @@ public struct KarpathySource: Sendable {
             throw ShardBuildError(description: error.description)   // "no such file: PATH", "permission denied: PATH"
         }
         guard let data = FileManager.default.contents(atPath: json) else { throw fail("cannot read") }
-        let root: Any
-        do { root = try JSONSerialization.jsonObject(with: data) } catch {
-            let detail = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String).map { " (\($0))" } ?? ""
-            throw fail("not valid JSON\(detail)")
-        }
-        guard let list = (root as? [String: Any])?["images"] as? [Any] else {
-            throw fail("not a Karpathy-split JSON: no \"images\" list at the top level")
+        let decoder = JSONDecoder()
+        decoder.userInfo[KarpathyImage.splitsKey] = splits
+        let list: [KarpathyImage]
+        do { list = try decoder.decode(KarpathyFile.self, from: data).images } catch let error as DecodingError {
+            throw fail(KarpathyImage.message(error))
         }
         var entries: [Entry] = [], present = Set<String>()
-        for (n, element) in list.enumerated() {
-            guard let image = element as? [String: Any] else { throw fail("images[\(n)] is not an object") }
-            guard let split = image["split"] as? String else { throw fail("images[\(n)] has no \"split\" string") }
-            present.insert(split)
-            guard splits.contains(split) else { continue }
-            guard let filename = image["filename"] as? String, !filename.isEmpty else {
-                throw fail("images[\(n)] has no \"filename\" string")
-            }
-            let filepath = image["filepath"] as? String
-            guard let sentences = image["sentences"] as? [Any] else { throw fail("images[\(n)] (\(filename)) has no \"sentences\" list") }
+        for (n, image) in list.enumerated() {
+            present.insert(image.split)
+            guard splits.contains(image.split), let filename = image.filename, let sentences = image.sentences else { continue }
+            guard !filename.isEmpty else { throw fail("images[\(n)] has an empty \"filename\"") }
+            let filepath = image.filepath.flatMap { $0.isEmpty ? nil : $0 }
             var captions: [String] = []
-            for (k, sentence) in sentences.enumerated() {
-                guard let raw = (sentence as? [String: Any])?["raw"] as? String else {
-                    throw fail("images[\(n)] (\(filename)) sentences[\(k)] has no \"raw\" string")
-                }
+            for (k, raw) in sentences.enumerated() {
                 do { try TextProblem.check(raw) } catch { throw fail("images[\(n)] (\(filename)) sentences[\(k)]: \(error)") }
                 let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
                 if !text.isEmpty { captions.append(text) }
@@ -88,6 +78,63 @@ public struct KarpathySource: Sendable {
                        + "(first: \(first.path)); --images must be the folder holding \(first.name)")
         }
         return entries
+    }
+}
+
+/// The top level of a Karpathy-split JSON (other keys, such as `dataset`, are ignored).
+private struct KarpathyFile: Decodable {
+    var images: [KarpathyImage]
+}
+
+/// One `images[]` entry: only `split` for images of other splits (their sentences are not kept, so a
+/// 150 MB `dataset_coco.json` costs what its test split needs), the file and `sentences[].raw` otherwise.
+private struct KarpathyImage: Decodable {
+    static let splitsKey = CodingUserInfoKey(rawValue: "swiftclip.karpathy.splits")!
+
+    var split: String
+    var filename: String?
+    var filepath: String?
+    var sentences: [String]?
+
+    private enum CodingKeys: String, CodingKey { case split, filename, filepath, sentences }
+    private struct Sentence: Decodable { var raw: String }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        split = try c.decode(String.self, forKey: .split)
+        guard (decoder.userInfo[Self.splitsKey] as? Set<String>)?.contains(split) == true else { return }
+        filename = try c.decode(String.self, forKey: .filename)
+        filepath = try c.decodeIfPresent(String.self, forKey: .filepath)
+        sentences = try c.decode([Sentence].self, forKey: .sentences).map(\.raw)
+    }
+
+    /// A decoding failure as one line: "not valid JSON (…)", "not a Karpathy-split JSON: …", or the
+    /// entry and field, e.g. `images[3] has no "filename"`, `images[3].sentences[1].raw is not a string`.
+    static func message(_ error: DecodingError) -> String {
+        func path(_ keys: [CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: ["."])
+        }
+        func kind(_ type: Any.Type) -> String {
+            switch type {
+            case is String.Type: return "a string"
+            case is [Any].Type, is [Sentence].Type, is [KarpathyImage].Type: return "a list"
+            default: return "an object"
+            }
+        }
+        let notKarpathy = "not a Karpathy-split JSON: no \"images\" list at the top level"
+        switch error {
+        case let .dataCorrupted(context) where context.codingPath.isEmpty:
+            let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            return "not valid JSON" + (detail.map { " (\($0))" } ?? "")
+        case let .keyNotFound(key, context):
+            return context.codingPath.isEmpty ? notKarpathy : "\(path(context.codingPath)) has no \"\(key.stringValue)\""
+        case let .typeMismatch(type, context), let .valueNotFound(type, context):
+            return context.codingPath.count <= 1 ? notKarpathy : "\(path(context.codingPath)) is not \(kind(type))"
+        case let .dataCorrupted(context):
+            return "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
     }
 }
 
