@@ -51,7 +51,7 @@ public final class TarDataset: @unchecked Sendable {
         let indexes = found.map { $0! }
         var offsets = [0], skipped = SkipTally()
         for index in indexes {
-            offsets.append(offsets.last! + index.items.count)
+            offsets.append(offsets.last! + index.count)
             for item in index.skipped.items { skipped.add(source: item.source, item.why) }
         }
         (self.tars, self.indexes, self.offsets, self.skipped) = (tars, indexes, offsets, skipped)
@@ -87,11 +87,11 @@ extension TarDataset: DatasetSource {
     /// The image's bytes as stored in the tar (JPEG or PNG), as `make-shards webdataset` stores them.
     public func image(at index: Int) throws -> ShardImage {
         let (t, i) = locate(index)
-        return .jpeg(try indexes[t].read(indexes[t].items[i].image))
+        return .jpeg(try indexes[t].read(indexes[t].item(i).image))
     }
 
     public func caption(at index: Int) throws -> String {
         let (t, i) = locate(index)
-        return indexes[t].items[i].caption
+        return indexes[t].item(i).caption
     }
 }

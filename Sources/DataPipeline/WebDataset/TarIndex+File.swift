@@ -1,66 +1,109 @@
 import Foundation
 import Tokenization
 
-/// The index files of `TarIndexCache`: little-endian binary, "SCTARIX1", the tar's identity, the items,
-/// the skips and the gzip access points, then an FNV-1a 64 checksum of everything before it (a file cut
-/// short or damaged is built again, never trusted).
+/// The encoded index — what `TarIndexCache` files hold and what a `TarIndex` reads in place. Little-endian
+/// Int64 fields: "SCTARIX2"; the tar's path (length, UTF-8), size and modification time; the item count
+/// and one 32-byte record per item (image start and length in the uncompressed tar, offset of its text in
+/// the text block, key length << 32 | caption length); the text block (length, then each item's key and
+/// caption); the skips (count, then source, reason, has-detail, detail); the access points (count, -1 for
+/// a plain tar, then output, input, bits, window offset (-1: none) and length each) and the window block;
+/// last an FNV-1a 64 checksum of everything before it (a file cut short or damaged is built again, never
+/// trusted).
 extension TarIndex {
-    static let magic = Array("SCTARIX1".utf8)
+    static let magic = Array("SCTARIX2".utf8)
 
-    func encoded() -> [UInt8] {
+    /// Where the parts of an encoded index begin (byte offsets into it).
+    struct Layout: Sendable {
+        struct Point: Sendable { var output: Int; var input: Int; var bits: Int; var window: Range<Int>? }
+        static let itemRecord = 32
+        var items = 0
+        var text = 0
+        /// Nil for a plain tar.
+        var points: [Point]?
+    }
+
+    static func encode(file: TarFileIdentity, items: [(key: String, image: Range<Int>, caption: String)],
+                       skipped: SkipTally, points: [GzipAccessPoint]?) -> Data {
         var w = IndexWriter()
-        w.bytes += Self.magic
+        w.bytes += magic
         w.string(file.path); w.int(file.size); w.int(Int(file.modified))
         w.int(items.count)
-        for item in items { w.string(item.key); w.int(item.image.lowerBound); w.int(item.image.count); w.string(item.caption) }
+        var textOffset = 0
+        for item in items {
+            let (key, caption) = (item.key.utf8.count, item.caption.utf8.count)
+            w.int(item.image.lowerBound); w.int(item.image.count); w.int(textOffset); w.int(key << 32 | caption)
+            textOffset += key + caption
+        }
+        w.int(textOffset)
+        for item in items { w.bytes += item.key.utf8; w.bytes += item.caption.utf8 }
         w.int(skipped.count)
         for skip in skipped.items {
             w.string(skip.source); w.string(skip.why.reason)
             w.int(skip.why.detail == nil ? 0 : 1); w.string(skip.why.detail ?? "")
         }
-        w.int(accessPoints == nil ? -1 : accessPoints!.count)
-        for point in accessPoints ?? [] {
+        w.int(points?.count ?? -1)
+        var windowOffset = 0
+        for point in points ?? [] {
             w.int(point.output); w.int(point.input); w.int(point.bits)
-            w.int(point.window == nil ? -1 : point.window!.count)
-            w.bytes += point.window ?? []
+            w.int(point.window == nil ? -1 : windowOffset); w.int(point.window?.count ?? 0)
+            windowOffset += point.window?.count ?? 0
         }
-        w.int(Int(bitPattern: UInt(Self.fnv1a(w.bytes))))
-        return w.bytes
+        w.int(windowOffset)
+        for point in points ?? [] { w.bytes += point.window ?? [] }
+        w.int(Int(bitPattern: UInt(fnv1a(w.bytes))))
+        return Data(w.bytes)
     }
 
-    /// The index in `bytes`; nil when they are not a whole, undamaged index file.
-    static func decoded(_ bytes: [UInt8]) -> TarIndex? {
-        guard bytes.count >= magic.count + 8, bytes.starts(with: magic) else { return nil }
-        var r = IndexReader(bytes: bytes, position: bytes.count - 8)
-        guard let sum = r.int(), UInt64(UInt(bitPattern: sum)) == fnv1a(bytes[..<(bytes.count - 8)]) else { return nil }
-        r = IndexReader(bytes: bytes[..<(bytes.count - 8)], position: magic.count)
-        guard let path = r.string(), let size = r.int(), let modified = r.int(), let count = r.int(), count >= 0 else { return nil }
-        var index = TarIndex(file: TarFileIdentity(path: path, size: size, modified: Int64(modified)), items: [], skipped: SkipTally(), accessPoints: nil)
-        index.items.reserveCapacity(count)
-        for _ in 0..<count {
-            guard let key = r.string(), let start = r.int(), let length = r.int(), start >= 0, length >= 0, let caption = r.string() else { return nil }
-            index.items.append(Item(key: key, image: start ..< start + length, caption: caption))
-        }
-        guard let skips = r.int(), skips >= 0 else { return nil }
-        for _ in 0..<skips {
-            guard let source = r.string(), let reason = r.string(), let hasDetail = r.int(), let detail = r.string() else { return nil }
-            index.skipped.add(source: source, SkipReason(reason, detail: hasDetail == 1 ? detail : nil))
-        }
-        guard let points = r.int() else { return nil }
-        if points >= 0 {
-            var list: [GzipAccessPoint] = []
-            for _ in 0..<points {
-                guard let output = r.int(), let input = r.int(), let bits = r.int(), let windowSize = r.int() else { return nil }
-                var window: [UInt8]? = nil
-                if windowSize >= 0 { guard let bytes = r.take(windowSize) else { return nil }; window = bytes }
-                list.append(GzipAccessPoint(output: output, input: input, bits: bits, window: window))
+    /// The index `bytes` encode; nil when they are not a whole, undamaged index.
+    init?(bytes: Data) {
+        let bytes = bytes.startIndex == 0 ? bytes : Data(bytes)
+        guard bytes.count >= Self.magic.count + 8, bytes.starts(with: Self.magic) else { return nil }
+        let parsed: (TarFileIdentity, Int, SkipTally, Layout)? = bytes.withUnsafeBytes { raw in
+            let body = raw.count - 8
+            guard UInt64(bitPattern: raw.loadUnaligned(fromByteOffset: body, as: Int64.self).littleEndian) == Self.fnv1a(UnsafeRawBufferPointer(rebasing: raw[..<body])) else { return nil }
+            var r = IndexReader(raw: raw, end: body, position: Self.magic.count)
+            guard let path = r.string(), let size = r.int(), let modified = r.int(), let count = r.int(), count >= 0,
+                  count <= (body - r.position) / Layout.itemRecord else { return nil }
+            var layout = Layout()
+            layout.items = r.position
+            r.position += count * Layout.itemRecord
+            guard let textLength = r.int(), textLength >= 0, r.position + textLength <= body else { return nil }
+            layout.text = r.position
+            for i in 0..<count {   // every record's text inside the block: reads never leave the buffer
+                let record = layout.items + i * Layout.itemRecord
+                func int(_ k: Int) -> Int { Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: record + 8 * k, as: Int64.self))) }
+                let (start, length, text, lengths) = (int(0), int(1), int(2), int(3))
+                guard start >= 0, length >= 0, text >= 0, lengths >= 0, text + (lengths >> 32) + (lengths & 0xFFFF_FFFF) <= textLength else { return nil }
             }
-            index.accessPoints = list
+            r.position += textLength
+            guard let skipCount = r.int(), skipCount >= 0 else { return nil }
+            var skipped = SkipTally()
+            for _ in 0..<skipCount {
+                guard let source = r.string(), let reason = r.string(), let hasDetail = r.int(), let detail = r.string() else { return nil }
+                skipped.add(source: source, SkipReason(reason, detail: hasDetail == 1 ? detail : nil))
+            }
+            guard let pointCount = r.int(), pointCount >= -1, pointCount <= (body - r.position) / 40 else { return nil }
+            var points: [Layout.Point] = []
+            var windows: [(Int, Int)] = []
+            for _ in 0..<max(pointCount, 0) {
+                guard let output = r.int(), let input = r.int(), let bits = r.int(), let window = r.int(), let length = r.int(),
+                      output >= 0, input >= 0, (0...7).contains(bits), length >= 0 else { return nil }
+                points.append(Layout.Point(output: output, input: input, bits: bits, window: nil))
+                windows.append((window, length))
+            }
+            guard let windowLength = r.int(), windowLength >= 0, r.position + windowLength == body else { return nil }
+            for (p, (start, length)) in windows.enumerated() where start >= 0 {
+                guard start + length <= windowLength else { return nil }
+                points[p].window = r.position + start ..< r.position + start + length
+            }
+            layout.points = pointCount < 0 ? nil : points
+            return (TarFileIdentity(path: path, size: size, modified: Int64(modified)), count, skipped, layout)
         }
-        return r.position == bytes.count - 8 ? index : nil
+        guard let (file, count, skipped, layout) = parsed else { return nil }
+        (self.file, self.count, self.skipped, self.bytes, self.layout) = (file, count, skipped, bytes, layout)
     }
 
-    static func fnv1a<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> UInt64 {
+    static func fnv1a<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return hash
@@ -74,23 +117,19 @@ private struct IndexWriter {
 }
 
 private struct IndexReader {
-    let bytes: ArraySlice<UInt8>
+    let raw: UnsafeRawBufferPointer
+    let end: Int
     var position: Int
-    init(bytes: [UInt8], position: Int) { self.bytes = bytes[...]; self.position = position }
-    init(bytes: ArraySlice<UInt8>, position: Int) { self.bytes = bytes; self.position = position }
 
-    mutating func take(_ count: Int) -> [UInt8]? {
-        guard count >= 0, position + count <= bytes.endIndex else { return nil }
-        defer { position += count }
-        return Array(bytes[position ..< position + count])
-    }
     mutating func int() -> Int? {
-        guard let raw = take(8) else { return nil }
-        return Int(Int64(littleEndian: raw.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }))
+        guard position + 8 <= end else { return nil }
+        defer { position += 8 }
+        return Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: Int64.self)))
     }
     mutating func string() -> String? {
-        guard let count = int(), let raw = take(count) else { return nil }
-        return String(decoding: raw, as: UTF8.self)
+        guard let count = int(), count >= 0, position + count <= end else { return nil }
+        defer { position += count }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: raw[position ..< position + count]), as: UTF8.self)
     }
 }
 
@@ -113,8 +152,9 @@ public struct TarIndexCache: Sendable {
 
     /// The cached index of `file` when it is whole and describes this version of the tar.
     public func cached(_ file: TarFileIdentity) -> TarIndex? {
-        guard let path = self.file(for: file.path), let data = FileManager.default.contents(atPath: path),
-              let index = TarIndex.decoded([UInt8](data)), index.file == file else { return nil }
+        guard let path = self.file(for: file.path),
+              let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped),
+              let index = TarIndex(bytes: data), index.file == file else { return nil }
         return index
     }
 
@@ -124,7 +164,7 @@ public struct TarIndexCache: Sendable {
         let temporary = path + ".tmp-\(getpid())-\(UInt64.random(in: 0 ... .max))"
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            try Data(index.encoded()).write(to: URL(fileURLWithPath: temporary))
+            try index.bytes.write(to: URL(fileURLWithPath: temporary))
             guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)

@@ -23,6 +23,10 @@ public struct TarFileIdentity: Sendable, Equatable {
 /// One tar's random-access index: the training items (`WebDatasetItem`'s rule) with where each image's
 /// bytes lie in the uncompressed tar and its caption, the samples left out with their reasons, and for a
 /// gzip-compressed tar the access points to inflate from (`Gzip.accessPoints`, one per MiB of tar).
+///
+/// The index is its encoded bytes (`TarIndex+File.swift`), read in place — memory-mapped when it comes
+/// from a `TarIndexCache` file — so millions of items and the access points' 32 KiB windows cost page
+/// cache, not heap: an item is decoded when it is read.
 public struct TarIndex: Sendable, Equatable {
     public struct Item: Sendable, Equatable {
         public var key: String
@@ -32,12 +36,44 @@ public struct TarIndex: Sendable, Equatable {
         public var caption: String
     }
 
-    public var file: TarFileIdentity
-    public var items: [Item]
+    public let file: TarFileIdentity
+    /// The number of items.
+    public let count: Int
     /// The samples left out (and a damaged rest of the tar), as `make-shards webdataset` reports them.
-    public var skipped: SkipTally
+    public let skipped: SkipTally
+    /// The encoded index and where its parts begin.
+    let bytes: Data
+    let layout: Layout
+
+    public static func == (a: TarIndex, b: TarIndex) -> Bool { a.bytes == b.bytes }
+
+    /// Item `i` (`0 ..< count`).
+    public func item(_ i: Int) -> Item {
+        precondition(i >= 0 && i < count, "item \(i) out of range 0..<\(count)")
+        return bytes.withUnsafeBytes { raw in
+            let record = layout.items + i * Layout.itemRecord
+            func int(_ k: Int) -> Int { Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: record + 8 * k, as: Int64.self))) }
+            let (start, length, text, lengths) = (int(0), int(1), layout.text + int(2), int(3))
+            let (keyLength, captionLength) = (lengths >> 32, lengths & 0xFFFF_FFFF)
+            func string(_ offset: Int, _ count: Int) -> String {
+                String(decoding: UnsafeRawBufferPointer(rebasing: raw[offset ..< offset + count]), as: UTF8.self)
+            }
+            return Item(key: string(text, keyLength), image: start ..< start + length, caption: string(text + keyLength, captionLength))
+        }
+    }
+
+    /// Every item, in tar order.
+    public var items: [Item] { (0..<count).map(item) }
+
     /// Where to start inflating a gzip-compressed tar; nil for a plain one.
-    public var accessPoints: [GzipAccessPoint]?
+    public var accessPoints: [GzipAccessPoint]? { layout.points.map { $0.indices.map(accessPoint) } }
+
+    /// Access point `p` with its window read from the index.
+    func accessPoint(_ p: Int) -> GzipAccessPoint {
+        let point = layout.points![p]
+        let window = point.window.map { Array(bytes[bytes.startIndex + $0.lowerBound ..< bytes.startIndex + $0.upperBound]) }
+        return GzipAccessPoint(output: point.output, input: point.input, bits: point.bits, window: window)
+    }
 
     /// Reads the whole tar once: groups samples, keeps the items `WebDatasetItem` keeps (decoding each
     /// image once to check it) and counts the rest by reason. A damaged tar keeps the items before the
@@ -45,26 +81,29 @@ public struct TarIndex: Sendable, Equatable {
     /// A gzip-compressed tar gets an access point about every `gzipSpacing` bytes of uncompressed tar.
     public static func build(_ file: TarFileIdentity, gzipSpacing: Int = 1 << 20) throws -> TarIndex {
         let path = file.path
-        var index = TarIndex(file: file, items: [], skipped: SkipTally(), accessPoints: nil)
+        var items: [(key: String, image: Range<Int>, caption: String)] = []
+        var skipped = SkipTally()
         do {
-            let reader = try TarReader(path: path)
-            var samples = WebDatasetSamples(reader)
+            var samples = WebDatasetSamples(try TarReader(path: path))
             while let sample = try samples.next() {
                 do {
                     let item = try WebDatasetItem(sample)
-                    index.items.append(Item(key: item.key, image: sample.ranges[item.imageExtension]!, caption: item.caption))
+                    items.append((item.key, sample.ranges[item.imageExtension]!, item.caption))
                 } catch {
-                    index.skipped.add(source: "\(path):\(sample.key)", error)
+                    skipped.add(source: "\(path):\(sample.key)", error)
                 }
             }
         } catch let error as TarError {
-            index.skipped.add(source: "\(path) at byte \(error.offset)", SkipReason("damaged tar, rest of it unread", detail: error.message))
+            skipped.add(source: "\(path) at byte \(error.offset)", SkipReason("damaged tar, rest of it unread", detail: error.message))
         }
+        var points: [GzipAccessPoint]? = nil
         if Self.isGzip(path) {
-            do { index.accessPoints = try Gzip.accessPoints(path: path, spacing: gzipSpacing).points } catch {
+            do { points = try Gzip.accessPoints(path: path, spacing: gzipSpacing).points } catch {
                 throw TarSourceError("\(path): cannot read the tar (\(error.localizedDescription))")
             }
         }
+        let bytes = encode(file: file, items: items, skipped: skipped, points: points)
+        guard let index = TarIndex(bytes: bytes) else { preconditionFailure("an index just encoded does not decode") }
         return index
     }
 
@@ -81,8 +120,13 @@ public struct TarIndex: Sendable, Equatable {
         guard now == file else {
             throw TarReadError("tar changed since it was indexed (size \(now.size), was \(file.size); modified \(now.modified / 1_000_000_000), was \(file.modified / 1_000_000_000))")
         }
-        if let accessPoints {
-            do { return try Gzip.read(path: file.path, points: accessPoints, at: range.lowerBound, count: range.count) } catch {
+        if let points = layout.points {
+            var lo = 0, hi = points.count - 1   // the last point at or before the range
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                if points[mid].output <= range.lowerBound { lo = mid } else { hi = mid - 1 }
+            }
+            do { return try Gzip.read(path: file.path, points: [accessPoint(lo)], at: range.lowerBound, count: range.count) } catch {
                 throw TarReadError("tar unreadable (\(error))")
             }
         }
