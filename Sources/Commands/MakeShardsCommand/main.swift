@@ -167,7 +167,7 @@ extension MakeShards {
             abstract: "From WebDataset tars as img2dataset writes them ({key}.jpg|.png + {key}.txt), one shard per tar.",
             discussion: "Rerunning the same command resumes: tars whose shard already exists are not read again.")
 
-        @Argument(help: "Tar files (.tar, or gzip-compressed .tar.gz / .tgz), or folders standing for every such tar in them (sorted by name).")
+        @Argument(help: "Tar files (.tar, or gzip-compressed .tar.gz / .tgz), folders standing for every such tar in them (sorted by name), or brace patterns as webdataset expands them ('shards/{00000..00099}.tar').")
         var tars: [String]
 
         @Option(help: "Folder to write the shards to (created if missing): TAR-NAME.h5 for each tar.")
