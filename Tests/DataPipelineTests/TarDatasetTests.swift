@@ -143,6 +143,12 @@ final class TarDatasetTests: XCTestCase {
         XCTAssertTrue(try DatasetSourceRegistry.open(folder + "/{00000..00001}.tar") is TarDataset)
         XCTAssertTrue(try DatasetSourceRegistry.open(folder) is TarDataset)
         XCTAssertEqual(try DatasetSourceRegistry.open([folder + "/00000.tar", folder + "/00003.tar"]).count, 16)
+        // OpenCLIP's `::` between patterns: the tars of each, one after the other.
+        let joined = try XCTUnwrap(try DatasetSourceRegistry.open(folder + "/{00002..00003}.tar::" + folder + "/00000.tar") as? TarDataset)
+        XCTAssertEqual(joined.tars.map { URL(fileURLWithPath: $0).lastPathComponent }, ["00002.tar", "00003.tar", "00000.tar"])
+        XCTAssertThrowsError(try TarPaths.tars(in: folder + "/00000.tar::" + folder + "/{00004..00005}.tar")) {
+            XCTAssertTrue("\($0)".hasPrefix(folder + "/00004.tar: no such tar file"), "\($0)")
+        }
         let shards = try temporaryDirectory(self) + "/shards"
         try buildShards(from: try WebDatasetShardBuilder(paths: [folder + "/{00000..00001}.tar"]), output: shards)
         XCTAssertTrue(try DatasetSourceRegistry.open(shards) is ShardDataset)

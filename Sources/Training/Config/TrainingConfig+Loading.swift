@@ -109,8 +109,8 @@ extension TrainingConfig {
             throw fail("model.unmasked_tuning_steps", "tunes without patch dropout after it, but model.patch_dropout is 0")
         }
         guard !data.train.isEmpty else { throw fail("data.train", "needs at least one shard or folder") }
-        for p in data.train {   // a brace pattern of tars: every tar it names must exist
-            if BraceExpansion.hasBraces(p) { do { _ = try TarPaths.tars(in: p) } catch { throw fail("data.train", "\(error)") } }
+        for p in data.train {   // a pattern of tars: every tar it names must exist
+            if TarPaths.isPattern(p) { do { _ = try TarPaths.tars(in: p) } catch { throw fail("data.train", "\(error)") } }
             else if !exists(p) { throw fail("data.train", "not found: \(p)") }
         }
         if let v = data.tokenizer.vocab, !exists(v) { throw fail("data.tokenizer.vocab", "file not found: \(v)") }
