@@ -211,7 +211,8 @@ public final class Trainer {
         StepRecord(step: state.step, loss: loss.isFinite ? Double(loss) : nil, lr: Double(lr),
                    logitMultiplier: Double(objective.logitMultiplier(model.logitScale.value.scalar)),
                    imagesPerSecond: time.imagesPerSecond, dataWaitShare: time.dataWaitShare,
-                   elapsedSeconds: time.elapsedSeconds, trainingSeconds: time.trainingSeconds, nonfinite: nonfinite?.kind)
+                   elapsedSeconds: time.elapsedSeconds, trainingSeconds: time.trainingSeconds, nonfinite: nonfinite?.kind,
+                   dataTime: time.stepDataSeconds, batchTime: time.stepSeconds, samplesPerSecond: time.stepImagesPerSecond)
     }
 
     /// One optimizer step on `batch` (forward and backward on every worker and rank), with Long-CLIP's
