@@ -104,7 +104,14 @@ final class TensorBoardTests: XCTestCase {
         }
         XCTAssertEqual(try TensorBoardLog.files(in: dir).count, 2)
         XCTAssertEqual(try readAll(dir)["train/loss"], [1: [1], 2: [2], 3: [3], 4: [4], 5: [5], 6: [6], 7: [107], 8: [108]])
-        // Resuming at a step before every logged one removes the file altogether.
+        // A file of that name that is not an event file is left alone by a resume.
+        let stranger = dir.appendingPathComponent("events.out.tfevents.0000000001.notes")
+        try Data("not an event file".utf8).write(to: stranger)
+        _ = try TensorBoardLog(directory: dir, truncateAfterStep: 6, wallTime: 2500)
+        XCTAssertEqual(try Data(contentsOf: stranger), Data("not an event file".utf8))
+        try FileManager.default.removeItem(at: stranger)
+        XCTAssertEqual(try readAll(dir)["train/loss"]?.count, 6)   // and the resume at 6 cut steps 7 and 8
+        // Resuming at a step before every logged one removes the files altogether.
         _ = try TensorBoardLog(directory: dir, truncateAfterStep: 0, wallTime: 3000)
         XCTAssertEqual(try TensorBoardLog.files(in: dir).count, 1)
         XCTAssertEqual(try readAll(dir), [:])

@@ -76,7 +76,7 @@ public struct TrainingReport {
         }
         var cards = [card("status", status.0, status.1), card("optimizer steps", "\(lastStep) / \(totalSteps)")]
         if let loss = steps.last(where: { $0.loss != nil })?.loss { cards.append(card("last logged loss", String(format: "%.4f", loss))) }
-        if let s = steps.last?.elapsedSeconds { cards.append(card("wall time", Self.duration(s))) }
+        if let s = steps.last?.elapsedSeconds { cards.append(card("wall time (this session)", Self.duration(s))) }
         if let e = evals.last { cards.append(card("zero-shot top-1 (\(e.images) images, step \(e.step))", String(format: "%.2f %%", 100 * e.zeroshotTop1))) }
         cards.append(card("skipped steps (non-finite)", "\(skippedSteps)", skippedSteps > 0 ? "bad" : ""))
         cards.append(card("skipped items (data)", "\(skippedItems.count)", skippedItems.isEmpty ? "" : "bad"))

@@ -75,10 +75,13 @@ public final class TensorBoardLog {
     }
 
     /// Rewrites `url` without the events after `step` (a damaged tail, from a crash mid-write, is
-    /// dropped too); removes the file when nothing but the file version remains.
+    /// dropped too); removes the file when nothing but the file version remains. A file that does
+    /// not start with an event file's version record is not an event file this reader knows, and is
+    /// left as it is.
     static func truncate(_ url: URL, afterStep step: Int) throws {
         let bytes = try readBytes(url)
         let (records, _, damage) = TFRecord.records(in: bytes)
+        guard let first = records.first.flatMap(TensorBoardEvent.init(decoding:)), case .fileVersion = first.content else { return }
         let kept = records.filter { r in
             guard let e = TensorBoardEvent(decoding: r) else { return false }
             if case .fileVersion = e.content { return true }
