@@ -8,6 +8,8 @@ struct LineChart {
         var name: String
         var points: [(x: Double, y: Double)]
         var dashed = false
+        /// The palette index of the line's colour; nil: the series' position.
+        var colorIndex: Int? = nil
     }
 
     var title: String
@@ -24,10 +26,11 @@ struct LineChart {
     static let (left, right, top, bottom) = (70.0, 16.0, 14.0, 48.0)
 
     func svg() -> String {
-        let drawn = series.map { s in Series(name: s.name, points: s.points.filter { $0.x.isFinite && $0.y.isFinite }, dashed: s.dashed) }
+        let drawn = series.map { s in Series(name: s.name, points: s.points.filter { $0.x.isFinite && $0.y.isFinite }, dashed: s.dashed, colorIndex: s.colorIndex) }
+        func color(_ i: Int) -> String { Self.palette[(drawn[i].colorIndex ?? i) % Self.palette.count] }
         let all = drawn.flatMap(\.points)
         // The legend (when more than one thing is drawn) sits above the plot, never over the data.
-        var legend = drawn.enumerated().filter { !$0.element.points.isEmpty }.map { ($0.element.name, Self.palette[$0.offset % Self.palette.count], $0.element.dashed) }
+        var legend = drawn.enumerated().filter { !$0.element.points.isEmpty }.map { ($0.element.name, color($0.offset), $0.element.dashed) }
         if let markers, !markers.xs.isEmpty { legend.append((markers.name, "#d62728", false)) }
         if legend.count < 2 && markers.map({ $0.xs.isEmpty }) != false { legend = [] }
         let legendRows = (legend.count + 1) / 2
@@ -43,7 +46,8 @@ struct LineChart {
         let xAxis = ChartAxis(min(xs.min()!, first.x), xs.max()!, count: 6)
         let yAxis = ChartAxis(ys.min()!, ys.max()!, count: 5, includeZero: yFromZero)
         let (x0, x1, y0, y1) = (Self.left, w - Self.right, top, h - Self.bottom)
-        func px(_ x: Double) -> Double { x0 + (x - xAxis.lower) / (xAxis.upper - xAxis.lower) * (x1 - x0) }
+        let inset = 6.0   // points at the ends of the x range stay clear of the axis and the edge
+        func px(_ x: Double) -> Double { x0 + inset + (x - xAxis.lower) / (xAxis.upper - xAxis.lower) * (x1 - x0 - 2 * inset) }
         func py(_ y: Double) -> Double { y1 - (y - yAxis.lower) / (yAxis.upper - yAxis.lower) * (y1 - y0) }
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
@@ -61,7 +65,7 @@ struct LineChart {
         out += "<text transform=\"translate(14 \(f((y0 + y1) / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"12\" fill=\"#333\">\(HTML.escape(yTitle))</text>"
 
         for (i, s) in drawn.enumerated() where !s.points.isEmpty {
-            let color = Self.palette[i % Self.palette.count]
+            let color = color(i)
             let path = s.points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
             out += "<polyline data-series=\"\(HTML.escape(s.name))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"5 3\"" : "") points=\"\(path)\"/>"
             if s.points.count <= 60 {

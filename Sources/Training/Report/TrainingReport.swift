@@ -124,10 +124,10 @@ public struct TrainingReport {
         guard !evals.isEmpty || !failed.isEmpty else { return html + "<p class=\"note\">No evaluation configured or run yet (eval.zeroshot).</p>" }
         let sizes = Array(Set(evals.map(\.images))).sorted()
         var series: [LineChart.Series] = []
-        for n in sizes {
+        for (k, n) in sizes.enumerated() {   // one colour per subset: top-1 solid, top-5 dashed
             let rows = evals.filter { $0.images == n }
-            series.append(.init(name: "top-1, \(n) images", points: rows.map { (Double($0.step), 100 * $0.zeroshotTop1) }))
-            series.append(.init(name: "top-5, \(n) images", points: rows.map { (Double($0.step), 100 * $0.zeroshotTop5) }, dashed: true))
+            series.append(.init(name: "top-1, \(n) images", points: rows.map { (Double($0.step), 100 * $0.zeroshotTop1) }, colorIndex: k))
+            series.append(.init(name: "top-5, \(n) images", points: rows.map { (Double($0.step), 100 * $0.zeroshotTop5) }, dashed: true, colorIndex: k))
         }
         html += "<div class=\"grid\">" + LineChart(title: "Zero-shot accuracy", yTitle: "accuracy (%)", series: series, yFromZero: true).svg()
         html += "<table><tr><th>step</th><th>images</th><th>top-1</th><th>top-5</th></tr>"
