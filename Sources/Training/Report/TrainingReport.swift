@@ -145,7 +145,8 @@ public struct TrainingReport {
     /// Non-finite steps (by step and cause) and the data loader's skipped items.
     func skipped() -> String {
         var html = "<h2>Skipped</h2><p>\(skippedSteps) optimizer step\(skippedSteps == 1 ? "" : "s") skipped as non-finite (train.max_nonfinite_steps); "
-            + "\(skippedItems.count) data item\(skippedItems.count == 1 ? "" : "s") skipped by the loader in this session.</p>"
+            + "\(skippedItems.count) data item\(skippedItems.count == 1 ? "" : "s") skipped by the loader in this session"
+            + (machine.ranks > 1 ? " (rank 0's share of the data; other ranks log their own).</p>" : ".</p>")
         let bad = steps.filter { $0.nonfinite != nil }
         if !bad.isEmpty {
             html += "<table><tr><th>step</th><th class=\"l\">non-finite</th></tr>" + bad.map { "<tr><td>\($0.step)</td><td class=\"l\">\(HTML.escape($0.nonfinite!))</td></tr>" }.joined() + "</table>"
