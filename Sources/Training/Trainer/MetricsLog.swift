@@ -27,10 +27,13 @@ public struct StepRecord: Codable, Equatable, Sendable {
     public var trainingSeconds: Double?
     /// Why this step was skipped: `loss`, `gradient` or `parameter`; nil for a normal step.
     public var nonfinite: String?
+    /// For a mixture of training sources: the samples drawn from each source so far (all ranks), by
+    /// source name; nil for a single dataset and on a skipped step between logged steps.
+    public var sourceSamples: [String: Int]?
     enum CodingKeys: String, CodingKey {
         case step, loss, lr, logitMultiplier = "logit_scale", imagesPerSecond = "images_per_second"
         case dataWaitShare = "data_wait_share", elapsedSeconds = "elapsed_seconds", trainingSeconds = "training_seconds"
-        case nonfinite
+        case nonfinite, sourceSamples = "source_samples"
     }
 }
 

@@ -161,7 +161,7 @@ extension Trainer {
     /// The training loader over `data.train`: this rank's share of each batch, from the saved position when resuming.
     static func makeLoader(_ config: TrainingConfig, imageSize: Int, tokenizer: CLIPTokenizer, contextLength: Int,
                            communicator: any Communicator, state: TrainingState, resumedFrom: URL?) throws -> DataLoader {
-        let dataset = try DatasetSourceRegistry.open(config.data.train)
+        let dataset = try openTrainingData(config)
         let augmentation = Augmentation(
             randomResizedCrop: config.data.augment.randomResizedCrop.map { RandomResizedCrop(scale: $0[0]...$0[1]) },
             horizontalFlip: config.data.augment.horizontalFlip)
