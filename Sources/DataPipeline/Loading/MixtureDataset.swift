@@ -34,16 +34,21 @@ public final class MixtureDataset: DatasetSource, @unchecked Sendable {
     public struct Component: Sendable {
         /// How logs and metrics name the source (its config entry).
         public var name: String
+        /// The source's items.
         public var dataset: any DatasetSource
         /// A positive, finite weight (weights are normalized over the mixture).
         public var weight: Double
+        /// A source named `name` (logs, metrics) sampled with `weight`.
         public init(name: String, dataset: any DatasetSource, weight: Double) {
             (self.name, self.dataset, self.weight) = (name, dataset, weight)
         }
     }
 
+    /// The sources, in `data.train` order.
     public let components: [Component]
+    /// How epochs map to the sources' items.
     public let sampling: Sampling
+    /// The run seed: passes and draws are pure functions of it.
     public let seed: UInt64
     /// Whether a source's passes are shuffled (`data.shuffle`); otherwise each pass is in item order.
     public let shuffle: Bool
@@ -53,9 +58,13 @@ public final class MixtureDataset: DatasetSource, @unchecked Sendable {
     public let quotas: [Int]
     /// `offsets[s]` is the first index owned by source s (`.proportional`); `offsets.last == count`.
     public let offsets: [Int]
+    /// The class names the sources share (nil when none has them).
     public let classnames: [String]?
+    /// Whether every source has labels.
     public let hasLabels: Bool
+    /// Whether any source has long captions.
     public let hasLongCaptions: Bool
+    /// The raw image size every source stores, nil when any source stores encoded images.
     public var fixedImageSize: (height: Int, width: Int)? { commonImageSize }
 
     private let commonImageSize: (height: Int, width: Int)?
@@ -65,6 +74,11 @@ public final class MixtureDataset: DatasetSource, @unchecked Sendable {
     /// Throws `MixtureError` when the components cannot be mixed: none, a weight that is not positive and
     /// finite, an empty source, a source that would get no item per epoch, different class names, or
     /// images stored raw at different sizes.
+    /// - Parameters:
+    ///   - components: the sources and their weights.
+    ///   - sampling: exact per-epoch counts (`.proportional`) or independent draws (`.resampled`).
+    ///   - seed: the run seed.
+    ///   - shuffle: whether each pass over a source is a seeded permutation (false: item order).
     public init(components: [Component], sampling: Sampling = .proportional, seed: UInt64, shuffle: Bool = true) throws {
         guard !components.isEmpty else { throw MixtureError("a mixture needs at least one source") }
         for c in components {
@@ -195,6 +209,8 @@ public final class MixtureDataset: DatasetSource, @unchecked Sendable {
 
 /// Why sources cannot be mixed (one line, naming the source).
 public struct MixtureError: Error, CustomStringConvertible, Sendable {
+    /// The one-line reason, starting with the source's name.
     public var description: String
+    /// The one-line reason.
     public init(_ description: String) { self.description = description }
 }

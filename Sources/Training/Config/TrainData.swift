@@ -11,11 +11,13 @@ public enum TrainData: Codable, Equatable, Sendable {
 
     /// One source of a mixture: `source` (a path or a list of paths, opened as one dataset) and its `weight`.
     public struct MixtureEntry: Codable, Equatable, Sendable {
+        /// The source's paths (a folder, a shard, …), opened together as one dataset.
         public var source: [String]
         /// Positive and finite; weights are normalized over the mixture.
         public var weight: Double
         enum CodingKeys: String, CodingKey, CaseIterable { case source, weight }
 
+        /// A source of `source` paths sampled with `weight`.
         public init(source: [String], weight: Double) { (self.source, self.weight) = (source, weight) }
 
         /// How logs and metrics name the source: its path, or its paths joined by commas.
@@ -49,6 +51,7 @@ public enum TrainData: Codable, Equatable, Sendable {
     }
 
     /// A string, a list of strings, or a list of `{source, weight}` mappings (not a mix of both).
+    /// - Parameter decoder: the decoder of the `data.train` value.
     public init(from decoder: Decoder) throws {
         if let one = try? decoder.singleValueContainer().decode(String.self) { self = .paths([one]); return }
         if let list = try? decoder.singleValueContainer().decode([String].self) { self = .paths(list); return }

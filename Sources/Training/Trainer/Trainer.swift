@@ -262,7 +262,8 @@ public final class Trainer {
             let all = communicator.allGather(local)
             local = (0..<sources).map { s in stride(from: s, to: all.count, by: sources).reduce(0) { $0 + all[$1] } }
         }
-        let before = state.sourceSamples ?? [Int](repeating: 0, count: sources)
+        // A checkpoint of another mixture (resumed with --allow-config-change) starts the counts anew.
+        let before = state.sourceSamples.flatMap { $0.count == sources ? $0 : nil } ?? [Int](repeating: 0, count: sources)
         state.sourceSamples = zip(before, local).map(+)
         unsyncedSourceSamples = []
     }
