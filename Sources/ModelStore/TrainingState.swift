@@ -30,6 +30,9 @@ public struct TrainingState: Codable, Equatable, Sendable {
     /// Under MPI: every rank's loader position, in rank order (each rank reads its own rows, and
     /// skipped items can move ranks apart). Nil for a single process.
     public var rankLoaders: [LoaderState]? = nil
+    /// For a mixture of training sources: the samples drawn from each source so far, all ranks
+    /// together, in `data.train` order. Nil for a single dataset.
+    public var sourceSamples: [Int]? = nil
 
     public init(step: Int, loader: LoaderState, seed: UInt64, modelHash: String, configHash: String, config: String?,
                 consecutiveNonfinite: Int, skippedNonfinite: Int, optimizer: String, imagesSeen: Int,
@@ -43,7 +46,7 @@ public struct TrainingState: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", step, loader, seed, modelHash = "model_hash", configHash = "config_hash", config
         case consecutiveNonfinite = "consecutive_nonfinite", skippedNonfinite = "skipped_nonfinite", optimizer
-        case imagesSeen = "images_seen", rankLoaders = "rank_loaders"
+        case imagesSeen = "images_seen", rankLoaders = "rank_loaders", sourceSamples = "source_samples"
     }
 }
 

@@ -38,9 +38,17 @@ public protocol DatasetSource: AnyObject, Sendable {
     func longCaption(at index: Int) throws -> String
     /// The class label of item `index`, nil when it has none.
     func label(at index: Int) -> Int?
+    /// The height and width of every image when all are stored raw at one size, nil otherwise (encoded
+    /// images, mixed sizes). A mixture refuses sources whose sizes differ.
+    var fixedImageSize: (height: Int, width: Int)? { get }
+    /// The item the loader reads for index `index` (of `0 ..< count`) in epoch `epoch`: the key it then
+    /// passes to every read and to `origin(of:)`. `index` itself by default; a source whose epochs differ
+    /// (`MixtureDataset`) returns a key of its own, which may lie outside `0 ..< count`.
+    func resolve(_ index: Int, epoch: Int) -> Int
 }
 
-/// A source of image-caption pairs only: one caption per item, no classes, labels or long captions.
+/// A source of image-caption pairs only: one caption per item, no classes, labels or long captions; images of any size;
+/// every epoch reads the same items.
 extension DatasetSource {
     public func captionCount(at index: Int) -> Int { 1 }
     public func caption(at index: Int, number: Int) throws -> String {
@@ -54,6 +62,8 @@ extension DatasetSource {
     public func hasLongCaption(at index: Int) -> Bool { false }
     public func longCaption(at index: Int) throws -> String { throw MissingLongCaption(index: index) }
     public func label(at index: Int) -> Int? { nil }
+    public var fixedImageSize: (height: Int, width: Int)? { nil }
+    public func resolve(_ index: Int, epoch: Int) -> Int { index }
 }
 
 /// The error of a long-caption read from a source that has none.

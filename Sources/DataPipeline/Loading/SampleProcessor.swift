@@ -39,28 +39,29 @@ struct SampleProcessor: Sendable {
     let seed: UInt64
 
     func process(globalIndex: Int, epoch: Int, rng: RandomGenerator) -> SampleResult {
-        let (path, s, i) = dataset.origin(of: globalIndex)
+        let key = dataset.resolve(globalIndex, epoch: epoch)   // what this epoch reads for the index
+        let (path, s, i) = dataset.origin(of: key)
         func skip(_ reason: String) -> SampleResult {
             .skipped(SkippedItem(shardPath: path, shard: s, index: i, reason: reason))
         }
         do {
             var caption = ""
             if needsCaptions {
-                let captions = dataset.captionCount(at: globalIndex)
+                let captions = dataset.captionCount(at: key)
                 let number = training && captions > 1
-                    ? SampleOrder.captionNumber(seed: seed, epoch: epoch, item: globalIndex, captions: captions) : 0
-                caption = try dataset.caption(at: globalIndex, number: number)
+                    ? SampleOrder.captionNumber(seed: seed, epoch: epoch, item: key, captions: captions) : 0
+                caption = try dataset.caption(at: key, number: number)
                 if caption.allSatisfy(\.isWhitespace) { return skip("empty caption") }
             }
             var longCaption: String? = nil
             if longTokenizer != nil {
-                let text = try dataset.longCaption(at: globalIndex)
+                let text = try dataset.longCaption(at: key)
                 if text.allSatisfy(\.isWhitespace) { return skip("empty long caption") }
                 longCaption = text
             } else if readsLongCaptions {
-                longCaption = dataset.hasLongCaption(at: globalIndex) ? try dataset.longCaption(at: globalIndex) : ""
+                longCaption = dataset.hasLongCaption(at: key) ? try dataset.longCaption(at: key) : ""
             }
-            let image = try dataset.image(at: globalIndex).decoded()
+            let image = try dataset.image(at: key).decoded()
 
             var rng = rng
             let pixels = [Float](unsafeUninitializedCapacity: imageSize * imageSize * 3) { buffer, count in
@@ -80,7 +81,7 @@ struct SampleProcessor: Sendable {
                 longTokens = ids
             }
             return .sample(ProcessedSample(image: pixels, tokens: tokens, longTokens: longTokens,
-                                           label: dataset.label(at: globalIndex), caption: caption, longCaption: longCaption,
+                                           label: dataset.label(at: key), caption: caption, longCaption: longCaption,
                                            globalIndex: globalIndex,
                                            epoch: epoch))
         } catch let error as ShardError {

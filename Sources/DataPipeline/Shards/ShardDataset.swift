@@ -123,4 +123,11 @@ extension ShardDataset: DatasetSource {
         let (s, i) = locate(index)
         return shards[s].labels?[i]
     }
+
+    /// The size of the raw `/images` when every shard stores them at one size.
+    public var fixedImageSize: (height: Int, width: Int)? {
+        guard case let .raw(height, width)? = shards[0].storage,
+              shards.allSatisfy({ $0.storage == .raw(height: height, width: width) }) else { return nil }
+        return (height, width)
+    }
 }

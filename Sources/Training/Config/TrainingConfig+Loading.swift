@@ -108,10 +108,22 @@ extension TrainingConfig {
         if model.unmaskedTuningSteps > 0 && model.patchDropout == 0 {
             throw fail("model.unmasked_tuning_steps", "tunes without patch dropout after it, but model.patch_dropout is 0")
         }
-        guard !data.train.isEmpty else { throw fail("data.train", "needs at least one shard or folder") }
-        for p in data.train {   // a pattern of tars: every tar it names must exist
-            if TarPaths.isPattern(p) { do { _ = try TarPaths.tars(in: p) } catch { throw fail("data.train", "\(error)") } }
-            else if !exists(p) { throw fail("data.train", "not found: \(p)") }
+        func check(_ p: String, _ key: String) throws {   // a pattern of tars: every tar it names must exist
+            if TarPaths.isPattern(p) { do { _ = try TarPaths.tars(in: p) } catch { throw fail(key, "\(error)") } }
+            else if !exists(p) { throw fail(key, "not found: \(p)") }
+        }
+        switch data.train {
+        case let .paths(paths):
+            guard !paths.isEmpty else { throw fail("data.train", "needs at least one shard or folder") }
+            for p in paths { try check(p, "data.train") }
+        case let .mixture(entries):
+            guard !entries.isEmpty else { throw fail("data.train", "needs at least one source") }
+            for (k, entry) in entries.enumerated() {
+                for p in entry.source { try check(p, "data.train[\(k)].source") }
+                if let first = entries.firstIndex(where: { $0.source == entry.source }), first < k {
+                    throw fail("data.train[\(k)].source", "the same source as data.train[\(first)]: give it one entry with the summed weight")
+                }
+            }
         }
         if let v = data.tokenizer.vocab, !exists(v) { throw fail("data.tokenizer.vocab", "file not found: \(v)") }
         if let c = data.tokenizer.contextLength, c < 2 { throw fail("data.tokenizer.context_length", "must be at least 2") }

@@ -131,8 +131,12 @@ public struct AugmentSection: Codable, Equatable, Sendable {
 
 public struct DataSection: Codable, Equatable {
     /// A folder of shards, one `.h5`, WebDataset tars (a `.tar`/`.tar.gz`/`.tgz`, a folder of them or a
-    /// brace pattern such as `shards/{00000..00099}.tar`), or a list of one kind (`TrainingSourceResolver`).
-    public var train: [String]
+    /// brace pattern such as `shards/{00000..00099}.tar`), or a list of one kind (one dataset,
+    /// `TrainingSourceResolver`); or a weighted mixture of such sources, `[{source, weight}]` (`MixtureDataset`).
+    public var train: TrainData
+    /// Sample `data.train` with replacement (OpenCLIP's `--dataset-resampled`): each sample draws a
+    /// source by weight and an item of it uniformly. For sources much larger than a run.
+    public var resampled = false
     public var tokenizer = TokenizerSection()
     public var batchSize = 128
     public var shuffle = true
@@ -142,20 +146,34 @@ public struct DataSection: Codable, Equatable {
     public var captionSource = CaptionSource.caption
     enum CodingKeys: String, CodingKey, CaseIterable {
         case train, tokenizer, batchSize = "batch_size", shuffle, augment, loaderThreads = "loader_threads"
-        case captionSource = "caption_source"
+        case captionSource = "caption_source", resampled
     }
-    public init(train: [String]) { self.train = train }
+    public init(train: [String]) { self.train = .paths(train) }
+    public init(train: TrainData) { self.train = train }
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         try c.rejectNull(forKey: .train)
-        if let one = try? c.decode(String.self, forKey: .train) { train = [one] } else { train = try c.decode([String].self, forKey: .train) }
+        train = try c.decode(TrainData.self, forKey: .train)
+        resampled = try c.decodeUnlessNull(Bool.self, forKey: .resampled) ?? resampled
         tokenizer = try c.decodeUnlessNull(TokenizerSection.self, forKey: .tokenizer) ?? tokenizer
         batchSize = try c.decodeUnlessNull(Int.self, forKey: .batchSize) ?? batchSize
         shuffle = try c.decodeUnlessNull(Bool.self, forKey: .shuffle) ?? shuffle
         augment = try c.decodeUnlessNull(AugmentSection.self, forKey: .augment) ?? augment
         loaderThreads = try c.decodeUnlessNull(Int.self, forKey: .loaderThreads) ?? loaderThreads
         captionSource = try c.decodeChoice(CaptionSource.self, forKey: .captionSource) ?? captionSource
+    }
+    /// The keys in their old order, `resampled` only when set: a config without it saves (and hashes) as before.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(train, forKey: .train)
+        try c.encode(tokenizer, forKey: .tokenizer)
+        try c.encode(batchSize, forKey: .batchSize)
+        try c.encode(shuffle, forKey: .shuffle)
+        try c.encode(augment, forKey: .augment)
+        try c.encode(loaderThreads, forKey: .loaderThreads)
+        try c.encode(captionSource, forKey: .captionSource)
+        if resampled { try c.encode(resampled, forKey: .resampled) }
     }
 }
 

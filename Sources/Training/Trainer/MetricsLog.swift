@@ -33,10 +33,14 @@ public struct StepRecord: Codable, Equatable, Sendable {
     public var batchTime: Double?
     /// This step's images (all ranks) over `batchTime` (OpenCLIP's `samples_per_second`).
     public var samplesPerSecond: Double?
+    /// For a mixture of training sources: the samples drawn from each source so far (all ranks), by
+    /// source name; nil for a single dataset and on a skipped step between logged steps.
+    public var sourceSamples: [String: Int]?
     enum CodingKeys: String, CodingKey {
         case step, loss, lr, logitMultiplier = "logit_scale", imagesPerSecond = "images_per_second"
         case dataWaitShare = "data_wait_share", elapsedSeconds = "elapsed_seconds", trainingSeconds = "training_seconds"
         case nonfinite, dataTime = "data_time", batchTime = "batch_time", samplesPerSecond = "samples_per_second"
+        case sourceSamples = "source_samples"
     }
 }
 

@@ -166,7 +166,7 @@ extension Trainer {
         let lines = Locked<[String]>([])   // indexing runs on worker threads; the lines are passed on here
         let resolver = TrainingSourceResolver(tarIndexes: TarIndexCache(folder: runDirectory.appendingPathComponent("tar-index").path),
                                               log: { line in lines.withLock { $0.append(line) } })
-        let dataset = try resolver.open(config.data.train)
+        let dataset = try openTrainingData(config, resolver: resolver)
         if communicator.rank == 0 { for line in lines.withLock({ $0 }) { log(line) } }
         let augmentation = Augmentation(
             randomResizedCrop: config.data.augment.randomResizedCrop.map { RandomResizedCrop(scale: $0[0]...$0[1]) },

@@ -40,6 +40,8 @@ public final class Trainer {
     let contextLength: Int
     /// The latest zero-shot evaluation's per-class results, for the report.
     var lastZeroShot: TrainingReport.ZeroShotSnapshot?
+    /// This rank's samples per mixture source since the last `syncSourceSamples` (empty: none).
+    var unsyncedSourceSamples: [Int] = []
 
     /// Called with each logged step's record (every `run.log_every` steps, and skipped steps), on every rank.
     public var onStep: ((StepRecord) -> Void)?
@@ -126,6 +128,8 @@ public final class Trainer {
         public var checkpoint: URL?
         public var zeroShotTop1: Double?
         public var dataWaitShare: Double
+        /// For a mixture of training sources: the samples drawn from each source (all ranks), by name.
+        public var sourceSamples: [String: Int]? = nil
     }
 
     /// Trains until `train.steps` (or a stop signal), checkpointing and evaluating as configured.
@@ -169,10 +173,13 @@ public final class Trainer {
             state.step += 1
             state.imagesSeen += batch.size * ranks
             state.loader = loader.state
+            countSources(of: batch)
             clock.add(images: batch.size * ranks, waitSeconds: loader.lastWaitSeconds)
 
+            if cadence.logs(state.step) { syncSourceSamples() }   // a collective, at the same steps on every rank
             if cadence.logs(state.step) || nonfinite != nil {
-                let record = stepRecord(loss: loss, lr: lr, nonfinite: nonfinite, time: clock.read())
+                var record = stepRecord(loss: loss, lr: lr, nonfinite: nonfinite, time: clock.read())
+                if cadence.logs(state.step) { record.sourceSamples = sourceSampleCounts }
                 try metrics.append(record)
                 if communicator.rank == 0 { progress.report(record) }
                 onStep?(record)
@@ -205,8 +212,10 @@ public final class Trainer {
             writeReport()
         }
         if loader.skippedCount > 0 { log("data: \(loader.skippedCount) items skipped (see messages above)") }
+        syncSourceSamples()   // every rank ends here at the same step
+        if communicator.rank == 0, let line = sourceSummaryLine() { log(line) }
         return Summary(finalStep: state.step, lastLoss: lastLoss, stoppedEarly: stoppedEarly, checkpoint: lastCheckpoint,
-                       zeroShotTop1: zeroShotTop1, dataWaitShare: clock.dataWaitShare)
+                       zeroShotTop1: zeroShotTop1, dataWaitShare: clock.dataWaitShare, sourceSamples: sourceSampleCounts)
     }
 
     /// The `metrics.jsonl` line of the step just taken (`loss` nil when not finite).
@@ -238,12 +247,29 @@ public final class Trainer {
     @discardableResult
     func saveCheckpoint() throws -> URL {
         state.rankLoaders = gatherLoaderStates()   // a collective: every rank comes here at the same step
+        syncSourceSamples()                         // likewise
         guard communicator.rank == 0 else { return checkpoints.runDirectory.appendingPathComponent("checkpoints/" + CheckpointStore.folderName(step: state.step)) }
         let url = try checkpoints.save(step: state.step, model: model, optimizer: optimizer, state: state,
                                        keepLast: config.checkpoint.keepLast,
                                        modelMetadata: try Similarity.checkpointMetadata(for: config.objective))
         writeReport()
         return url
+    }
+
+    /// Adds every rank's samples per source since the last call to `state.sourceSamples`. A collective:
+    /// every rank calls it at the same steps (logged steps, checkpoints, the end).
+    func syncSourceSamples() {
+        guard let mixture else { return }
+        let sources = mixture.components.count
+        var local = unsyncedSourceSamples.isEmpty ? [Int](repeating: 0, count: sources) : unsyncedSourceSamples
+        if communicator.worldSize > 1 {
+            let all = communicator.allGather(local)
+            local = (0..<sources).map { s in stride(from: s, to: all.count, by: sources).reduce(0) { $0 + all[$1] } }
+        }
+        // A checkpoint of another mixture (resumed with --allow-config-change) starts the counts anew.
+        let before = state.sourceSamples.flatMap { $0.count == sources ? $0 : nil } ?? [Int](repeating: 0, count: sources)
+        state.sourceSamples = zip(before, local).map(+)
+        unsyncedSourceSamples = []
     }
 
     func writeReport() {
