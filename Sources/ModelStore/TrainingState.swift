@@ -30,6 +30,12 @@ public struct TrainingState: Codable, Equatable, Sendable {
     /// Under MPI: every rank's loader position, in rank order (each rank reads its own rows, and
     /// skipped items can move ranks apart). Nil for a single process.
     public var rankLoaders: [LoaderState]? = nil
+    /// The layout that saved `loader` and `rankLoaders`; nil in checkpoints written before it was recorded.
+    public var layout: DataLayout? = nil
+    /// After a resume on another layout, while the loaders still read the rest of the epochs it left
+    /// unfinished: the consumed positions their streams were dealt from (`DataLoader.dealtFrom`);
+    /// nil when they read whole epochs from the beginning.
+    public var dealtFrom: ConsumedPositions? = nil
 
     public init(step: Int, loader: LoaderState, seed: UInt64, modelHash: String, configHash: String, config: String?,
                 consecutiveNonfinite: Int, skippedNonfinite: Int, optimizer: String, imagesSeen: Int,
@@ -43,8 +49,35 @@ public struct TrainingState: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", step, loader, seed, modelHash = "model_hash", configHash = "config_hash", config
         case consecutiveNonfinite = "consecutive_nonfinite", skippedNonfinite = "skipped_nonfinite", optimizer
-        case imagesSeen = "images_seen", rankLoaders = "rank_loaders"
+        case imagesSeen = "images_seen", rankLoaders = "rank_loaders", layout, dealtFrom = "dealt_from"
     }
+}
+
+/// How a data-parallel job splits each global batch: what decides which rows each rank's loader
+/// reads (`ranks`, `accumulation` and `batchSize` — see `RankShare`) and how a rank computes (`workers`).
+public struct DataLayout: Codable, Equatable, Sendable, CustomStringConvertible {
+    public var ranks: Int
+    public var workers: Int
+    public var accumulation: Int
+    public var batchSize: Int
+
+    public init(ranks: Int, workers: Int, accumulation: Int, batchSize: Int) {
+        (self.ranks, self.workers, self.accumulation, self.batchSize) = (ranks, workers, accumulation, batchSize)
+    }
+
+    /// Whether loaders of `other` read other rows than loaders of this layout (a single process
+    /// reads every position, whatever its batch size and micro-batches).
+    public func readsOtherRows(than other: DataLayout) -> Bool {
+        ranks != other.ranks || (ranks > 1 && (accumulation != other.accumulation || batchSize != other.batchSize))
+    }
+
+    /// "2 ranks × 1 worker", with the accumulation when there is one.
+    public var description: String {
+        "\(ranks) rank\(ranks == 1 ? "" : "s") × \(workers) worker\(workers == 1 ? "" : "s")"
+            + (accumulation > 1 ? " (accumulation \(accumulation))" : "")
+    }
+
+    enum CodingKeys: String, CodingKey { case ranks, workers, accumulation, batchSize = "batch_size" }
 }
 
 /// A stable 64-bit FNV-1a hash, hex-encoded (for config fingerprints).

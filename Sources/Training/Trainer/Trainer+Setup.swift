@@ -147,6 +147,7 @@ extension Trainer {
                        log: (String) -> Void) throws -> (TrainingState, URL) {
         let (saved, folder) = try checkpoints.resume(resume, model: model, optimizer: optimizer, expectedModelHash: modelHash, log: log)
         var state = saved
+        state.layout = savedLayout(of: saved)   // before the config it may be read from is replaced
         let configHash = fingerprint(configText)
         if state.configHash != configHash {
             let changes = try ConfigChanges.check(checkpointConfig: state.config, current: configText,
@@ -158,10 +159,14 @@ extension Trainer {
         return (state, folder)
     }
 
-    /// The training loader over `data.train`: this rank's share of each batch, from the saved position when resuming.
+    /// The training loader over `data.train`: this rank's share of each batch, from the saved position when resuming
+    /// (or, on another layout, from the positions the checkpoint's ranks left unconsumed).
     static func makeLoader(_ config: TrainingConfig, imageSize: Int, tokenizer: CLIPTokenizer, contextLength: Int,
-                           communicator: any Communicator, state: TrainingState, resumedFrom: URL?) throws -> DataLoader {
+                           communicator: any Communicator, state: TrainingState, resumedFrom: URL?,
+                           log: (String) -> Void) throws -> DataLoader {
         let dataset = try DatasetSourceRegistry.open(config.data.train)
+        let start = try loaderStart(in: state, datasetCount: dataset.count, layout: layout(config, communicator),
+                                    rank: communicator.rank, resumed: resumedFrom, log: log)
         let augmentation = Augmentation(
             randomResizedCrop: config.data.augment.randomResizedCrop.map { RandomResizedCrop(scale: $0[0]...$0[1]) },
             horizontalFlip: config.data.augment.horizontalFlip)
@@ -173,7 +178,7 @@ extension Trainer {
                                                    threads: config.data.loaderThreads,
                                                    share: try rankShare(config, communicator)),
             tokenizer: { tokenizer.tokenize($0, contextLength: contextLength) },
-            resumeFrom: try loaderState(in: state, for: communicator, resumed: resumedFrom))
+            resumeFrom: start.resumeFrom, dealtFrom: start.dealtFrom)
     }
 
     /// The data-parallel step (`train.workers`, `train.accumulation`, all ranks) in `train.precision`.
