@@ -56,11 +56,16 @@ public struct TrainingState: Codable, Equatable, Sendable {
 /// How a data-parallel job splits each global batch: what decides which rows each rank's loader
 /// reads (`ranks`, `accumulation` and `batchSize` — see `RankShare`) and how a rank computes (`workers`).
 public struct DataLayout: Codable, Equatable, Sendable, CustomStringConvertible {
+    /// Processes of the job (1 without MPI).
     public var ranks: Int
+    /// `train.workers`: threads of each rank that compute slices of its rows.
     public var workers: Int
+    /// `train.accumulation`: micro-batches per global batch.
     public var accumulation: Int
+    /// `data.batch_size`: the global batch.
     public var batchSize: Int
 
+    /// A layout of `ranks` × `workers` with `accumulation` micro-batches of a global batch of `batchSize`.
     public init(ranks: Int, workers: Int, accumulation: Int, batchSize: Int) {
         (self.ranks, self.workers, self.accumulation, self.batchSize) = (ranks, workers, accumulation, batchSize)
     }

@@ -21,6 +21,7 @@ public struct ConsumedPositions: Codable, Equatable, Sendable {
         (self.frontier, self.beyond) = (frontier, beyond)
     }
 
+    /// Decodes `{"frontier": F, "beyond": [...]}`, checked as `init(frontier:beyond:)` checks it.
     public init(from decoder: any Decoder) throws {
         let values = try decoder.container(keyedBy: CodingKeys.self)
         try self.init(frontier: try values.decode(Int.self, forKey: .frontier), beyond: try values.decode([Int].self, forKey: .beyond))
