@@ -56,6 +56,55 @@ final class LayoutTrainerTests: XCTestCase {
         XCTAssertEqual(resumed["loader"] as? [String: Int], straightState["loader"] as? [String: Int])
     }
 
+    /// A stop before the first step after such a resume saves the new ranks' own positions (not the
+    /// old checkpoint's), so that checkpoint resumes too.
+    func testAStopBeforeTheFirstStepOnTheNewLayoutSavesItsPositions() throws {
+        _ = try trainInProcess(yaml(workers: 2))
+        let straight = try run.modelBytes(step: 8)
+        let config = UncheckedBox(try run.config(yaml(workers: 1)))
+        let checkpoint = checkpoint3
+        let errors = onRanks(2) { communicator -> String? in
+            do {
+                let trainer = try Trainer(config: config.value, resume: checkpoint, communicator: communicator, log: { _ in })
+                trainer.cancel()
+                let summary = try trainer.run()
+                return summary.stoppedEarly && summary.finalStep == 3 ? nil : "did not stop at step 3"
+            } catch { return String(describing: error) }
+        }
+        XCTAssertEqual(errors, [nil, nil])
+        let saved = try state(step: 3)
+        let positions = [["epoch": 0, "position": 48], ["epoch": 0, "position": 56]]   // rank 1 reads rows 8 ..< 16
+        XCTAssertEqual(saved["rank_loaders"] as? [[String: Int]], positions)
+        guard saved["rank_loaders"] as? [[String: Int]] == positions else { return }   // no resume from wrong positions
+        let dealt = try XCTUnwrap(saved["dealt_from"] as? [String: Any], "the new streams are still in epoch 0")
+        XCTAssertEqual(dealt["frontier"] as? Int, 48)
+        XCTAssertEqual(dealt["beyond"] as? [Int], [])
+        XCTAssertEqual(try run.trainOnRanks(2, yaml(workers: 1), resume: checkpoint3), [nil, nil])
+        XCTAssertEqual(try run.modelBytes(step: 8), straight)
+    }
+
+    /// A checkpoint whose rank positions no stream of its layout reads (an edited `state.json`) is
+    /// refused by every rank alike, with the reason (none goes on to wait for the others).
+    func testPositionsThatNoRankReadsAreRefusedByEveryRank() throws {
+        XCTAssertEqual(try run.trainOnRanks(2, yaml(workers: 1)), [nil, nil])
+        let folder = URL(fileURLWithPath: checkpoint3)
+        var files: [String: Data] = [:]
+        for name in ["model.safetensors", "optimizer.safetensors", "state.json"] {
+            files[name] = try Data(contentsOf: folder.appendingPathComponent(name))
+        }
+        var state = try XCTUnwrap(try JSONSerialization.jsonObject(with: files["state.json"]!) as? [String: Any])
+        state["rank_loaders"] = [["epoch": 0, "position": 48], ["epoch": 0, "position": 48]]   // rank 1 reads rows 8 ..< 16
+        files["state.json"] = try JSONSerialization.data(withJSONObject: state)
+        try CheckpointStore(directory: folder.deletingLastPathComponent()).save(step: 3, files: files)
+        for ranks in [2, 1] {
+            let errors = try run.trainOnRanks(ranks, yaml(workers: 1), resume: checkpoint3)
+            XCTAssertEqual(errors.count, ranks)
+            for error in errors {
+                XCTAssertTrue(error?.contains("step-00000003: rank 1 of 2 was saved at epoch 0, position 48, which it does not read") == true, "\(error ?? "no error")")
+            }
+        }
+    }
+
     /// Workers never change which items a step reads: the same positions, the layout change logged.
     func testAnotherWorkerCountReadsTheSamePositions() throws {
         _ = try trainInProcess(yaml(workers: 2))

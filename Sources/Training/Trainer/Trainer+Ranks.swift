@@ -59,12 +59,16 @@ extension Trainer {
         guard positions.count == saved.ranks else {
             throw ConfigError("--resume: \(resumed.lastPathComponent): state.json records \(positions.count) rank positions for a layout of \(saved.ranks) ranks")
         }
+        // Every rank checks every rank's position: a bad one is refused by all alike, none waits for the others.
+        let consumed: ConsumedPositions
+        do {
+            consumed = try ConsumedPositions.reconcile(positions, count: datasetCount, batchSize: saved.batchSize,
+                                                       groups: saved.accumulation, dealtFrom: state.dealtFrom)
+        } catch { throw ConfigError("--resume: \(resumed.lastPathComponent): \(error)") }
         guard saved.readsOtherRows(than: layout) else {
             if saved != layout { log("resuming on \(layout), the checkpoint was written on \(saved): the layout changed; every rank reads the same rows as before") }
             return (positions[rank], state.dealtFrom)
         }
-        let consumed = try ConsumedPositions.reconcile(positions, count: datasetCount, batchSize: saved.batchSize,
-                                                       groups: saved.accumulation, dealtFrom: state.dealtFrom)
         let epoch = consumed.frontier / datasetCount
         log("resuming on \(layout), the checkpoint was written on \(saved): the layout changed; the \(consumed.remaining(inEpoch: epoch, count: datasetCount)) positions of epoch \(epoch) not yet read (from position \(consumed.frontier % datasetCount), \(consumed.beyond.count) later ones already read) are dealt out again in the global order")
         return (nil, consumed)

@@ -107,6 +107,7 @@ public final class Trainer {
 
         loader = try Self.makeLoader(config, imageSize: model.visual.imageSize, tokenizer: tokenizer, contextLength: contextLength,
                                      communicator: communicator, state: state, resumedFrom: resumedFrom, log: log)
+        state.loader = loader.state   // this rank's own position in its stream, before the first step too
         step = Self.makeStep(model, objective, config, communicator: communicator)
         zeroShotDataset = try config.eval.zeroshot.map { try DatasetSourceRegistry.open($0.dataset) }
         if let z = config.eval.zeroshot, let names = zeroShotDataset?.classnames {   // refused now, not at the first evaluation
