@@ -50,6 +50,7 @@ public enum ZeroShotReport {
             String(format: "  %@  R@1 %6.2f%%  R@5 %6.2f%%  R@10 %6.2f%%  mean rank %.1f  median rank %.0f",
                    name as NSString, 100 * s.recallAt1, 100 * s.recallAt5, 100 * s.recallAt10, s.meanRank, s.medianRank)
         }
-        return ["retrieval on \(r.count) pairs", row("image→text", r.imageToText), row("text→image", r.textToImage)].joined(separator: "\n")
+        let what = r.captions == r.count ? "\(r.count) pairs" : "\(r.count) images with \(r.captions) captions"
+        return ["retrieval on \(what)", row("image→text", r.imageToText), row("text→image", r.textToImage)].joined(separator: "\n")
     }
 }

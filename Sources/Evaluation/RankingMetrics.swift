@@ -33,6 +33,22 @@ public enum RankingMetrics {
         return r
     }
 
+    /// Rank of a query whose correct candidates are the captions `targets` (indices into `row`, one
+    /// per correct candidate, repeats allowed) when `row[u]` is the score shared by the `counts[u]`
+    /// candidates of group u: the number of WRONG candidates scoring higher than or equal to the best
+    /// correct one (so "any correct candidate in the top k" is rank < k). With one target this is
+    /// `rank(_:counts:target:)`.
+    @inline(__always)
+    public static func rank(_ row: UnsafePointer<Float>, counts: [Int], targets: [Int]) -> Int {
+        if targets.count == 1 { return rank(row, counts: counts, target: targets[0]) }
+        var best = -Float.infinity   // a NaN correct score never wins; all NaN: every candidate counts against
+        for u in targets where row[u] > best { best = row[u] }
+        var r = 0
+        for u in counts.indices where !(row[u] < best) { r += counts[u] }
+        for u in targets where !(row[u] < best) { r -= 1 }   // the correct candidates themselves
+        return r
+    }
+
     /// The class predicted from `row` (C scores) for an item labelled `label`: the label when it
     /// scores strictly highest, otherwise the first highest-scoring class other than the label, so
     /// a tie is a mistake here as in `rank` (top-1, per-class accuracy and confusion agree).

@@ -160,17 +160,17 @@ final class ShardTests: XCTestCase {
             let file = try HDF5File(path: path, mode: .readOnly)
             XCTAssertEqual(try file.integerAttribute("version"), 1)
         }
-        // Rewrite with version 2.
-        let v2 = dir + "/v2.h5"
+        // A version from the future.
+        let v3 = dir + "/v3.h5"
         do {
-            let file = try HDF5File(path: v2, mode: .create)
+            let file = try HDF5File(path: v3, mode: .create)
             try file.setAttribute("format", string: "swiftclip-shard")
-            try file.setAttribute("version", integer: 2)
+            try file.setAttribute("version", integer: 3)
             try file.writeStrings("/captions", values: ["x"])
         }
-        let error = try XCTUnwrap(shardError(v2))
+        let error = try XCTUnwrap(shardError(v3))
         XCTAssertEqual(error.kind, .wrongVersion)
-        XCTAssertEqual(error.description, "\(v2): unsupported shard version 2 (this build reads version 1)")
+        XCTAssertEqual(error.description, "\(v3): unsupported shard version 3 (this build reads versions 1–2)")
 
         let other = dir + "/other.h5"
         do {

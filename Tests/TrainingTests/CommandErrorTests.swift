@@ -18,6 +18,7 @@ final class CommandErrorTests: XCTestCase {
             ("filter", ["--checkpoint", missing, "--data", missing, "--output", path("kept"), "--keep", "0.5"]),
             ("tokenize", ["--vocab", missing]),
             ("make-shards", ["csv", missing, "--output", path("shards")]),
+            ("make-shards", ["karpathy", "--json", missing, "--images", dir.path, "--split", "test", "--output", path("shards")]),
             ("bench", ["loader", "--dataset", missing, "--batches", "1"]),
         ]
         for (tool, arguments) in cases {
@@ -32,6 +33,8 @@ final class CommandErrorTests: XCTestCase {
             ("tokenize", ["--context-length", "1"], "--context-length must be at least 2, got 1"),
             ("make-shards", ["csv", missing, "--output", path("shards"), "--csv-separator", "ab"], "--csv-separator must be one character"),
             ("export", ["--output", path("hub")], "Missing expected argument '--checkpoint"),
+            ("make-shards", ["karpathy", "--json", missing, "--images", dir.path, "--split", "testing", "--output", path("shards")],
+             "--split must be test, val, train or restval"),
         ]
         for (tool, arguments, reason) in usage {
             let r = try runCommand(tool, arguments)

@@ -3,12 +3,12 @@ import CommandLineTool
 import DataPipeline
 import Foundation
 
-/// `make-shards`: converts a dataset into SwiftCLIP shards (HDF5, format version 1).
+/// `make-shards`: converts a dataset into SwiftCLIP shards (HDF5, format version 1, or 2 with several captions per item).
 struct MakeShards: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "make-shards",
         abstract: "Convert a dataset into SwiftCLIP HDF5 shards (shard-00000.h5, …).",
-        subcommands: [CSV.self, ImageFolder.self, WebDataset.self, FashionMNIST.self, Scenes.self])
+        subcommands: [CSV.self, Karpathy.self, ImageFolder.self, WebDataset.self, FashionMNIST.self, Scenes.self])
 }
 
 /// Options every source shares.
@@ -68,6 +68,9 @@ extension MakeShards {
         @Option(name: .customLong("csv-separator"), help: "Field separator (default: tab for .tsv, comma otherwise; 'tab' or '\\t' for a tab).")
         var separator: String?
 
+        @Flag(help: "Rows naming the same image become one item holding all their captions (for retrieval sets such as COCO and Flickr30k).")
+        var groupByImage = false
+
         @OptionGroup var images: ImageOptions
         @OptionGroup var outputOptions: OutputOptions
 
@@ -90,7 +93,43 @@ extension MakeShards {
             source.captionKey = captionKey
             source.longCaptionKey = longCaptionKey
             if let separatorCharacter { source.separator = separatorCharacter }
+            source.groupByImage = groupByImage
             source.format = images.format
+            report(try buildShards(from: source, output: outputOptions.output, shardSize: outputOptions.shardSize,
+                                   overwrite: outputOptions.overwrite, progressStyle: outputOptions.progressStyle))
+        }
+    }
+
+    struct Karpathy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "karpathy",
+            abstract: "From a Karpathy-split JSON (dataset_coco.json, dataset_flickr30k.json): one item per image with all its captions.",
+            discussion: "Images are read from IMAGES/filepath/filename, or IMAGES/filename. A missing or unreadable image fails the build and nothing is written.")
+
+        @Option(help: "The Karpathy-split JSON file.")
+        var json: String
+
+        @Option(help: "Folder holding the images (for COCO, the folder holding train2014/ and val2014/).")
+        var images: String
+
+        @Option(help: "test, val, train or restval; several joined by commas (e.g. train,restval).")
+        var split: String
+
+        @OptionGroup var imageOptions: ImageOptions
+        @OptionGroup var outputOptions: OutputOptions
+
+        var splits: Set<String> { Set(split.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
+
+        func validate() throws {
+            let known: Set<String> = ["test", "val", "train", "restval"]
+            guard !splits.isEmpty, splits.isSubset(of: known) else {
+                throw ValidationError("--split must be test, val, train or restval (or several joined by commas), got \"\(split)\"")
+            }
+        }
+
+        func run() throws {
+            var source = KarpathySource(json: json, images: images, splits: splits)
+            source.format = imageOptions.format
             report(try buildShards(from: source, output: outputOptions.output, shardSize: outputOptions.shardSize,
                                    overwrite: outputOptions.overwrite, progressStyle: outputOptions.progressStyle))
         }

@@ -71,7 +71,9 @@ public struct DataLoaderConfiguration: Sendable {
 /// Deterministic, multithreaded batches from a `DatasetSource` (such as a `ShardDataset`).
 ///
 /// Order: epoch e visits the dataset in a permutation seeded by (seed, e); sample at position p of epoch e
-/// draws its augmentation from a generator seeded by (seed, e, p). Worker threads process positions ahead of
+/// draws its augmentation from a generator seeded by (seed, e, p); an item i with several captions is read
+/// with caption `captionNumber(seed, e, i)` when training (uniform, one per epoch) and with its first caption
+/// when evaluating. Worker threads process positions ahead of
 /// the consumer (at most `prefetchBatches × batchSize`), results are put back in position order, and
 /// `next()` assembles batches from consecutive positions — so batches are identical whatever the thread
 /// count or timing. A bad item (corrupt JPEG, empty caption unless `needsCaptions` is false, missing dataset)
@@ -179,7 +181,7 @@ public final class DataLoader {
             training: training, contextLength: configuration.contextLength, tokenizer: tokenizer,
             longTokenizer: longTokenizer, longContextLength: configuration.longContextLength,
             needsCaptions: configuration.needsCaptions,
-            readsLongCaptions: configuration.needsCaptions && dataset.hasLongCaptions)
+            readsLongCaptions: configuration.needsCaptions && dataset.hasLongCaptions, seed: configuration.seed)
         pipeline = Pipeline(order: order, stream: stream, processor: processor, start: cursor, end: end,
                             window: max(configuration.prefetchBatches * configuration.batchSize, configuration.threads),
                             threads: configuration.threads)

@@ -1,3 +1,5 @@
+import TensorCore
+
 /// What `DataLoader` reads: `count` items addressed by a global index `0 ..< count`, each an image (raw
 /// pixels or encoded JPEG/PNG bytes), a caption and, when the source has them, a long caption and a label.
 ///
@@ -21,8 +23,15 @@ public protocol DatasetSource: AnyObject, Sendable {
     func origin(of index: Int) -> (path: String, part: Int, index: Int)
     /// The image of item `index`, raw or still encoded (the loader decodes it).
     func image(at index: Int) throws -> ShardImage
-    /// The caption of item `index`.
+    /// The caption of item `index` (its first when it has several).
     func caption(at index: Int) throws -> String
+    /// How many captions item `index` has (COCO and Flickr30k have five per image); at least 1.
+    /// Default: 1.
+    func captionCount(at index: Int) -> Int
+    /// Caption `number` (`0 ..< captionCount(at: index)`) of item `index`. Default: `caption(at:)`.
+    func caption(at index: Int, number: Int) throws -> String
+    /// Whether some item may have more than one caption. Default: false.
+    var hasMultipleCaptions: Bool { get }
     /// Whether item `index` has a long caption (its file may lack them).
     func hasLongCaption(at index: Int) -> Bool
     /// The long caption of item `index`; throws when it has none.
@@ -31,8 +40,14 @@ public protocol DatasetSource: AnyObject, Sendable {
     func label(at index: Int) -> Int?
 }
 
-/// A source of image-caption pairs only: no classes, labels or long captions.
+/// A source of image-caption pairs only: one caption per item, no classes, labels or long captions.
 extension DatasetSource {
+    public func captionCount(at index: Int) -> Int { 1 }
+    public func caption(at index: Int, number: Int) throws -> String {
+        ensure(number == 0, "caption \(number) out of range 0..<1 of item \(index)")
+        return try caption(at: index)
+    }
+    public var hasMultipleCaptions: Bool { false }
     public var classnames: [String]? { nil }
     public var hasLabels: Bool { false }
     public var hasLongCaptions: Bool { false }

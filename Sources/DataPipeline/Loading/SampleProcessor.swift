@@ -35,6 +35,8 @@ struct SampleProcessor: Sendable {
     let needsCaptions: Bool
     /// Read `/long_captions` into the sample (the dataset has them and captions are needed).
     let readsLongCaptions: Bool
+    /// The loader's seed: with `training`, which caption of a several-caption item is read.
+    let seed: UInt64
 
     func process(globalIndex: Int, epoch: Int, rng: RandomGenerator) -> SampleResult {
         let (path, s, i) = dataset.origin(of: globalIndex)
@@ -44,7 +46,10 @@ struct SampleProcessor: Sendable {
         do {
             var caption = ""
             if needsCaptions {
-                caption = try dataset.caption(at: globalIndex)
+                let captions = dataset.captionCount(at: globalIndex)
+                let number = training && captions > 1
+                    ? SampleOrder.captionNumber(seed: seed, epoch: epoch, item: globalIndex, captions: captions) : 0
+                caption = try dataset.caption(at: globalIndex, number: number)
                 if caption.allSatisfy(\.isWhitespace) { return skip("empty caption") }
             }
             var longCaption: String? = nil

@@ -58,14 +58,19 @@ public struct CSVSource: Sendable {
     /// nil: tab for `.tsv`, comma otherwise.
     public var separator: Character? = nil
     public var format: StoredImageFormat = .jpeg
+    /// Rows naming the same image file become one item with their captions in row order (shard format
+    /// version 2), at the place of the image's first row; false: one item per row.
+    public var groupByImage = false
 
     public init(path: String) { self.path = path }
 }
 
-/// Builds shards from a CSV: one item per row; relative image paths are taken as given (relative to the
-/// working directory, as OpenCLIP does) and, when no such file exists, relative to the CSV's folder.
+/// Builds shards from a CSV: one item per row, or with `groupByImage` one item per image file holding the
+/// captions of its rows; relative image paths are taken as given (relative to the working directory, as
+/// OpenCLIP does) and, when no such file exists, relative to the CSV's folder.
 /// Rows with a missing, non-JPEG/PNG or corrupt image, an empty caption, or an image path, caption or
-/// long caption that is not valid UTF-8 or holds a NUL byte (`TextProblem`) are skipped and reported.
+/// long caption that is not valid UTF-8 or holds a NUL byte (`TextProblem`) are skipped and reported; when
+/// grouping, so is a row whose long caption differs from that of its image's first row.
 @discardableResult
 public func buildShards(from source: CSVSource, output: String, shardSize: Int, overwrite: Bool = false,
                         progressStyle: BuildProgress.Style = .silent) throws -> BuildSummary {
@@ -76,33 +81,63 @@ public func buildShards(from source: CSVSource, output: String, shardSize: Int, 
     let writer = try ShardSetWriter(output: output, shardSize: shardSize, overwrite: overwrite,
                                     progress: BuildProgress(total: table.rows.count, style: progressStyle))
     let folder = URL(fileURLWithPath: source.path).deletingLastPathComponent()
+
+    /// The usable rows of one image, in row order.
+    struct Group { var imagePath: String; var origins: [String]; var captions: [String]; var longCaption: String? }
+    /// What to do at each row, in row order (skips are reported in row order; an item is written at its first row).
+    enum Step { case skip(String, SkipReason), write(group: Int), joined }
+    var groups: [Group] = [], groupOf: [String: Int] = [:], steps: [Step] = []
     for (n, row) in table.rows.enumerated() {
         let origin = "\(source.path) row \(n + 2) (\((try? table.text(row: n, column: imageColumn)) ?? row[imageColumn].debugDescription))"
         var imagePath: String, longCaption: String? = nil
         let caption: String
         do { imagePath = try table.text(row: n, column: imageColumn) } catch {
-            writer.skip(source: origin, reason: SkipReason("image path \(error)")); continue
+            steps.append(.skip(origin, SkipReason("image path \(error)"))); continue
         }
         do { caption = try table.text(row: n, column: captionColumn).trimmingCharacters(in: .whitespacesAndNewlines) } catch {
-            writer.skip(source: origin, reason: SkipReason("caption \(error)")); continue
+            steps.append(.skip(origin, SkipReason("caption \(error)"))); continue
         }
         if let longColumn {
             do { longCaption = try table.text(row: n, column: longColumn).trimmingCharacters(in: .whitespacesAndNewlines) } catch {
-                writer.skip(source: origin, reason: SkipReason("long caption \(error)")); continue
+                steps.append(.skip(origin, SkipReason("long caption \(error)"))); continue
             }
         }
         if !imagePath.hasPrefix("/") && !FileManager.default.fileExists(atPath: imagePath) {
             imagePath = folder.appendingPathComponent(imagePath).path
         }
-        guard !caption.isEmpty else { writer.skip(source: origin, reason: "empty caption"); continue }
-        let image: ShardImage
-        do {
-            image = try loadImageFile(imagePath, as: source.format)
-        } catch {
-            writer.skip(source: origin, reason: SkipReason(error))
-            continue
+        guard !caption.isEmpty else { steps.append(.skip(origin, "empty caption")); continue }
+        let key = URL(fileURLWithPath: imagePath).standardizedFileURL.path
+        if source.groupByImage, let g = groupOf[key] {
+            guard groups[g].longCaption == longCaption else {
+                steps.append(.skip(origin, "long caption differs from the image's first row")); continue
+            }
+            groups[g].origins.append(origin)
+            groups[g].captions.append(caption)
+            steps.append(.joined)
+        } else {
+            if source.groupByImage { groupOf[key] = groups.count }
+            steps.append(.write(group: groups.count))
+            groups.append(Group(imagePath: imagePath, origins: [origin], captions: [caption], longCaption: longCaption))
         }
-        try writer.append(ShardItem(image: image, caption: caption, longCaption: longCaption))
+    }
+    for step in steps {
+        switch step {
+        case let .skip(origin, reason):
+            writer.skip(source: origin, reason: reason)
+        case .joined:
+            break
+        case let .write(g):
+            let group = groups[g]
+            let image: ShardImage
+            do {
+                image = try loadImageFile(group.imagePath, as: source.format)
+            } catch {
+                for origin in group.origins { writer.skip(source: origin, reason: SkipReason(error)) }
+                continue
+            }
+            try writer.append(ShardItem(image: image, captions: group.captions, longCaption: group.longCaption))
+            writer.progress.advance(by: group.origins.count - 1)   // one step per row
+        }
     }
     return try writer.finish()
 }

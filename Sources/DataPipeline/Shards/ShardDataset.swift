@@ -100,6 +100,18 @@ extension ShardDataset: DatasetSource {
         return try shards[s].caption(at: i)
     }
 
+    public func captionCount(at index: Int) -> Int {
+        let (s, i) = locate(index)
+        return shards[s].captionCount(at: i)
+    }
+
+    public func caption(at index: Int, number: Int) throws -> String {
+        let (s, i) = locate(index)
+        return try shards[s].caption(at: i, number: number)
+    }
+
+    public var hasMultipleCaptions: Bool { shards.contains { $0.hasMultipleCaptions } }
+
     public func hasLongCaption(at index: Int) -> Bool { shards[locate(index).shard].hasLongCaptions }
 
     public func longCaption(at index: Int) throws -> String {

@@ -1,16 +1,30 @@
-/// Shard format version 1 (docs/DESIGN.md), writable by `ShardWriter` and by h5py alike:
+import TensorCore
+
+/// Shard format versions 1 and 2 (docs/DESIGN.md), writable by `ShardWriter` and by h5py alike:
 ///
 ///     /images          uint8  [N, H, W, 3]   raw RGB, one size per shard     (or)
 ///     /jpeg            vlen uint8 [N]        encoded JPEG bytes, or PNG bytes kept as they were
-///     /captions        vlen UTF-8 string [N]
+///     /captions        vlen UTF-8 string [M]  M = N in version 1; M = sum(/caption_counts) in version 2
+///     /caption_counts  integer [N], each ≥ 1  version 2 only, optional: item i's captions are the
+///                                             counts[i] strings of /captions after those of items < i
 ///     /long_captions   vlen UTF-8 string [N]  optional
 ///     /labels          int64 [N]              optional (classification sets)
 ///     /keys            vlen UTF-8 string [N]  optional (sample keys, e.g. WebDataset's)
-///     root attributes: format = "swiftclip-shard", version = 1,
+///     root attributes: format = "swiftclip-shard", version = 1 or 2,
 ///                      classnames = JSON array of strings (classification sets)
+///
+/// Version 2 only adds several captions per item (COCO, Flickr30k); a version-2 shard without
+/// `/caption_counts` is a version-1 shard. `ShardWriter` writes version 1 whenever every item has one
+/// caption, so such shards stay readable by builds that know only version 1.
 public enum ShardFormat {
     public static let format = "swiftclip-shard"
-    public static let version: Int64 = 1
+    /// The newest version this build reads and writes.
+    public static let version: Int64 = 2
+    /// Every version this build reads.
+    public static let readableVersions: ClosedRange<Int64> = 1...2
+    /// The version with `/caption_counts` (several captions per item).
+    public static let multiCaptionVersion: Int64 = 2
+    public static let captionCounts = "/caption_counts"
     public static let images = "/images"
     public static let jpeg = "/jpeg"
     public static let captions = "/captions"
@@ -55,15 +69,29 @@ public enum ShardImage: Sendable, Equatable {
 /// One item of a shard.
 public struct ShardItem: Sendable, Equatable {
     public var image: ShardImage
-    public var caption: String
+    /// The item's captions, at least one (COCO and Flickr30k have five per image).
+    public var captions: [String] {
+        didSet { ensure(!captions.isEmpty, "a shard item needs at least one caption") }
+    }
+    /// The first caption.
+    public var caption: String {
+        get { captions[0] }
+        set { captions[0] = newValue }
+    }
     public var longCaption: String?
     public var label: Int?
     /// The sample's name in its source (`/keys`), e.g. a WebDataset key.
     public var key: String?
 
     public init(image: ShardImage, caption: String, longCaption: String? = nil, label: Int? = nil, key: String? = nil) {
+        self.init(image: image, captions: [caption], longCaption: longCaption, label: label, key: key)
+    }
+
+    /// An item with several captions (`captions` must not be empty).
+    public init(image: ShardImage, captions: [String], longCaption: String? = nil, label: Int? = nil, key: String? = nil) {
+        ensure(!captions.isEmpty, "a shard item needs at least one caption")
         self.image = image
-        self.caption = caption
+        self.captions = captions
         self.longCaption = longCaption
         self.label = label
         self.key = key

@@ -1,18 +1,21 @@
 import TensorCore
 import Foundation
 
-/// Reads one version-1 shard (see `ShardFormat`), item by item.
+/// Reads one version-1 or version-2 shard (see `ShardFormat`), item by item.
 ///
 /// Opening validates the file: it exists and can be read, is HDF5, carries `format = "swiftclip-shard"` and
-/// `version = 1`, its datasets have the documented element types and shapes, and every present dataset has
-/// the same length N. Each failure is one `ShardError` line naming the file (and the dataset), once per shard:
+/// `version` 1 or 2, its datasets have the documented element types and shapes, and every present per-item
+/// dataset has the same length N (`/captions` has sum(`/caption_counts`) entries when a version-2 shard
+/// has `/caption_counts`, each count at least 1). Each failure is one `ShardError` line naming the file (and the dataset), once per shard:
 ///
 ///     no such file: PATH                                                    (.missingFile)
 ///     permission denied: PATH                                               (.permissionDenied)
 ///     PATH: not an HDF5 file                                                (.notHDF5)
 ///     PATH: truncated or corrupt HDF5 file (HDF5's reason)                  (.corrupt)
 ///     PATH: not a SwiftCLIP shard (format attribute is "x", expected "swiftclip-shard")   (.wrongFormat)
-///     PATH: unsupported shard version 2 (this build reads version 1)       (.wrongVersion)
+///     PATH: unsupported shard version 3 (this build reads versions 1–2)    (.wrongVersion)
+///     PATH: /caption_counts[4] is 0, expected at least 1                   (.invalidDataset)
+///     PATH: /captions has 9 captions, /caption_counts adds up to 10       (.inconsistentLengths)
 ///     PATH: /images has float32 elements, expected uint8                    (.invalidDataset)
 ///     PATH: /labels has shape [32, 2], expected [N]                         (.invalidDataset)
 ///     PATH: inconsistent lengths: /images has 3 items, /captions has 2     (.inconsistentLengths)
@@ -32,6 +35,13 @@ public final class ShardReader: @unchecked Sendable {
     public let hasLongCaptions: Bool
     /// Whether the shard has `/keys`.
     public let hasKeys: Bool
+    /// The shard's format version (1 or 2).
+    public let version: Int64
+    /// `captionStarts[i] ..< captionStarts[i + 1]` are item i's rows of `/captions` (N + 1 entries);
+    /// nil when every item has one caption (row i).
+    private let captionStarts: [Int]?
+    /// Whether some item has more than one caption.
+    public var hasMultipleCaptions: Bool { captionStarts != nil }
     /// `/labels`, read once at open; nil when absent.
     public let labels: [Int]?
     /// The `classnames` attribute; nil when absent.
@@ -63,10 +73,11 @@ public final class ShardReader: @unchecked Sendable {
             guard let version = try file.integerAttribute(ShardFormat.versionAttribute) else {
                 throw ShardError(.wrongVersion, file: path, "shard has no \"version\" attribute")
             }
-            guard version == ShardFormat.version else {
-                throw ShardError(.wrongVersion, file: path,
-                                 "unsupported shard version \(version) (this build reads version \(ShardFormat.version))")
+            guard ShardFormat.readableVersions.contains(version) else {
+                throw ShardError(.wrongVersion, file: path, "unsupported shard version \(version) (this build reads versions "
+                                 + "\(ShardFormat.readableVersions.lowerBound)–\(ShardFormat.readableVersions.upperBound))")
             }
+            self.version = version
             // Datasets and their lengths.
             var lengths: [(String, Int)] = []
             if file.exists(ShardFormat.images) {
@@ -85,10 +96,28 @@ public final class ShardReader: @unchecked Sendable {
                 storage = nil
             }
             hasCaptions = file.exists(ShardFormat.captions)
+            var starts: [Int]? = nil
+            if version >= ShardFormat.multiCaptionVersion && file.exists(ShardFormat.captionCounts) {
+                try Self.check(file, ShardFormat.captionCounts, path, "integers") { $0.isInteger }
+                lengths.append((ShardFormat.captionCounts, try Self.vectorLength(file, ShardFormat.captionCounts, path)))
+                starts = try Self.captionStarts(try file.readInt64(ShardFormat.captionCounts), path: path)
+                guard hasCaptions else {
+                    throw ShardError(.missingDataset, file: path, "\(ShardFormat.captionCounts) without \(ShardFormat.captions)")
+                }
+            }
             if hasCaptions {
                 try Self.check(file, ShardFormat.captions, path, "strings") { $0 == .string }
-                lengths.append((ShardFormat.captions, try Self.vectorLength(file, ShardFormat.captions, path)))
+                let rows = try Self.vectorLength(file, ShardFormat.captions, path)
+                if let starts {
+                    guard rows == starts.last! else {
+                        throw ShardError(.inconsistentLengths, file: path, "\(ShardFormat.captions) has \(rows) captions, "
+                                         + "\(ShardFormat.captionCounts) adds up to \(starts.last!)")
+                    }
+                } else {
+                    lengths.append((ShardFormat.captions, rows))
+                }
             }
+            captionStarts = starts
             hasLongCaptions = file.exists(ShardFormat.longCaptions)
             if hasLongCaptions {
                 try Self.check(file, ShardFormat.longCaptions, path, "strings") { $0 == .string }
@@ -134,6 +163,20 @@ public final class ShardReader: @unchecked Sendable {
         }
     }
 
+    /// The prefix sums of `/caption_counts` (N + 1 entries), checking every count is at least 1.
+    private static func captionStarts(_ counts: [Int64], path: String) throws -> [Int] {
+        var starts = [0]
+        starts.reserveCapacity(counts.count + 1)
+        for (i, c) in counts.enumerated() {
+            guard c >= 1, c <= Int64(Int32.max) else {
+                throw ShardError(.invalidDataset, file: path,
+                                 "\(ShardFormat.captionCounts)[\(i)] is \(c), expected " + (c < 1 ? "at least 1" : "fewer than 2³¹"))
+            }
+            starts.append(starts.last! + Int(c))
+        }
+        return starts
+    }
+
     private static func vectorLength(_ file: HDF5File, _ name: String, _ path: String) throws -> Int {
         let shape = try file.shape(of: name)
         guard shape.count == 1 else {
@@ -176,17 +219,49 @@ public final class ShardReader: @unchecked Sendable {
         return try read(ShardFormat.images) { try file.readUInt8(ShardFormat.images, rows: rows) }
     }
 
-    /// The caption of item `index`.
-    public func caption(at index: Int) throws -> String {
-        check(index)
-        guard hasCaptions else { throw ShardError(.missingDataset, file: path, "item \(index): no /captions dataset") }
-        return try read(ShardFormat.captions) { try file.readStrings(ShardFormat.captions, rows: index..<(index + 1))[0] }
+    /// The rows of `/captions` that hold item `index`'s captions.
+    private func captionRows(_ index: Int) -> Range<Int> {
+        captionStarts.map { $0[index]..<$0[index + 1] } ?? index..<(index + 1)
     }
 
-    /// All captions (or those of `rows`).
+    /// The number of captions of item `index` (1 unless the shard has `/caption_counts`).
+    public func captionCount(at index: Int) -> Int {
+        check(index)
+        return captionRows(index).count
+    }
+
+    /// The first caption of item `index`.
+    public func caption(at index: Int) throws -> String { try caption(at: index, number: 0) }
+
+    /// Caption `number` (`0 ..< captionCount(at: index)`) of item `index`.
+    public func caption(at index: Int, number: Int) throws -> String {
+        check(index)
+        guard hasCaptions else { throw ShardError(.missingDataset, file: path, "item \(index): no /captions dataset") }
+        let rows = captionRows(index)
+        ensure(number >= 0 && number < rows.count, "caption \(number) out of range 0..<\(rows.count) of item \(index) in \(path)")
+        let row = rows.lowerBound + number
+        return try read(ShardFormat.captions) { try file.readStrings(ShardFormat.captions, rows: row..<(row + 1))[0] }
+    }
+
+    /// Every caption of item `index`.
+    public func captions(of index: Int) throws -> [String] {
+        check(index)
+        guard hasCaptions else { throw ShardError(.missingDataset, file: path, "item \(index): no /captions dataset") }
+        return try read(ShardFormat.captions) { try file.readStrings(ShardFormat.captions, rows: captionRows(index)) }
+    }
+
+    /// The first caption of every item (or of the items `rows`).
     public func captions(rows: Range<Int>? = nil) throws -> [String] {
         guard hasCaptions else { throw ShardError(.missingDataset, file: path, "no /captions dataset") }
-        return try read(ShardFormat.captions) { try file.readStrings(ShardFormat.captions, rows: rows) }
+        guard let captionStarts else {
+            return try read(ShardFormat.captions) { try file.readStrings(ShardFormat.captions, rows: rows) }
+        }
+        let items = rows ?? 0..<count
+        guard !items.isEmpty else { return [] }
+        let all = try read(ShardFormat.captions) {
+            try file.readStrings(ShardFormat.captions, rows: captionStarts[items.lowerBound]..<captionStarts[items.upperBound])
+        }
+        return items.map { all[captionStarts[$0] - captionStarts[items.lowerBound]] }
     }
 
     /// The long caption of item `index`; throws `.missingDataset` when the shard has none.
@@ -207,7 +282,7 @@ public final class ShardReader: @unchecked Sendable {
     /// The whole item `index`.
     public func item(at index: Int) throws -> ShardItem {
         check(index)
-        return ShardItem(image: try image(at: index), caption: try caption(at: index),
+        return ShardItem(image: try image(at: index), captions: try captions(of: index),
                          longCaption: hasLongCaptions ? try longCaption(at: index) : nil, label: labels?[index],
                          key: hasKeys ? try keys(rows: index..<(index + 1))[0] : nil)
     }

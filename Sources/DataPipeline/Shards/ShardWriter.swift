@@ -1,7 +1,8 @@
 import TensorCore
 import Foundation
 
-/// Collects items and writes them as one version-1 shard.
+/// Collects items and writes them as one shard: version 1 when every item has one caption, version 2
+/// (with `/caption_counts`) when some item has several.
 ///
 /// Items are kept in memory until `finish()`, which writes a temporary file next to the destination and
 /// renames it into place, so a crash or an error never leaves a half-written shard under the final name.
@@ -19,7 +20,8 @@ public final class ShardWriter {
 
     private var pixels: [UInt8] = []           // [N, H, W, 3] when raw
     private var jpegs: [[UInt8]] = []          // [N] when jpeg
-    private var captions: [String] = []
+    private var captions: [String] = []       // [M], every item's captions in item order
+    private var captionCounts: [Int64] = []   // [N]
     private var longCaptions: [String]? = nil
     private var labels: [Int64]? = nil
     private var keys: [String]? = nil
@@ -37,7 +39,7 @@ public final class ShardWriter {
     /// Adds an item. Throws when it does not match the items before it.
     public func append(_ item: ShardItem) throws {
         ensure(!finished, "ShardWriter.append after finish()")
-        for (field, text) in [("caption", item.caption), ("long caption", item.longCaption), ("key", item.key)] {
+        for (field, text) in item.captions.map({ ("caption", Optional($0)) }) + [("long caption", item.longCaption), ("key", item.key)] {
             if let text, text.utf8.contains(0) { throw invalid("the \(field) holds a NUL byte (HDF5 strings end at NUL)") }
         }
         switch (item.image, storage) {
@@ -78,7 +80,8 @@ public final class ShardWriter {
             default: throw invalid("keys must be given for every item or for none")
             }
         }
-        captions.append(item.caption)
+        captions += item.captions
+        captionCounts.append(Int64(item.captions.count))
         count += 1
     }
 
@@ -95,7 +98,8 @@ public final class ShardWriter {
         do {
             let file = try HDF5File(path: temporary, mode: .create)
             try file.setAttribute(ShardFormat.formatAttribute, string: ShardFormat.format)
-            try file.setAttribute(ShardFormat.versionAttribute, integer: ShardFormat.version)
+            let multiCaption = captionCounts.contains { $0 != 1 }
+            try file.setAttribute(ShardFormat.versionAttribute, integer: multiCaption ? ShardFormat.multiCaptionVersion : 1)
             if let classnames {
                 let json = String(decoding: try JSONEncoder().encode(classnames), as: UTF8.self)
                 try file.setAttribute(ShardFormat.classnamesAttribute, string: json)
@@ -107,6 +111,7 @@ public final class ShardWriter {
                 try file.writeVariableBytes(ShardFormat.jpeg, values: jpegs)
             }
             try file.writeStrings(ShardFormat.captions, values: captions)
+            if multiCaption { try file.write(ShardFormat.captionCounts, shape: [count], values: captionCounts) }
             if let longCaptions { try file.writeStrings(ShardFormat.longCaptions, values: longCaptions) }
             if let labels { try file.write(ShardFormat.labels, shape: [labels.count], values: labels) }
             if let keys { try file.writeStrings(ShardFormat.keys, values: keys) }

@@ -18,13 +18,13 @@ import Evaluation
 /// computes, only how long the run is, how often it reports, or how fast it runs):
 /// `train.steps` (extend a run; the schedule stretches to the new length), `train.max_nonfinite_steps`,
 /// `train.workers`, `train.accumulation` and `train.recompute_activations` (same gradient up to
-/// float rounding), `train.gradient_sync` (same gradient), `data.loader_threads`, `checkpoint.*`, `eval.*`, `run.log_every`,
+/// float rounding), `train.gradient_sync` (same gradient), `data.loader_threads`, `checkpoint.*`, `eval.*`, `run.log_every`, `run.tensorboard`,
 /// `run.name` and `run.output_dir` (a moved or branched run folder). Anything else (data, batch
 /// size, optimizer, schedule, seed, objective options, …) is refused unless allowed.
 public enum ConfigChanges {
     public static let mayChangeOnResume = [
         "train.steps", "train.max_nonfinite_steps", "train.workers", "train.accumulation", "train.recompute_activations",
-        "train.gradient_sync", "data.loader_threads", "checkpoint.", "eval.", "run.log_every", "run.name", "run.output_dir",
+        "train.gradient_sync", "data.loader_threads", "checkpoint.", "eval.", "run.log_every", "run.tensorboard", "run.name", "run.output_dir",
         "model.unmasked_tuning_steps",
     ]
 

@@ -48,7 +48,9 @@ public struct RunSection: Codable, Equatable {
     public var seed: UInt64 = 0
     /// Steps between progress lines and `metrics.jsonl` records.
     public var logEvery = 10
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, outputDir = "output_dir", seed, logEvery = "log_every" }
+    /// Write TensorBoard event files into the run folder (OpenCLIP's tags; `TensorBoardLog`).
+    public var tensorboard = true
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, outputDir = "output_dir", seed, logEvery = "log_every", tensorboard }
     public init() {}
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -57,6 +59,7 @@ public struct RunSection: Codable, Equatable {
         outputDir = try c.decodeUnlessNull(String.self, forKey: .outputDir) ?? outputDir
         seed = try c.decodeUnlessNull(UInt64.self, forKey: .seed) ?? seed
         logEvery = try c.decodeUnlessNull(Int.self, forKey: .logEvery) ?? logEvery
+        tensorboard = try c.decodeUnlessNull(Bool.self, forKey: .tensorboard) ?? tensorboard
     }
 }
 

@@ -27,10 +27,16 @@ public struct StepRecord: Codable, Equatable, Sendable {
     public var trainingSeconds: Double?
     /// Why this step was skipped: `loss`, `gradient` or `parameter`; nil for a normal step.
     public var nonfinite: String?
+    /// Seconds this step waited for its batch (OpenCLIP's `data_time`: the logged step's, not the window's).
+    public var dataTime: Double?
+    /// Seconds of this step from the end of the previous one, data included (OpenCLIP's `batch_time`).
+    public var batchTime: Double?
+    /// This step's images (all ranks) over `batchTime` (OpenCLIP's `samples_per_second`).
+    public var samplesPerSecond: Double?
     enum CodingKeys: String, CodingKey {
         case step, loss, lr, logitMultiplier = "logit_scale", imagesPerSecond = "images_per_second"
         case dataWaitShare = "data_wait_share", elapsedSeconds = "elapsed_seconds", trainingSeconds = "training_seconds"
-        case nonfinite
+        case nonfinite, dataTime = "data_time", batchTime = "batch_time", samplesPerSecond = "samples_per_second"
     }
 }
 
@@ -57,10 +63,13 @@ public struct EventRecord: Codable, Equatable, Sendable {
     }
 }
 
-/// Appends records to `metrics.jsonl` and keeps them for the HTML report.
+/// Appends records to `metrics.jsonl` (and to the TensorBoard event file when there is one) and
+/// keeps them for the HTML report.
 public final class MetricsLog {
     /// Nil: records are kept in memory only (ranks other than 0 of an MPI job).
     public let url: URL?
+    /// Where step and evaluation records also go (`run.tensorboard`); nil: nowhere.
+    public var tensorBoard: TensorBoardLog?
     public private(set) var steps: [StepRecord] = []
     public private(set) var evals: [EvalRecord] = []
     public private(set) var events: [EventRecord] = []
@@ -92,8 +101,8 @@ public final class MetricsLog {
         }
     }
 
-    public func append(_ record: StepRecord) throws { steps.append(record); try write(record) }
-    public func append(_ record: EvalRecord) throws { evals.append(record); try write(record) }
+    public func append(_ record: StepRecord) throws { steps.append(record); try write(record); try tensorBoard?.append(record) }
+    public func append(_ record: EvalRecord) throws { evals.append(record); try write(record); try tensorBoard?.append(record) }
     public func append(_ record: EventRecord) throws { events.append(record); try write(record) }
 
     /// A log kept in memory only.

@@ -21,6 +21,11 @@ struct ThroughputWindow {
         var dataWaitShare: Double
         var elapsedSeconds: Double
         var trainingSeconds: Double
+        /// The last step's seconds since the end of the step before (paused time excluded), and its wait for data.
+        var stepSeconds: Double
+        var stepDataSeconds: Double
+        /// The last step's images (all ranks) per `stepSeconds`.
+        var stepImagesPerSecond: Double
     }
 
     let start = Date()
@@ -28,6 +33,9 @@ struct ThroughputWindow {
     private var images = 0
     private var wait = 0.0
     private var pausedSeconds = 0.0
+    /// When the last step (or pause) ended, and the last step's figures.
+    private var stepEnd = Date()
+    private var lastStep = (seconds: 0.0, wait: 0.0, images: 0)
     /// Seconds spent waiting for the loader over the whole run.
     private(set) var totalWait = 0.0
 
@@ -35,6 +43,9 @@ struct ThroughputWindow {
     mutating func add(images: Int, waitSeconds: Double) {
         self.images += images
         wait += waitSeconds
+        let now = Date()
+        lastStep = (now.timeIntervalSince(stepEnd), waitSeconds, images)
+        stepEnd = now
         totalWait += waitSeconds
     }
 
@@ -45,6 +56,7 @@ struct ThroughputWindow {
             let paused = Date().timeIntervalSince(pauseStart)
             pausedSeconds += paused
             windowStart += paused
+            stepEnd += paused
         }
         try body()
     }
@@ -54,7 +66,9 @@ struct ThroughputWindow {
         let seconds = Date().timeIntervalSince(windowStart)
         let reading = Reading(imagesPerSecond: Double(images) / max(seconds, 1e-9), dataWaitShare: wait / max(seconds, 1e-9),
                               elapsedSeconds: Date().timeIntervalSince(start),
-                              trainingSeconds: Date().timeIntervalSince(start) - pausedSeconds)
+                              trainingSeconds: Date().timeIntervalSince(start) - pausedSeconds,
+                              stepSeconds: lastStep.seconds, stepDataSeconds: lastStep.wait,
+                              stepImagesPerSecond: Double(lastStep.images) / max(lastStep.seconds, 1e-9))
         (windowStart, images, wait) = (Date(), 0, 0)
         return reading
     }

@@ -37,6 +37,7 @@ extension Trainer {
         guard result.count > 0 else { throw RunError("eval.zeroshot.dataset: \(z.dataset): no image could be evaluated") }
         let record = EvalRecord(step: state.step, zeroshotTop1: result.top1, zeroshotTop5: result.top5, images: result.count)
         try metrics.append(record)
+        lastZeroShot = .init(step: state.step, dataset: z.dataset, result: result)
         onEvaluation?(record)
         log(String(format: "step %d: zero-shot top-1 %.2f%%, top-5 %.2f%% on %d images", state.step, 100 * result.top1, 100 * result.top5, result.count))
         return result.top1

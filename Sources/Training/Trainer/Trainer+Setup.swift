@@ -191,12 +191,16 @@ extension Trainer {
         return step
     }
 
-    /// Rank 0's run files: `config.yaml`, and `metrics.jsonl` (cut after the resumed step); other ranks write nothing.
+    /// Rank 0's run files: `config.yaml`, `metrics.jsonl` and the TensorBoard event files (cut after the
+    /// resumed step); other ranks write nothing.
     static func openRunFiles(_ config: TrainingConfig, runDirectory: URL, communicator: any Communicator,
                              resumedAt step: Int?) throws -> MetricsLog {
         guard communicator.rank == 0 else { return MetricsLog() }
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         try (try config.yaml()).write(to: runDirectory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
-        return try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"), truncateAfterStep: step)
+        let metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"), truncateAfterStep: step)
+        if config.run.tensorboard { metrics.tensorBoard = try TensorBoardLog(directory: runDirectory, truncateAfterStep: step) }
+        else { try TensorBoardLog.cutFiles(in: runDirectory, afterStep: step) }
+        return metrics
     }
 }

@@ -38,6 +38,8 @@ public final class Trainer {
     let log: (String) -> Void
     let zeroShotDataset: (any DatasetSource)?
     let contextLength: Int
+    /// The latest zero-shot evaluation's per-class results, for the report.
+    var lastZeroShot: TrainingReport.ZeroShotSnapshot?
 
     /// Called with each logged step's record (every `run.log_every` steps, and skipped steps), on every rank.
     public var onStep: ((StepRecord) -> Void)?
@@ -212,7 +214,8 @@ public final class Trainer {
         StepRecord(step: state.step, loss: loss.isFinite ? Double(loss) : nil, lr: Double(lr),
                    logitMultiplier: Double(objective.logitMultiplier(model.logitScale.value.scalar)),
                    imagesPerSecond: time.imagesPerSecond, dataWaitShare: time.dataWaitShare,
-                   elapsedSeconds: time.elapsedSeconds, trainingSeconds: time.trainingSeconds, nonfinite: nonfinite?.kind)
+                   elapsedSeconds: time.elapsedSeconds, trainingSeconds: time.trainingSeconds, nonfinite: nonfinite?.kind,
+                   dataTime: time.stepDataSeconds, batchTime: time.stepSeconds, samplesPerSecond: time.stepImagesPerSecond)
     }
 
     /// One optimizer step on `batch` (forward and backward on every worker and rank), with Long-CLIP's
@@ -246,7 +249,10 @@ public final class Trainer {
 
     func writeReport() {
         guard communicator.rank == 0 else { return }
-        let html = TrainingReport.html(title: "SwiftCLIP run \(config.run.name)", steps: metrics.steps, evals: metrics.evals)
-        try? html.write(to: runDirectory.appendingPathComponent("report.html"), atomically: true, encoding: .utf8)
+        let report = TrainingReport(runName: config.run.name, configYAML: (try? config.yaml()) ?? "",
+                                    machine: .current(precision: step.precision, ranks: communicator.worldSize, workers: config.train.workers),
+                                    totalSteps: config.train.steps, steps: metrics.steps, evals: metrics.evals, events: metrics.events, zeroShot: lastZeroShot,
+                                    skippedSteps: state.skippedNonfinite, skippedItems: loader.skippedItems.map(\.description))
+        try? report.html().write(to: runDirectory.appendingPathComponent("report.html"), atomically: true, encoding: .utf8)
     }
 }
