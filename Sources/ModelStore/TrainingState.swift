@@ -33,6 +33,12 @@ public struct TrainingState: Codable, Equatable, Sendable {
     /// For a mixture of training sources: the samples drawn from each source so far, all ranks
     /// together, in `data.train` order. Nil for a single dataset.
     public var sourceSamples: [Int]? = nil
+    /// The layout that saved `loader` and `rankLoaders`; nil in checkpoints written before it was recorded.
+    public var layout: DataLayout? = nil
+    /// After a resume on another layout, while the loaders still read the rest of the epochs it left
+    /// unfinished: the consumed positions their streams were dealt from (`DataLoader.dealtFrom`);
+    /// nil when they read whole epochs from the beginning.
+    public var dealtFrom: ConsumedPositions? = nil
 
     public init(step: Int, loader: LoaderState, seed: UInt64, modelHash: String, configHash: String, config: String?,
                 consecutiveNonfinite: Int, skippedNonfinite: Int, optimizer: String, imagesSeen: Int,
@@ -46,8 +52,40 @@ public struct TrainingState: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", step, loader, seed, modelHash = "model_hash", configHash = "config_hash", config
         case consecutiveNonfinite = "consecutive_nonfinite", skippedNonfinite = "skipped_nonfinite", optimizer
-        case imagesSeen = "images_seen", rankLoaders = "rank_loaders", sourceSamples = "source_samples"
+        case imagesSeen = "images_seen", rankLoaders = "rank_loaders", sourceSamples = "source_samples", layout, dealtFrom = "dealt_from"
     }
+}
+
+/// How a data-parallel job splits each global batch: what decides which rows each rank's loader
+/// reads (`ranks`, `accumulation` and `batchSize` — see `RankShare`) and how a rank computes (`workers`).
+public struct DataLayout: Codable, Equatable, Sendable, CustomStringConvertible {
+    /// Processes of the job (1 without MPI).
+    public var ranks: Int
+    /// `train.workers`: threads of each rank that compute slices of its rows.
+    public var workers: Int
+    /// `train.accumulation`: micro-batches per global batch.
+    public var accumulation: Int
+    /// `data.batch_size`: the global batch.
+    public var batchSize: Int
+
+    /// A layout of `ranks` × `workers` with `accumulation` micro-batches of a global batch of `batchSize`.
+    public init(ranks: Int, workers: Int, accumulation: Int, batchSize: Int) {
+        (self.ranks, self.workers, self.accumulation, self.batchSize) = (ranks, workers, accumulation, batchSize)
+    }
+
+    /// Whether loaders of `other` read other rows than loaders of this layout (a single process
+    /// reads every position, whatever its batch size and micro-batches).
+    public func readsOtherRows(than other: DataLayout) -> Bool {
+        ranks != other.ranks || (ranks > 1 && (accumulation != other.accumulation || batchSize != other.batchSize))
+    }
+
+    /// "2 ranks × 1 worker", with the accumulation when there is one.
+    public var description: String {
+        "\(ranks) rank\(ranks == 1 ? "" : "s") × \(workers) worker\(workers == 1 ? "" : "s")"
+            + (accumulation > 1 ? " (accumulation \(accumulation))" : "")
+    }
+
+    enum CodingKeys: String, CodingKey { case ranks, workers, accumulation, batchSize = "batch_size" }
 }
 
 /// A stable 64-bit FNV-1a hash, hex-encoded (for config fingerprints).

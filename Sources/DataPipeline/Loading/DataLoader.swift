@@ -81,14 +81,20 @@ public struct DataLoaderConfiguration: Sendable {
 /// each item is logged once.
 ///
 /// `state` is the position of the next sample to consider; a loader made with `resumeFrom: state`
-/// continues with exactly the batches this one would have produced.
+/// (and the same `dealtFrom`) continues with exactly the batches this one would have produced.
 ///
 /// With a `RankShare`, the loader reads only that rank's rows of each global batch (positions are
 /// those of the global order, so every rank count sees the same global batches when no item is
 /// skipped; a skipped item is replaced by the rank's next own position).
+///
+/// Made with `dealtFrom:` (a resume on another rank count: `ConsumedPositions.reconcile` of the old
+/// ranks' states), the loader first reads only the positions not consumed, dealt out as global
+/// batches of consecutive remaining positions, then whole epochs as usual (`PositionStream`).
 public final class DataLoader {
     public let dataset: any DatasetSource
     public let configuration: DataLoaderConfiguration
+    /// The consumed positions this loader's stream was dealt from (nil: it reads from the beginning).
+    public let dealtFrom: ConsumedPositions?
 
     /// The position of the next sample to consider (save it in checkpoints).
     public var state: LoaderState {
@@ -122,16 +128,19 @@ public final class DataLoader {
     ///   - tokenizer: maps a caption to exactly `contextLength` token ids (padded); called on worker threads.
     ///   - longTokenizer: the same for `/long_captions` (`longContextLength` ids); when given, `Batch.longTokens`
     ///     is filled and items without a long caption are skipped. Needs `configuration.needsCaptions`.
-    ///   - resumeFrom: a `state` saved earlier; nil starts at epoch 0, position 0.
+    ///   - resumeFrom: a `state` saved earlier (by a loader with the same `dealtFrom`); nil starts at
+    ///     epoch 0, position 0, or at the first position `dealtFrom` leaves.
+    ///   - dealtFrom: read only the positions this leaves unconsumed (training only; see the type's notes).
     ///   - log: receives one line per newly skipped item (default: standard error).
     public init(dataset: any DatasetSource, configuration: DataLoaderConfiguration,
                 tokenizer: @escaping @Sendable (String) -> [Int32],
                 longTokenizer: (@Sendable (String) -> [Int32])? = nil,
-                resumeFrom: LoaderState? = nil,
+                resumeFrom: LoaderState? = nil, dealtFrom: ConsumedPositions? = nil,
                 log: @escaping @Sendable (String) -> Void = DataLoader.standardErrorLog) throws {
         self.dataset = dataset
         self.configuration = configuration
         self.log = log
+        self.dealtFrom = dealtFrom
         count = dataset.count
         guard count > 0 else { throw DataLoaderError.noUsableBatch("the dataset has no items") }
         guard configuration.needsCaptions || longTokenizer == nil else {
@@ -142,6 +151,9 @@ public final class DataLoader {
             throw DataLoaderError.invalidState("cannot resume at epoch \(start.epoch), position \(start.position) of a \(count)-item dataset")
         }
         let training = configuration.mode == .train
+        guard dealtFrom == nil || training else {
+            throw DataLoaderError.invalidState("an evaluation loader reads its dataset once in order; it cannot be dealt from consumed positions")
+        }
         if !training && start.epoch != 0 && !(start.epoch == 1 && start.position == 0) {
             throw DataLoaderError.invalidState("an evaluation loader only has epoch 0, cannot resume at epoch \(start.epoch)")
         }
@@ -153,15 +165,16 @@ public final class DataLoader {
                 throw DataLoaderError.noUsableBatch("the dataset has \(count) items, fewer than one global batch of \(configuration.batchSize)")
             }
         }
-        stream = PositionStream(count: count, batchSize: configuration.batchSize, share: configuration.share)
-        // The beginning (epoch 0, position 0) is every stream's index 0, whatever rows it reads.
-        guard let startIndex = start == LoaderState() ? 0 : stream.index(of: start.epoch * count + start.position) else {
+        stream = PositionStream(count: count, batchSize: configuration.batchSize, share: configuration.share, origin: dealtFrom)
+        // The beginning (epoch 0, position 0, or what `dealtFrom` leaves) is every stream's index 0, whatever rows it reads.
+        let fromBeginning = resumeFrom == nil || (dealtFrom == nil && start == LoaderState())
+        guard let startIndex = fromBeginning ? 0 : stream.index(of: start.epoch * count + start.position) else {
             throw DataLoaderError.invalidState("cannot resume at epoch \(start.epoch), position \(start.position): rank \(configuration.share?.rank ?? 0) of \(configuration.share?.ranks ?? 1) does not read that position (a checkpoint of another rank count?)")
         }
         cursor = startIndex
         end = training ? Int.max : count
         // Resuming exactly at an epoch boundary has not traversed the previous epoch.
-        epochStartedAtZero = start.position == 0 && cursor == 0
+        epochStartedAtZero = dealtFrom == nil && start.position == 0 && cursor == 0
         let order = SampleOrder(count: count, seed: configuration.seed, shuffle: training && configuration.shuffle)
         let processor = SampleProcessor(
             dataset: dataset, imageSize: configuration.imageSize, augmentation: configuration.augmentation,
@@ -194,11 +207,11 @@ public final class DataLoader {
         samples.reserveCapacity(batchSize)
         while samples.count < batchSize {
             guard cursor < end else { break }
-            if cursor % stream.perEpoch == 0 && cursor > 0 && configuration.mode == .train {
+            if configuration.mode == .train && stream.startsEpoch(cursor) {
                 // A new epoch: drop the incomplete batch of the last one.
                 if epochStartedAtZero && !epochHadBatch {
                     throw DataLoaderError.noUsableBatch(
-                        "epoch \(cursor / stream.perEpoch - 1) has fewer than \(batchSize) usable items (\(skippedItems.count) skipped)")
+                        "epoch \(stream.position(cursor) / count - 1) has fewer than \(batchSize) usable items (\(skippedItems.count) skipped)")
                 }
                 droppedCount += samples.count
                 samples.removeAll(keepingCapacity: true)

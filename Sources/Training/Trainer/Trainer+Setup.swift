@@ -147,6 +147,7 @@ extension Trainer {
                        log: (String) -> Void) throws -> (TrainingState, URL) {
         let (saved, folder) = try checkpoints.resume(resume, model: model, optimizer: optimizer, expectedModelHash: modelHash, log: log)
         var state = saved
+        state.layout = savedLayout(of: saved)   // before the config it may be read from is replaced
         let configHash = fingerprint(configText)
         if state.configHash != configHash {
             let changes = try ConfigChanges.check(checkpointConfig: state.config, current: configText,
@@ -159,7 +160,8 @@ extension Trainer {
     }
 
     /// The training loader over `data.train`: this rank's share of each batch, from the saved position when
-    /// resuming. Tars are indexed into the run's `tar-index/` folder on first read (`TrainingSourceResolver`).
+    /// resuming (or, on another layout, from the positions the checkpoint's ranks left unconsumed).
+    /// Tars are indexed into the run's `tar-index/` folder on first read (`TrainingSourceResolver`).
     static func makeLoader(_ config: TrainingConfig, imageSize: Int, tokenizer: CLIPTokenizer, contextLength: Int,
                            communicator: any Communicator, state: TrainingState, resumedFrom: URL?,
                            runDirectory: URL, log: @escaping (String) -> Void) throws -> DataLoader {
@@ -168,6 +170,8 @@ extension Trainer {
                                               log: { line in lines.withLock { $0.append(line) } })
         let dataset = try openTrainingData(config, resolver: resolver)
         if communicator.rank == 0 { for line in lines.withLock({ $0 }) { log(line) } }
+        let start = try loaderStart(in: state, datasetCount: dataset.count, layout: layout(config, communicator),
+                                    rank: communicator.rank, resumed: resumedFrom, log: log)
         let augmentation = Augmentation(
             randomResizedCrop: config.data.augment.randomResizedCrop.map { RandomResizedCrop(scale: $0[0]...$0[1]) },
             horizontalFlip: config.data.augment.horizontalFlip)
@@ -179,7 +183,7 @@ extension Trainer {
                                                    threads: config.data.loaderThreads,
                                                    share: try rankShare(config, communicator)),
             tokenizer: { tokenizer.tokenize($0, contextLength: contextLength) },
-            resumeFrom: try loaderState(in: state, for: communicator, resumed: resumedFrom))
+            resumeFrom: start.resumeFrom, dealtFrom: start.dealtFrom)
     }
 
     /// The data-parallel step (`train.workers`, `train.accumulation`, all ranks) in `train.precision`.

@@ -112,6 +112,7 @@ public final class Trainer {
         loader = try Self.makeLoader(config, imageSize: model.visual.imageSize, tokenizer: tokenizer, contextLength: contextLength,
                                      communicator: communicator, state: state, resumedFrom: resumedFrom,
                                      runDirectory: runDirectory, log: log)
+        state.loader = loader.state   // this rank's own position in its stream, before the first step too
         step = Self.makeStep(model, objective, config, communicator: communicator)
         zeroShotDataset = try config.eval.zeroshot.map { try DatasetSourceRegistry.open($0.dataset) }
         if let z = config.eval.zeroshot, let names = zeroShotDataset?.classnames {   // refused now, not at the first evaluation
@@ -248,6 +249,7 @@ public final class Trainer {
     func saveCheckpoint() throws -> URL {
         state.rankLoaders = gatherLoaderStates()   // a collective: every rank comes here at the same step
         syncSourceSamples()                         // likewise
+        (state.layout, state.dealtFrom) = dataRecord(positions: state.rankLoaders ?? [state.loader])
         guard communicator.rank == 0 else { return checkpoints.runDirectory.appendingPathComponent("checkpoints/" + CheckpointStore.folderName(step: state.step)) }
         let url = try checkpoints.save(step: state.step, model: model, optimizer: optimizer, state: state,
                                        keepLast: config.checkpoint.keepLast,
