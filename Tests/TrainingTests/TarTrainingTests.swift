@@ -32,7 +32,7 @@ final class TarTrainingTests: XCTestCase {
         run: {name: \(name), output_dir: \(path("runs")), seed: 3, log_every: 2}
         model: {config: \(path("model.json"))}
         data:
-          train: "\(dataTrain)"
+          train: \(dataTrain.hasPrefix("[") ? dataTrain : "\"\(dataTrain)\"")
           batch_size: 8
           augment: {random_resized_crop: [0.6, 1.0], horizontal_flip: true}
           loader_threads: 2
@@ -61,6 +61,21 @@ final class TarTrainingTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("runs/pattern/tar-index")).filter { $0.hasSuffix(".index") }.count, 4)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("runs/shards/tar-index")))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("plain")).sorted(), (0..<4).map { String(format: "%05d.tar", $0) })
+    }
+
+    /// Tars are a mixture source like any other: a 3 : 1 mixture of two tars and the shards of two others
+    /// trains to the weights of the same mixture of the shards built from all four.
+    func testTarsInAMixtureGiveTheWeightsOfTheirShards() throws {
+        let tars = (0..<4).map { path("plain") + String(format: "/%05d.tar", $0) }
+        try buildShards(from: try WebDatasetShardBuilder(paths: Array(tars[0..<2])), output: path("shards-a"))
+        try buildShards(from: try WebDatasetShardBuilder(paths: Array(tars[2..<4])), output: path("shards-b"))
+        func mixture(_ first: String) -> String { "[{source: \"\(first)\", weight: 3}, {source: \(path("shards-b")), weight: 1}]" }
+        try train(mixture(path("shards-a")), name: "mixed-shards")
+        try train(mixture(path("plain") + "/{00000..00001}.tar"), name: "mixed-tars")
+        XCTAssertEqual(try weights("mixed-tars"), try weights("mixed-shards"))
+        let counts = try String(contentsOfFile: path("runs/mixed-tars/metrics.jsonl"), encoding: .utf8)
+        XCTAssertTrue(counts.contains("\"source_samples\""), "per-source counts logged")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("runs/mixed-tars/tar-index")).filter { $0.hasSuffix(".index") }.count, 2)
     }
 
     func testResumingFromTarsIsExactWithTheIndexesKeptOrRebuilt() throws {
