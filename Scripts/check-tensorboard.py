@@ -7,14 +7,21 @@ Usage (from the repository root, tensorboard installed in .venv-ref):
 Loads every `events.out.tfevents.*` of the run folder with
 `tensorboard.backend.event_processing.event_accumulator.EventAccumulator` (no sampling) and
 compares with the run's `metrics.jsonl`: the tag set is exactly OpenCLIP's train tags (plus
-`val/zeroshot-n<images>-top1/top5` for each evaluated subset), every logged step appears once per
+`val/zeroshot-n<images>-top1/top5` for each evaluated subset, and OpenCLIP's retrieval metric names
+from its own `get_clip_metrics` under `val/` — `val/n<images>-` for a subset — for `"kind":
+"retrieval"` records), every logged step appears once per
 tag (a resumed run shows no step twice), and every value equals the metrics.jsonl value rounded to
 float32. Exits non-zero naming the first difference.
 """
 import json, os, sys
 
 import numpy as np
+import torch
+from open_clip_train.train import get_clip_metrics
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+# OpenCLIP's retrieval metric names, e.g. image_to_text_R@1, text_to_image_mean_rank: as its own code names them.
+RETRIEVAL = sorted(get_clip_metrics(torch.eye(3), torch.eye(3), torch.tensor(1.0)))
 
 TRAIN = {"train/loss": "loss", "train/lr": "lr", "train/scale": "logit_scale",
          "train/samples_per_second": "samples_per_second", "train/data_time": "data_time",
@@ -29,6 +36,12 @@ def expected(run):
             if r.get("kind") == "eval":
                 for k in ("top1", "top5"):
                     want.setdefault(f"val/zeroshot-n{r['images']}-{k}", []).append((r["step"], r[f"zeroshot_{k}"]))
+            elif r.get("kind") == "retrieval":
+                prefix = f"val/n{r['images']}-" if r["subset"] else "val/"
+                for name in RETRIEVAL:
+                    direction, metric = name.split("_to_")[0], name.split("_", 3)[3]
+                    summary = r["image_to_text" if direction == "image" else "text_to_image"]
+                    want.setdefault(prefix + name, []).append((r["step"], summary[metric]))
             elif "kind" not in r:
                 for tag, key in TRAIN.items():
                     if r.get(key) is not None:

@@ -157,6 +157,11 @@ extension TrainingConfig {
             guard z.everySteps > 0 else { throw fail("eval.zeroshot.every_steps", "must be positive") }
             if let l = z.limit, l < 1 { throw fail("eval.zeroshot.limit", "must be at least 1 (or null for all images), got \(l)") }
         }
+        if let r = eval.retrieval {
+            guard exists(r.dataset) else { throw fail("eval.retrieval.dataset", "not found: \(r.dataset)") }
+            guard r.everySteps > 0 else { throw fail("eval.retrieval.every_steps", "must be positive") }
+            if let l = r.limit, l < 1 { throw fail("eval.retrieval.limit", "must be at least 1 (or null for all items), got \(l)") }
+        }
         do { _ = try objective.makeObjective() } catch { throw ConfigError("\(error)") }
     }
 

@@ -283,13 +283,34 @@ public struct ZeroShotSection: Codable, Equatable {
     }
 }
 
+/// `eval.retrieval`: image↔text retrieval on a captioned dataset during training, as
+/// `evaluate --task retrieval` scores it (`RetrievalResult.evaluate`, the objective's similarity).
+public struct RetrievalEvalSection: Codable, Equatable {
+    public var dataset: String
+    public var everySteps = 500
+    /// Evaluate on the first this many items during training (all at the end).
+    public var limit: Int?
+    enum CodingKeys: String, CodingKey, CaseIterable { case dataset, everySteps = "every_steps", limit }
+    public init(dataset: String) { self.dataset = dataset }
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try c.rejectNull(forKey: .dataset)
+        dataset = try c.decode(String.self, forKey: .dataset)
+        everySteps = try c.decodeUnlessNull(Int.self, forKey: .everySteps) ?? everySteps
+        limit = try c.decodeIfPresent(Int.self, forKey: .limit)
+    }
+}
+
 public struct EvalSection: Codable, Equatable {
     public var zeroshot: ZeroShotSection?
-    enum CodingKeys: String, CodingKey, CaseIterable { case zeroshot }
+    public var retrieval: RetrievalEvalSection?
+    enum CodingKeys: String, CodingKey, CaseIterable { case zeroshot, retrieval }
     public init() {}
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         zeroshot = try c.decodeIfPresent(ZeroShotSection.self, forKey: .zeroshot)
+        retrieval = try c.decodeIfPresent(RetrievalEvalSection.self, forKey: .retrieval)
     }
 }

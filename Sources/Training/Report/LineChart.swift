@@ -10,6 +10,10 @@ struct LineChart {
         var dashed = false
         /// The palette index of the line's colour; nil: the series' position.
         var colorIndex: Int? = nil
+        /// A dotted line (a third style, after solid and dashed).
+        var dotted = false
+        /// The SVG `stroke-dasharray` attribute of the line ("" when solid).
+        var dashAttribute: String { dotted ? " stroke-dasharray=\"1.5 3\"" : dashed ? " stroke-dasharray=\"5 3\"" : "" }
     }
 
     var title: String
@@ -26,12 +30,12 @@ struct LineChart {
     static let (left, right, top, bottom) = (70.0, 16.0, 14.0, 48.0)
 
     func svg() -> String {
-        let drawn = series.map { s in Series(name: s.name, points: s.points.filter { $0.x.isFinite && $0.y.isFinite }, dashed: s.dashed, colorIndex: s.colorIndex) }
+        let drawn = series.map { s in Series(name: s.name, points: s.points.filter { $0.x.isFinite && $0.y.isFinite }, dashed: s.dashed, colorIndex: s.colorIndex, dotted: s.dotted) }
         func color(_ i: Int) -> String { Self.palette[(drawn[i].colorIndex ?? i) % Self.palette.count] }
         let all = drawn.flatMap(\.points)
         // The legend (when more than one thing is drawn) sits above the plot, never over the data.
-        var legend = drawn.enumerated().filter { !$0.element.points.isEmpty }.map { ($0.element.name, color($0.offset), $0.element.dashed) }
-        if let markers, !markers.xs.isEmpty { legend.append((markers.name, "#d62728", false)) }
+        var legend = drawn.enumerated().filter { !$0.element.points.isEmpty }.map { ($0.element.name, color($0.offset), $0.element.dashAttribute) }
+        if let markers, !markers.xs.isEmpty { legend.append((markers.name, "#d62728", "")) }
         if legend.count < 2 && markers.map({ $0.xs.isEmpty }) != false { legend = [] }
         let legendRows = (legend.count + 1) / 2
         let top = Self.top + Double(legendRows) * 16
@@ -67,7 +71,7 @@ struct LineChart {
         for (i, s) in drawn.enumerated() where !s.points.isEmpty {
             let color = color(i)
             let path = s.points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
-            out += "<polyline data-series=\"\(HTML.escape(s.name))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"5 3\"" : "") points=\"\(path)\"/>"
+            out += "<polyline data-series=\"\(HTML.escape(s.name))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashAttribute) points=\"\(path)\"/>"
             if s.points.count <= 60 {
                 out += s.points.map { "<circle cx=\"\(f(px($0.x)))\" cy=\"\(f(py($0.y)))\" r=\"2.8\" fill=\"\(color)\"/>" }.joined()
             }
@@ -75,9 +79,9 @@ struct LineChart {
         if let markers {
             out += markers.xs.map { "<line x1=\"\(f(px($0)))\" y1=\"\(f(y1 - 10))\" x2=\"\(f(px($0)))\" y2=\"\(f(y1))\" stroke=\"#d62728\" stroke-width=\"2\"/>" }.joined()
         }
-        for (i, (name, color, dashed)) in legend.enumerated() {
+        for (i, (name, color, dash)) in legend.enumerated() {
             let x = x0 + Double(i % 2) * (x1 - x0) / 2, y = Self.top / 2 + 4 + Double(i / 2) * 16
-            out += "<line x1=\"\(f(x))\" y1=\"\(f(y))\" x2=\"\(f(x + 20))\" y2=\"\(f(y))\" stroke=\"\(color)\" stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"5 3\"" : "")/>"
+            out += "<line x1=\"\(f(x))\" y1=\"\(f(y))\" x2=\"\(f(x + 20))\" y2=\"\(f(y))\" stroke=\"\(color)\" stroke-width=\"2\"\(dash)/>"
             out += "<text x=\"\(f(x + 25))\" y=\"\(f(y + 4))\" font-size=\"11\" fill=\"#333\">\(HTML.escape(name))</text>"
         }
         return out + "</svg></figure>"

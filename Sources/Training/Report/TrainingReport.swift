@@ -1,7 +1,7 @@
 import Foundation
 import Evaluation
 
-/// What `report.html` tells about a run: its state, the curves, the evaluations, the final
+/// What `report.html` tells about a run: its state, the curves, the evaluations (zero-shot and retrieval), the final
 /// zero-shot per-class results, what was skipped, the machine and the config (`html()`).
 public struct TrainingReport {
     /// The last zero-shot evaluation with its per-class results, and the step it ran at.
@@ -18,6 +18,7 @@ public struct TrainingReport {
     public var totalSteps: Int
     public var steps: [StepRecord]
     public var evals: [EvalRecord]
+    public var retrievals: [RetrievalRecord]
     public var events: [EventRecord]
     public var zeroShot: ZeroShotSnapshot?
     /// Optimizer steps skipped as non-finite over the whole run (resumes included).
@@ -28,9 +29,10 @@ public struct TrainingReport {
     public var written = Date()
 
     public init(runName: String, configYAML: String, machine: MachineSummary, totalSteps: Int, steps: [StepRecord],
-                evals: [EvalRecord], events: [EventRecord], zeroShot: ZeroShotSnapshot?, skippedSteps: Int, skippedItems: [String]) {
+                evals: [EvalRecord], retrievals: [RetrievalRecord] = [], events: [EventRecord], zeroShot: ZeroShotSnapshot?,
+                skippedSteps: Int, skippedItems: [String]) {
         (self.runName, self.configYAML, self.machine, self.totalSteps) = (runName, configYAML, machine, totalSteps)
-        (self.steps, self.evals, self.events, self.zeroShot) = (steps, evals, events, zeroShot)
+        (self.steps, self.evals, self.retrievals, self.events, self.zeroShot) = (steps, evals, retrievals, events, zeroShot)
         (self.skippedSteps, self.skippedItems) = (skippedSteps, skippedItems)
     }
 
@@ -78,6 +80,10 @@ public struct TrainingReport {
         if let loss = steps.last(where: { $0.loss != nil })?.loss { cards.append(card("last logged loss", String(format: "%.4f", loss))) }
         if let s = steps.last?.elapsedSeconds { cards.append(card("wall time (this session)", Self.duration(s))) }
         if let e = evals.last { cards.append(card("zero-shot top-1 (\(e.images) images, step \(e.step))", String(format: "%.2f %%", 100 * e.zeroshotTop1))) }
+        if let r = retrievals.last {
+            cards.append(card("R@1 image→text / text→image (\(r.images) images, step \(r.step))",
+                              String(format: "%.2f / %.2f %%", 100 * r.imageToText.recallAt1, 100 * r.textToImage.recallAt1)))
+        }
         cards.append(card("skipped steps (non-finite)", "\(skippedSteps)", skippedSteps > 0 ? "bad" : ""))
         cards.append(card("skipped items (data)", "\(skippedItems.count)", skippedItems.isEmpty ? "" : "bad"))
         cards.append(card("machine", "\(machine.ranks) rank\(machine.ranks == 1 ? "" : "s") × \(machine.workers) worker\(machine.workers == 1 ? "" : "s"), \(machine.precision)"))
@@ -116,28 +122,14 @@ public struct TrainingReport {
         return "<h2>Training curves</h2><p class=\"note\">\(HTML.escape(note))</p><div class=\"grid\">\(charts.map { $0.svg() }.joined())</div>"
     }
 
-    /// Zero-shot accuracy against steps, one series per number of images evaluated (a periodic
-    /// subset and the whole set are different measurements), and the table of every evaluation.
+    /// The zero-shot and retrieval evaluations (`ReportEvaluations`) and the failed ones.
     func evaluations() -> String {
         var html = "<h2>Evaluations</h2>"
         let failed = events.filter { $0.kind == "eval_failed" }
-        guard !evals.isEmpty || !failed.isEmpty else { return html + "<p class=\"note\">No evaluation configured or run yet (eval.zeroshot).</p>" }
-        let sizes = Array(Set(evals.map(\.images))).sorted()
-        var series: [LineChart.Series] = []
-        for (k, n) in sizes.enumerated() {   // one colour per subset: top-1 solid, top-5 dashed
-            let rows = evals.filter { $0.images == n }
-            series.append(.init(name: "top-1, \(n) images", points: rows.map { (Double($0.step), 100 * $0.zeroshotTop1) }, colorIndex: k))
-            series.append(.init(name: "top-5, \(n) images", points: rows.map { (Double($0.step), 100 * $0.zeroshotTop5) }, dashed: true, colorIndex: k))
+        guard !evals.isEmpty || !retrievals.isEmpty || !failed.isEmpty else {
+            return html + "<p class=\"note\">No evaluation configured or run yet (eval.zeroshot, eval.retrieval).</p>"
         }
-        html += "<div class=\"grid\">" + LineChart(title: "Zero-shot accuracy", yTitle: "accuracy (%)", series: series, yFromZero: true).svg()
-        html += "<table><tr><th>step</th><th>images</th><th>top-1</th><th>top-5</th></tr>"
-        for e in evals {
-            html += "<tr><td>\(e.step)</td><td>\(e.images)</td><td>\(String(format: "%.2f %%", 100 * e.zeroshotTop1))</td><td>\(String(format: "%.2f %%", 100 * e.zeroshotTop5))</td></tr>"
-        }
-        html += "</table></div>"
-        if sizes.count > 1 {
-            html += "<p class=\"note\">Evaluations over different numbers of images are separate series: a periodic evaluation on the first eval.zeroshot.limit images and the final one on the whole dataset measure different things.</p>"
-        }
+        html += ReportEvaluations.zeroShot(evals) + ReportEvaluations.retrieval(retrievals)
         for f in failed { html += "<p class=\"bad\">Step \(f.step): evaluation failed: \(HTML.escape(f.message))</p>" }
         return html
     }

@@ -1,4 +1,5 @@
 import ModelStore
+import Evaluation
 import Foundation
 
 /// The run's TensorBoard event files (`run.tensorboard`, on by default): one file per training
@@ -47,6 +48,9 @@ public final class TensorBoardLog {
     public func append(_ record: StepRecord) throws { try write(step: record.step, scalars: TensorBoardTags.scalars(record)) }
     /// Appends an evaluation's `val/…` scalars.
     public func append(_ record: EvalRecord) throws { try write(step: record.step, scalars: TensorBoardTags.scalars(record)) }
+
+    /// Appends a retrieval evaluation's `val/…` scalars.
+    public func append(_ record: RetrievalRecord) throws { try write(step: record.step, scalars: TensorBoardTags.scalars(record)) }
 
     /// The event files in `directory`, by name (TensorBoard reads them in this order).
     public static func files(in directory: URL) throws -> [URL] {
@@ -130,5 +134,19 @@ public enum TensorBoardTags {
     public static func scalars(_ r: EvalRecord) -> [TensorBoardEvent.Scalar] {
         [.init(tag: "val/zeroshot-n\(r.images)-top1", value: Float(r.zeroshotTop1)),
          .init(tag: "val/zeroshot-n\(r.images)-top5", value: Float(r.zeroshotTop5))]
+    }
+
+    /// OpenCLIP's retrieval names (`get_clip_metrics` in open_clip_train/train.py) under `val/`:
+    /// `image_to_text_R@1`, `_R@5`, `_R@10`, `_mean_rank`, `_median_rank`, and the same for
+    /// `text_to_image`; recalls as fractions, ranks 1-based. An evaluation of the whole dataset
+    /// uses exactly those tags (`val/image_to_text_R@1`); one of the first `eval.retrieval.limit`
+    /// items of a larger dataset is a different series, named by its image count
+    /// (`val/n2000-image_to_text_R@1`), so the two never share a line.
+    public static func scalars(_ r: RetrievalRecord) -> [TensorBoardEvent.Scalar] {
+        let prefix = r.subset ? "val/n\(r.images)-" : "val/"
+        return [("image_to_text", r.imageToText), ("text_to_image", r.textToImage)].flatMap { name, s in
+            [("R@1", s.recallAt1), ("R@5", s.recallAt5), ("R@10", s.recallAt10), ("mean_rank", s.meanRank), ("median_rank", s.medianRank)]
+                .map { TensorBoardEvent.Scalar(tag: "\(prefix)\(name)_\($0.0)", value: Float($0.1)) }
+        }
     }
 }

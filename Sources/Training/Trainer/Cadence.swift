@@ -11,23 +11,30 @@ import Distributed
 import ModelStore
 import Evaluation
 
-/// Which steps log a metrics line, save a checkpoint and run the periodic zero-shot evaluation
-/// (`run.log_every`, `checkpoint.every_steps`, `eval.zeroshot.every_steps`). The last step always
-/// logs and checkpoints; its evaluation is the final one, after the loop.
+/// Which steps log a metrics line, save a checkpoint and run the periodic evaluations
+/// (`run.log_every`, `checkpoint.every_steps`, `eval.zeroshot.every_steps`, `eval.retrieval.every_steps`).
+/// The last step always logs and checkpoints; its evaluations are the final ones, after the loop.
 struct Cadence {
     let total: Int
     let logEvery: Int
     let checkpointEvery: Int
     let evalEvery: Int?
+    let retrievalEvery: Int?
 
     init(_ config: TrainingConfig) {
         total = config.train.steps
         logEvery = config.run.logEvery
         checkpointEvery = config.checkpoint.everySteps
         evalEvery = config.eval.zeroshot?.everySteps
+        retrievalEvery = config.eval.retrieval?.everySteps
     }
 
     func logs(_ step: Int) -> Bool { step % logEvery == 0 || step == total }
     func checkpoints(_ step: Int) -> Bool { step % checkpointEvery == 0 || step == total }
-    func evaluates(_ step: Int) -> Bool { evalEvery.map { step % $0 == 0 && step < total } ?? false }
+    /// A periodic zero-shot evaluation (never at the last step: the final one follows the loop).
+    func evaluates(_ step: Int) -> Bool { Self.periodic(step, every: evalEvery, total: total) }
+    /// A periodic retrieval evaluation, by the same rule.
+    func evaluatesRetrieval(_ step: Int) -> Bool { Self.periodic(step, every: retrievalEvery, total: total) }
+
+    private static func periodic(_ step: Int, every: Int?, total: Int) -> Bool { every.map { step % $0 == 0 && step < total } ?? false }
 }

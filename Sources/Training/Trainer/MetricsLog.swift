@@ -54,6 +54,31 @@ public struct EvalRecord: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey { case kind, step, zeroshotTop1 = "zeroshot_top1", zeroshotTop5 = "zeroshot_top5", images }
 }
 
+/// One in-training retrieval evaluation (a line of `metrics.jsonl` with `"kind": "retrieval"`):
+/// R@1/5/10 and the 1-based mean and median rank in both directions, as `evaluate --task retrieval`
+/// reports them (`RetrievalResult`).
+public struct RetrievalRecord: Codable, Equatable, Sendable {
+    public var kind = "retrieval"
+    public var step: Int
+    /// Images evaluated (image→text queries).
+    public var images: Int
+    /// Captions evaluated (text→image queries); `images` when each has one.
+    public var captions: Int
+    /// Whether only the first `eval.retrieval.limit` items of a larger dataset were evaluated (a
+    /// periodic evaluation); false when the whole dataset was.
+    public var subset: Bool
+    public var imageToText: RankingMetrics.Summary
+    public var textToImage: RankingMetrics.Summary
+    enum CodingKeys: String, CodingKey {
+        case kind, step, images, captions, subset, imageToText = "image_to_text", textToImage = "text_to_image"
+    }
+
+    public init(step: Int, result: RetrievalResult, subset: Bool) {
+        (self.step, images, captions, self.subset) = (step, result.count, result.captions, subset)
+        (imageToText, textToImage) = (result.imageToText, result.textToImage)
+    }
+}
+
 /// Something that happened to the run (a line of `metrics.jsonl` with `"kind"` `eval_failed` or
 /// `stop`): a failed in-training evaluation, or why the run ended (`reason`: `completed`,
 /// `signal`, `nonfinite` or `error`).
@@ -76,6 +101,7 @@ public final class MetricsLog {
     public var tensorBoard: TensorBoardLog?
     public private(set) var steps: [StepRecord] = []
     public private(set) var evals: [EvalRecord] = []
+    public private(set) var retrievals: [RetrievalRecord] = []
     public private(set) var events: [EventRecord] = []
     private let encoder: JSONEncoder
 
@@ -93,6 +119,8 @@ public final class MetricsLog {
                 let data = Data(line.utf8)
                 if let e = try? decoder.decode(EvalRecord.self, from: data), e.kind == "eval" {
                     if e.step <= limit { evals.append(e); kept.append(String(line)) }
+                } else if let r = try? decoder.decode(RetrievalRecord.self, from: data), r.kind == "retrieval" {
+                    if r.step <= limit { retrievals.append(r); kept.append(String(line)) }
                 } else if let e = try? decoder.decode(EventRecord.self, from: data) {
                     if e.step <= limit { events.append(e); kept.append(String(line)) }
                 } else if let s = try? decoder.decode(StepRecord.self, from: data), s.step <= limit {
@@ -107,6 +135,7 @@ public final class MetricsLog {
 
     public func append(_ record: StepRecord) throws { steps.append(record); try write(record); try tensorBoard?.append(record) }
     public func append(_ record: EvalRecord) throws { evals.append(record); try write(record); try tensorBoard?.append(record) }
+    public func append(_ record: RetrievalRecord) throws { retrievals.append(record); try write(record); try tensorBoard?.append(record) }
     public func append(_ record: EventRecord) throws { events.append(record); try write(record) }
 
     /// A log kept in memory only.

@@ -12,7 +12,7 @@ import ModelStore
 import Evaluation
 
 /// The training loop behind `swift run train --config X.yaml`: data-parallel steps, schedule,
-/// clipping, non-finite step skipping, periodic checkpoints and zero-shot evaluation, exact resume.
+/// clipping, non-finite step skipping, periodic checkpoints, zero-shot and retrieval evaluation, exact resume.
 ///
 /// Read it as `init` (the run setup, one named step each in `Trainer+Setup.swift`), then `runSteps`
 /// (the loop) and `trainStep` (one optimizer step). The policies are small types of their own:
@@ -37,6 +37,7 @@ public final class Trainer {
     public private(set) var state: TrainingState
     let log: (String) -> Void
     let zeroShotDataset: (any DatasetSource)?
+    let retrievalDataset: (any DatasetSource)?
     let contextLength: Int
     /// The latest zero-shot evaluation's per-class results, for the report.
     var lastZeroShot: TrainingReport.ZeroShotSnapshot?
@@ -47,6 +48,8 @@ public final class Trainer {
     public var onStep: ((StepRecord) -> Void)?
     /// Called with each zero-shot evaluation's record (rank 0, which alone evaluates).
     public var onEvaluation: ((EvalRecord) -> Void)?
+    /// Called with each retrieval evaluation's record (rank 0, which alone evaluates).
+    public var onRetrieval: ((RetrievalRecord) -> Void)?
     private let cancelled = Locked(false)
 
     /// Asks the run to stop after the current step, as a stop signal does: it checkpoints and `run`
@@ -118,6 +121,7 @@ public final class Trainer {
         if let z = config.eval.zeroshot, let names = zeroShotDataset?.classnames {   // refused now, not at the first evaluation
             try ZeroShotClassifier.requireDistinct(names, tokenizer: tokenizer, source: "eval.zeroshot.dataset: \(z.dataset): classnames attribute")
         }
+        retrievalDataset = try config.eval.retrieval.map { try DatasetSourceRegistry.open($0.dataset) }
         metrics = try Self.openRunFiles(config, runDirectory: runDirectory, communicator: communicator,
                                         resumedAt: resumedFrom == nil ? nil : state.step)
     }
@@ -197,6 +201,9 @@ public final class Trainer {
                 if communicator.rank == 0, cadence.evaluates(state.step), let z = config.eval.zeroshot {
                     zeroShotTop1 = evaluateZeroShotLoggingFailure(limit: z.limit) ?? zeroShotTop1
                 }
+                if communicator.rank == 0, cadence.evaluatesRetrieval(state.step), let r = config.eval.retrieval {
+                    evaluateRetrievalLoggingFailure(limit: r.limit)
+                }
             }
         }
         progress.finish()
@@ -209,6 +216,7 @@ public final class Trainer {
             if config.eval.zeroshot != nil && communicator.rank == 0 {   // the final evaluation
                 zeroShotTop1 = evaluateZeroShotLoggingFailure(limit: nil) ?? zeroShotTop1
             }
+            if config.eval.retrieval != nil && communicator.rank == 0 { evaluateRetrievalLoggingFailure(limit: nil) }
             try metrics.append(EventRecord(kind: "stop", step: state.step, reason: "completed", message: "reached train.steps"))
             writeReport()
         }
@@ -278,7 +286,7 @@ public final class Trainer {
         guard communicator.rank == 0 else { return }
         let report = TrainingReport(runName: config.run.name, configYAML: (try? config.yaml()) ?? "",
                                     machine: .current(precision: step.precision, ranks: communicator.worldSize, workers: config.train.workers),
-                                    totalSteps: config.train.steps, steps: metrics.steps, evals: metrics.evals, events: metrics.events, zeroShot: lastZeroShot,
+                                    totalSteps: config.train.steps, steps: metrics.steps, evals: metrics.evals, retrievals: metrics.retrievals, events: metrics.events, zeroShot: lastZeroShot,
                                     skippedSteps: state.skippedNonfinite, skippedItems: loader.skippedItems.map(\.description))
         try? report.html().write(to: runDirectory.appendingPathComponent("report.html"), atomically: true, encoding: .utf8)
     }
